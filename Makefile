@@ -1,0 +1,39 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   the whole job end to end against a local Pebble and the Alibaba Cloud emulator
+#   make test   the test suite (Pebble, challtestsrv and the emulator on loopback)
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: test demo bench setup pebble clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed pebble
+
+pebble:
+	@if ! command -v pebble >/dev/null 2>&1 || ! command -v pebble-challtestsrv >/dev/null 2>&1; then \
+	  echo "installing pebble from Debian"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble) >/dev/null; \
+	fi
+
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+demo: setup
+	$(PY) -m tests.demo
+
+bench: setup
+	@if ! command -v certbot >/dev/null 2>&1; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq certbot) >/dev/null; fi
+	$(PY) -m bench.issue
+	$(PY) -m bench.deploy
+	$(PY) -m bench.footprint
+
+clean:
+	rm -rf $(VENV) .demo

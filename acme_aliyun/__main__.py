@@ -1,0 +1,5 @@
+import sys
+
+from acme_aliyun.cli import main
+
+sys.exit(main())

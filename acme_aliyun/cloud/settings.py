@@ -1,0 +1,35 @@
+"""What the cloud layer needs from the configuration, as plain data.
+
+config.py fills this from the [aliyun] section of acme.ini; the cloud layer never
+reads acme.ini itself.
+"""
+
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass
+class CloudSettings:
+    region: str = "cn-hangzhou"
+    international: bool = False            # international site: CDN via cdn.ap-southeast-1, CertRegion ap-southeast-1
+    cert_region: Optional[str] = None      # CertRegion for CDN/DCDN (default from `international`)
+    # endpoint overrides: host[:port] or a URL; http only allowed for loopback
+    endpoint: Optional[str] = None         # all products
+    cdn_endpoint: Optional[str] = None
+    dcdn_endpoint: Optional[str] = None
+    apigateway_endpoint: Optional[str] = None
+    dns_endpoint: Optional[str] = None
+    # credentials given in acme.ini (discouraged) and the RAM role name for ECS
+    access_key_id: Optional[str] = None
+    access_key_secret: Optional[str] = None
+    security_token: Optional[str] = None
+    ram_role: Optional[str] = None
+    config_file: Optional[str] = None      # acme.ini path, for the "readable by others" warning
+    # transport
+    connect_timeout: float = 5.0
+    read_timeout: float = 20.0
+    max_attempts: int = 6                  # per call, our own retry (the SDK retries nothing)
+    # Alibaba Cloud DNS for dns-01
+    dns_ttl: int = 600
+    dns_wait: bool = False                 # wait until the zone's nameservers answer the TXT value
+    dns_wait_timeout: float = 300.0

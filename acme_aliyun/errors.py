@@ -1,0 +1,39 @@
+"""Error classes shared by every layer.
+
+The CLI turns any ToolError into one line on stderr and its exit code; nothing
+else should escape to the user as a traceback.
+"""
+
+
+class ToolError(Exception):
+    """An operation failed (server said no, network down, deploy refused): exit 1."""
+
+    exit_code = 1
+
+
+class UsageError(ToolError):
+    """The user asked for something impossible (bad arguments, bad input files): exit 2."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """acme.ini (or a file it names) is wrong. The message names file, section and key."""
+
+    def __init__(self, message, file=None, section=None, key=None):
+        self.file, self.section, self.key, self.detail = file, section, key, message
+        where = []
+        if file:
+            where.append(str(file))
+        if section:
+            where.append("[%s]" % section)
+        if key:
+            where.append(key)
+        prefix = " ".join(where)
+        super().__init__("%s: %s" % (prefix, message) if prefix else message)
+
+
+class LockHeld(ToolError):
+    """Another run holds the state lock and we were told not to wait: exit 3."""
+
+    exit_code = 3

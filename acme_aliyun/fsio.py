@@ -1,0 +1,48 @@
+"""Atomic file writes: temp file in the same folder, fsync, rename, fsync the folder."""
+
+import os
+import tempfile
+
+
+def atomic_write(path, data, mode=0o644):
+    """Write bytes or text to path so that a reader (or a crash) sees old or new, never half."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(folder)
+
+
+def fsync_dir(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def ensure_private_dir(path):
+    """Create a folder readable by its owner only (0700), tightening an existing one."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if (os.stat(path).st_mode & 0o777) != 0o700:
+        os.chmod(path, 0o700)
+    return path
