@@ -121,6 +121,7 @@ class Pebble:
 
     def __init__(self, workdir=None, env=None, http_port=None, eab_keys=None):
         self.workdir = workdir or tempfile.mkdtemp(prefix="pebble-")
+        os.makedirs(self.workdir, exist_ok=True)
         self.extra_env = dict(env or {})
         self.port = free_port()
         self.mgmt_port = free_port()

@@ -1,0 +1,192 @@
+"""Command line: one small function per verb; exit codes 0 ok, 1 failed, 2 usage/config, 3 lock held."""
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import sys
+
+from acme_aliyun import __version__
+from acme_aliyun import log as logsetup
+from acme_aliyun.errors import ToolError, UsageError
+
+log = logging.getLogger("acme_aliyun")
+
+
+def _config(args):
+    from acme_aliyun import config
+    return config.load(args.config)
+
+
+def _out(text=""):
+    print(logsetup.redact(text))
+
+
+# --- directory and account ---------------------------------------------------------------
+
+def cmd_directory(args):
+    from acme_aliyun.protocol.client import AcmeClient
+    cfg = _config(args)
+    client = AcmeClient(cfg.acme.directory_url, user_agent=cfg.acme.user_agent, language=cfg.acme.language,
+                        ca_bundle=cfg.acme.ca_bundle)
+    d = client.directory
+    if args.json:
+        _out(json.dumps({"url": d.url, "endpoints": d.urls, "meta": d.meta}, indent=2, sort_keys=True))
+        return 0
+    _out("Directory: %s" % d.url)
+    for name in sorted(d.urls):
+        _out("  %-12s %s" % (name, d.urls[name]))
+    _out("Terms of service: %s" % (d.terms_of_service or "none"))
+    _out("External account binding required: %s" % ("yes" if d.external_account_required else "no"))
+    _out("Profiles: %s" % (", ".join("%s (%s)" % kv for kv in sorted(d.profiles.items())) or "none"))
+    _out("Renewal info (ARI): %s" % ("yes, " + d.renewal_info if d.renewal_info else "no"))
+    for k in ("website", "caaIdentities"):
+        if k in d.meta:
+            _out("%s: %s" % (k, d.meta[k]))
+    return 0
+
+
+def _account_client(args, create=False):
+    from acme_aliyun import acme_account
+    cfg = _config(args)
+    key = acme_account.load_account_key(cfg.acme, create=create)
+    return cfg, acme_account.make_client(cfg.acme, key)
+
+
+def _print_account(a):
+    _out("Account URL: %s" % a.url)
+    _out("Status: %s" % a.status)
+    _out("Contacts: %s" % (", ".join(a.contact) or "none"))
+    for k in sorted(a.data):
+        if k not in ("status", "contact", "key"):
+            _out("%s: %s" % (k, a.data[k] if not isinstance(a.data[k], (dict, list)) else json.dumps(a.data[k])))
+
+
+def cmd_account_register(args):
+    from acme_aliyun import acme_account
+    from acme_aliyun.protocol import account as acct
+    cfg, client = _account_client(args, create=True)
+    d = client.directory
+    if d.terms_of_service:
+        _out("Agreeing to the terms of service: %s" % d.terms_of_service)
+    a = acct.register(client, cfg.acme.contacts, agree_tos=True, eab_kid=cfg.acme.eab_kid,
+                      eab_hmac_key=cfg.acme.eab_hmac_key)
+    acme_account.remember(cfg.acme, client.key, a.url)
+    _out("Registered a new account." if a.created else "An account already exists for this key.")
+    _print_account(a)
+    return 0
+
+
+def cmd_account_show(args):
+    from acme_aliyun.protocol import account as acct
+    cfg, client = _account_client(args)
+    acct.find(client)
+    _print_account(acct.fetch(client))
+    return 0
+
+
+def cmd_account_update(args):
+    from acme_aliyun.protocol import account as acct
+    cfg, client = _account_client(args)
+    acct.find(client)
+    a = acct.update_contacts(client, cfg.acme.contacts)
+    _out("Contacts updated.")
+    _print_account(a)
+    return 0
+
+
+def cmd_account_rollover(args):
+    from acme_aliyun import acme_account, pki
+    from acme_aliyun.fsio import atomic_write
+    from acme_aliyun.protocol import account as acct
+    cfg, client = _account_client(args)
+    old_key = client.key
+    acct.find(client)
+    key_type = args.key_type or pki.key_type_of(old_key)
+    new_key = pki.generate_key(key_type)
+    path = cfg.acme.account_key_file
+    # Keep the new key beside the old one until the server has accepted it, so a
+    # crash between the two steps leaves a key that still works and one that may.
+    pending = path + ".new"
+    pki.write_private_key(pending, new_key)
+    acct.change_key(client, new_key)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    backup = "%s.%s.bak" % (path, stamp)
+    atomic_write(backup, pki.key_to_pem(old_key), mode=0o600)
+    os.replace(pending, path)
+    acme_account.forget(cfg.acme, old_key)
+    acme_account.remember(cfg.acme, new_key, client.kid)
+    _out("Account key rolled over (%s). The old key is kept in %s." % (key_type, backup))
+    _out("Account URL: %s" % client.kid)
+    return 0
+
+
+def cmd_account_deactivate(args):
+    from acme_aliyun import acme_account
+    from acme_aliyun.protocol import account as acct
+    if not args.yes:
+        raise UsageError("deactivating an account cannot be undone; repeat with --yes to do it")
+    cfg, client = _account_client(args)
+    acct.find(client)
+    a = acct.deactivate(client)
+    acme_account.forget(cfg.acme, client.key)
+    _out("Account %s is now %s. This cannot be undone; its certificates stay valid." % (a.url, a.status))
+    return 0
+
+
+# --- parser ------------------------------------------------------------------------------
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="acme-aliyun",
+                                description="Let's Encrypt certificates for Alibaba Cloud CDN, DCDN and API Gateway.")
+    p.add_argument("-c", "--config", default=os.environ.get("ACME_ALIYUN_CONFIG", "acme.ini"),
+                   help="path to acme.ini (default: ./acme.ini or $ACME_ALIYUN_CONFIG)")
+    p.add_argument("-v", "--verbose", action="store_true", help="more detail in the log")
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors (for cron)")
+    p.add_argument("--version", action="version", version="acme-aliyun " + __version__)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("directory", help="show the CA's endpoints and meta")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_directory)
+
+    a = sub.add_parser("account", help="ACME account: register, show, update, rollover, deactivate")
+    asub = a.add_subparsers(dest="account_command", metavar="ACTION")
+    asub.required = True
+    asub.add_parser("register", help="create the account (and its key when missing)").set_defaults(
+        func=cmd_account_register)
+    asub.add_parser("show", help="find the account by its key and print it").set_defaults(func=cmd_account_show)
+    asub.add_parser("update", help="set the contacts from acme.ini").set_defaults(func=cmd_account_update)
+    r = asub.add_parser("rollover", help="replace the account key (RFC 8555 §7.3.5)")
+    from acme_aliyun.pki import KEY_TYPES
+    r.add_argument("--key-type", choices=KEY_TYPES, help="type of the new key (default: same as the old)")
+    r.set_defaults(func=cmd_account_rollover)
+    d = asub.add_parser("deactivate", help="deactivate the account for good")
+    d.add_argument("--yes", action="store_true", help="confirm; this cannot be undone")
+    d.set_defaults(func=cmd_account_deactivate)
+
+    from acme_aliyun import cli_ops
+    cli_ops.add_commands(sub)
+    return p
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logsetup.setup(verbose=args.verbose, quiet=args.quiet)
+    try:
+        return args.func(args) or 0
+    except ToolError as e:
+        print("error: %s" % logsetup.redact(str(e)), file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: still one line, unless asked for detail
+        if args.verbose:
+            log.exception("internal error")
+        print("internal error: %s: %s (run with -v for details)" % (type(e).__name__, logsetup.redact(str(e))),
+              file=sys.stderr)
+        return 1

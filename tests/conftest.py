@@ -1,0 +1,65 @@
+"""Shared fixtures: Pebble on loopback, acme.ini writers, running the CLI."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.pebble import Pebble
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch):
+    """No test may reach the real cloud or the ECS metadata server, nor pick up a user's keys."""
+    for k in list(os.environ):
+        if k.startswith(("ALIBABA_CLOUD_", "ALIYUN_", "ACME_ALIYUN_")) or k.lower().endswith("_proxy"):
+            monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+    monkeypatch.setenv("HOME", os.environ.get("HOME", "/root"))
+
+
+@pytest.fixture(scope="session")
+def pebble(tmp_path_factory):
+    """One Pebble for the session: PEBBLE_VA_NOSLEEP=1, default 5 % nonce rejection kept on purpose."""
+    p = Pebble(str(tmp_path_factory.mktemp("pebble")))
+    p.start()
+    yield p
+    p.stop()
+
+
+def write_ini(folder, pebble, body="", section="acme", key_type=None, extra_acme=""):
+    """An acme.ini pointed at Pebble; body is appended (certificate sections etc.)."""
+    folder = str(folder)
+    lines = [
+        "[%s]" % section,
+        "ACMEDirectory = %s" % pebble.directory_url,
+        "AccountKeyFile = account.key",
+        "CABundle = %s" % pebble.ca_bundle,
+        "Contacts = mailto:admin@example.test",
+        "StateDir = state",
+    ]
+    if key_type:
+        lines.append("KeyType = %s" % key_type)
+    text = "\n".join(lines) + "\n" + textwrap.dedent(extra_acme) + "\n" + textwrap.dedent(body)
+    path = os.path.join(folder, "acme.ini")
+    with open(path, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def run_cli(*args, env=None, timeout=120, cwd=None):
+    """The CLI as a user runs it: a separate process. Returns CompletedProcess with text output."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
+    return subprocess.run([sys.executable, "-m", "acme_aliyun"] + [str(a) for a in args], capture_output=True,
+                          text=True, env=full_env, timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd)
+
+
+@pytest.fixture
+def cli():
+    return run_cli

@@ -1,0 +1,172 @@
+"""The account lifecycle against a real Pebble, through the CLI as users run it."""
+
+import os
+import re
+import stat
+
+import pytest
+
+from tests.conftest import write_ini
+from tests.pebble import Pebble
+
+ACCOUNT_URL = re.compile(r"Account URL: (\S+)")
+
+
+def _url(out):
+    m = ACCOUNT_URL.search(out)
+    assert m, out
+    return m.group(1)
+
+
+def test_register_then_show_same_account(tmp_path, pebble, cli):
+    ini = write_ini(tmp_path, pebble)
+    r = cli("-c", ini, "account", "register")
+    assert r.returncode == 0, r.stderr
+    assert "Registered a new account" in r.stdout
+    assert "Agreeing to the terms of service: data:text/plain" in r.stdout
+    key = tmp_path / "account.key"
+    assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    url = _url(r.stdout)
+    s = cli("-c", ini, "account", "show")
+    assert s.returncode == 0, s.stderr
+    assert _url(s.stdout) == url
+    assert "Status: valid" in s.stdout
+    assert "mailto:admin@example.test" in s.stdout
+    again = cli("-c", ini, "account", "register")
+    assert again.returncode == 0 and "already exists" in again.stdout and _url(again.stdout) == url
+
+
+def test_show_without_account_fails_cleanly(tmp_path, pebble, cli):
+    ini = write_ini(tmp_path, pebble)
+    from acme_aliyun import pki
+    pki.write_private_key(str(tmp_path / "account.key"), pki.generate_key("ec-256"))
+    r = cli("-c", ini, "account", "show")
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and "no account for this key" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_update_contacts(tmp_path, pebble, cli):
+    ini = write_ini(tmp_path, pebble)
+    assert cli("-c", ini, "account", "register").returncode == 0
+    text = open(ini).read().replace("mailto:admin@example.test", "mailto:ops@example.test;mailto:sec@example.test")
+    open(ini, "w").write(text)
+    r = cli("-c", ini, "account", "update")
+    assert r.returncode == 0, r.stderr
+    shown = cli("-c", ini, "account", "show").stdout
+    assert "mailto:ops@example.test, mailto:sec@example.test" in shown
+
+
+@pytest.mark.parametrize("key_type,new_type", [("rsa-2048", "ec-256"), ("ec-384", "rsa-3072"), ("ec-256", None)])
+def test_rollover_moves_account_to_new_key(tmp_path, pebble, cli, key_type, new_type):
+    ini = write_ini(tmp_path, pebble, key_type=key_type)
+    url = _url(cli("-c", ini, "account", "register").stdout)
+    old_pem = (tmp_path / "account.key").read_bytes()
+    args = ["-c", ini, "account", "rollover"] + (["--key-type", new_type] if new_type else [])
+    r = cli(*args)
+    assert r.returncode == 0, r.stderr
+    new_pem = (tmp_path / "account.key").read_bytes()
+    assert new_pem != old_pem
+    assert stat.S_IMODE(os.stat(tmp_path / "account.key").st_mode) == 0o600
+    backups = [p for p in os.listdir(tmp_path) if p.startswith("account.key.") and p.endswith(".bak")]
+    assert len(backups) == 1 and (tmp_path / backups[0]).read_bytes() == old_pem
+    assert stat.S_IMODE(os.stat(tmp_path / backups[0]).st_mode) == 0o600
+    # the new key finds the account ...
+    s = cli("-c", ini, "account", "show")
+    assert s.returncode == 0 and _url(s.stdout) == url, s.stderr
+    # ... and the old one no longer does
+    (tmp_path / "account.key").write_bytes(old_pem)
+    old = cli("-c", ini, "account", "show")
+    assert old.returncode == 1 and "no account for this key" in old.stderr
+
+
+def test_deactivate_needs_yes_and_is_final(tmp_path, pebble, cli):
+    ini = write_ini(tmp_path, pebble)
+    assert cli("-c", ini, "account", "register").returncode == 0
+    no = cli("-c", ini, "account", "deactivate")
+    assert no.returncode == 2 and "cannot be undone" in no.stderr
+    r = cli("-c", ini, "account", "deactivate", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert "deactivated" in r.stdout and "cannot be undone" in r.stdout
+    after = cli("-c", ini, "account", "show")
+    assert after.returncode == 1
+
+
+def test_article_acme_ini_registers_and_shows(tmp_path, pebble, cli):
+    """The article's file: section [acme-neoprime] and its keys, ACMEDirectory pointed at Pebble."""
+    from acme_aliyun import pki
+    key = pki.generate_key("rsa-2048")
+    csr = pki.make_csr(key, ["example.com", "www.example.com"])
+    from cryptography.hazmat.primitives import serialization
+    (tmp_path / "example.com.csr").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    ini = tmp_path / "acme.ini"
+    ini.write_text(
+        "[acme-neoprime]\n"
+        "UserAgent = neoprime.io-acme-client/1.0\n"
+        "# [Required] ACME account key\n"
+        "AccountKeyFile = account.key\n"
+        "# Certifcate Signing Request (CSR)\n"
+        "CSRFile = example.com.csr\n"
+        "ChainFile = example.com.chain.pem\n"
+        "ACMEDirectory = %s\n"
+        "# Email Addresses so that LetsEncrypt can notify about SSL renewals\n"
+        "Contacts = mailto:webmaster@example.com;mailto:admin@example.com\n"
+        "# Preferred Language\n"
+        "Language = en\n" % pebble.directory_url)
+    env = {"REQUESTS_CA_BUNDLE": pebble.ca_bundle}     # the article's file has no CABundle key
+    r = cli("-c", ini, "account", "register", env=env)
+    assert r.returncode == 0, r.stderr
+    url = _url(r.stdout)
+    s = cli("-c", ini, "account", "show", env=env)
+    assert s.returncode == 0 and _url(s.stdout) == url and "Status: valid" in s.stdout
+
+
+def test_article_published_contacts_line_is_refused_before_any_request(tmp_path, cli):
+    ini = tmp_path / "acme.ini"
+    ini.write_text(
+        "[acme-neoprime]\nUserAgent = neoprime.io-acme-client/1.0\nAccountKeyFile = account.key\n"
+        "ACMEDirectory = https://127.0.0.1:9/dir\n"
+        "Contacts = mailto:example.com;mailto:[email protected]\nLanguage = en\n")
+    r = cli("-c", ini, "account", "register")
+    assert r.returncode == 2
+    assert r.stderr.strip().count("\n") == 0
+    assert "[acme-neoprime] Contacts" in r.stderr and "mailto:example.com" in r.stderr
+    assert not (tmp_path / "account.key").exists()
+
+
+def test_twenty_operations_with_half_the_nonces_rejected(tmp_path):
+    """PEBBLE_WFE_NONCEREJECT=50: every operation still succeeds (badNonce retried with the fresh nonce)."""
+    from acme_aliyun import config, acme_account
+    from acme_aliyun.protocol import account as acct
+    with Pebble(str(tmp_path / "pebble"), env={"PEBBLE_WFE_NONCEREJECT": "50"}) as p:
+        ini = write_ini(tmp_path, p)
+        cfg = config.load(ini)
+        key = acme_account.load_account_key(cfg.acme, create=True)
+        client = acme_account.make_client(cfg.acme, key)
+        first = acct.register(client, cfg.acme.contacts)
+        ops = [lambda: acct.find(client), lambda: acct.fetch(client),
+               lambda: acct.update_contacts(client, ["mailto:a@example.test"]),
+               lambda: acct.register(client, cfg.acme.contacts)]
+        for i in range(20):
+            result = ops[i % len(ops)]()
+            assert result.url == first.url
+        assert client.request_count > 20
+
+
+def test_directory_command(tmp_path, pebble, cli):
+    ini = write_ini(tmp_path, pebble)
+    r = cli("-c", ini, "directory")
+    assert r.returncode == 0, r.stderr
+    assert "newOrder" in r.stdout and "Terms of service: data:text/plain" in r.stdout
+    assert "Renewal info (ARI): no" in r.stdout and "Profiles: none" in r.stdout
+
+
+def test_ca_bundle_wins_over_requests_ca_bundle(tmp_path, pebble, cli):
+    ini = write_ini(tmp_path, pebble)
+    r = cli("-c", ini, "directory", env={"REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"})
+    assert r.returncode == 0, r.stderr
+    # and without CABundle, the system bundle does not trust Pebble: a clear TLS error
+    text = open(ini).read().replace("CABundle = %s\n" % pebble.ca_bundle, "")
+    open(ini, "w").write(text)
+    bad = cli("-c", ini, "directory", env={"REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"})
+    assert bad.returncode == 1 and "TLS error" in bad.stderr and "CABundle" in bad.stderr
