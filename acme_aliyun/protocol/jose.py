@@ -34,6 +34,13 @@ def _int_bytes(n, length=None):
 _EC = {"secp256r1": ("P-256", 32, "ES256", hashes.SHA256), "secp384r1": ("P-384", 48, "ES384", hashes.SHA384)}
 
 
+def _curve(pub):
+    try:
+        return _EC[pub.curve.name]
+    except KeyError:
+        raise ValueError("unsupported EC curve for JWS: %s (use P-256 or P-384)" % pub.curve.name) from None
+
+
 def jwk(key):
     """Public JWK of a private (or public) key, with only the required members."""
     pub = key.public_key() if hasattr(key, "private_bytes") else key
@@ -41,7 +48,7 @@ def jwk(key):
         nums = pub.public_numbers()
         return {"e": b64u(_int_bytes(nums.e)), "kty": "RSA", "n": b64u(_int_bytes(nums.n))}
     if isinstance(pub, ec.EllipticCurvePublicKey):
-        crv, size, _, _ = _EC[pub.curve.name]
+        crv, size, _, _ = _curve(pub)
         nums = pub.public_numbers()
         return {"crv": crv, "kty": "EC", "x": b64u(_int_bytes(nums.x, size)), "y": b64u(_int_bytes(nums.y, size))}
     raise ValueError("unsupported key type for JWS: %s" % type(pub).__name__)
@@ -59,14 +66,14 @@ def alg_for(key):
     if isinstance(key, rsa.RSAPrivateKey):
         return "RS256"
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        return _EC[key.curve.name][2]
+        return _curve(key)[2]
     raise ValueError("unsupported key type for JWS: %s" % type(key).__name__)
 
 
 def sign_bytes(key, data):
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-    _, size, _, hash_cls = _EC[key.curve.name]
+    _, size, _, hash_cls = _curve(key)
     r, s = decode_dss_signature(key.sign(data, ec.ECDSA(hash_cls())))
     return _int_bytes(r, size) + _int_bytes(s, size)
 

@@ -1,0 +1,233 @@
+"""Getting a certificate (RFC 8555 §7.4–7.5): present all, answer all, poll, finalize, download.
+
+All challenges of an order are made answerable together and answered together,
+then the order itself is polled (one request per round, whatever the number of
+names). Polls honour Retry-After and otherwise back off from 50 ms to 5 s.
+The caller's solver is always cleaned up, on failure too.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Sequence
+
+from cryptography import x509
+
+from acme_aliyun.challenges.base import Challenge
+from acme_aliyun.protocol import jose
+from acme_aliyun.protocol.errors import (
+    AcmeError,
+    AcmeProblem,
+    AcmeResponseError,
+    AuthorizationFailed,
+    OrderFailed,
+)
+
+log = logging.getLogger(__name__)
+
+POLL_FIRST, POLL_MAX, POLL_FACTOR = 0.05, 5.0, 1.6
+
+
+@dataclass
+class Issued:
+    """What the CA gave back, before the caller checks and stores it."""
+
+    order_url: str
+    certificate_pem: str          # the chosen chain: leaf first
+    chains_offered: int = 1
+    polls: int = 0
+
+
+@dataclass
+class _Pending:
+    authz_url: str
+    identifier: str
+    challenge: Challenge
+    challenge_url: str
+    status: str                   # challenge status when fetched
+
+
+@dataclass
+class OrderOptions:
+    challenge_type: str
+    profile: Optional[str] = None
+    replaces: Optional[str] = None
+    preferred_chain: Optional[str] = None
+    timeout: float = 300.0
+    on_challenges: Optional[Callable[[List[Challenge]], None]] = None   # journal before present()
+    progress: Optional[Callable[[str], None]] = None
+    sleep: Callable[[float], None] = time.sleep
+
+
+def new_order(client, names, profile=None, replaces=None):
+    d = client.directory
+    if profile and profile not in d.profiles:
+        offered = ", ".join(sorted(d.profiles)) or "none"
+        raise AcmeError("the CA does not offer profile %r (offered: %s)" % (profile, offered))
+    payload = {"identifiers": [{"type": "dns", "value": n} for n in names]}
+    if profile:
+        payload["profile"] = profile
+    if replaces and d.renewal_info:
+        payload["replaces"] = replaces
+    resp = client.post(d["newOrder"], payload)
+    if not resp.location:
+        raise AcmeResponseError("newOrder gave no Location for the order")
+    return resp.location, resp.json
+
+
+def _pending_challenges(client, order, challenge_type):
+    thumb = jose.thumbprint(client.key)
+    pending = []
+    for url in order.get("authorizations") or []:
+        authz = client.post_as_get(url).json
+        status = authz.get("status")
+        ident = (authz.get("identifier") or {}).get("value", "?")
+        if status == "valid":
+            continue
+        if status != "pending":
+            raise AuthorizationFailed([(ident, "authorization is %s: %s" % (status, _authz_error(authz)))])
+        chall = next((c for c in authz.get("challenges") or [] if c.get("type") == challenge_type), None)
+        if chall is None:
+            offered = ", ".join(sorted(c.get("type", "?") for c in authz.get("challenges") or []))
+            raise AcmeError("%s: the CA offers no %s challenge (offered: %s)" % (ident, challenge_type, offered))
+        token = chall.get("token", "")
+        if not token or not all(ch.isalnum() or ch in "-_" for ch in token):
+            raise AcmeResponseError("%s: the CA sent an unusable challenge token" % ident)
+        pending.append(_Pending(url, ident, Challenge(ident, challenge_type, token, "%s.%s" % (token, thumb)),
+                                chall["url"], chall.get("status", "pending")))
+    return pending
+
+
+def _authz_error(authz):
+    for c in authz.get("challenges") or []:
+        err = c.get("error")
+        if err:
+            return "%s: %s" % (str(err.get("type", "")).rsplit(":", 1)[-1], err.get("detail", ""))
+    return "no detail from the CA"
+
+
+class _Poller:
+    """Backoff between polls, Retry-After first, within one deadline."""
+
+    def __init__(self, opts):
+        self.opts, self.delay, self.count = opts, POLL_FIRST, 0
+        self.deadline = time.monotonic() + opts.timeout
+
+    def wait(self, retry_after, what):
+        if time.monotonic() >= self.deadline:
+            raise OrderFailed("gave up waiting for %s after %.0f s" % (what, self.opts.timeout))
+        delay = self.delay if retry_after is None else min(max(retry_after, 0.05), 60.0)
+        delay = min(delay, max(0.0, self.deadline - time.monotonic()))
+        self.delay = min(self.delay * POLL_FACTOR, POLL_MAX)
+        self.count += 1
+        self.opts.sleep(delay)
+
+
+def _poll_order(client, order_url, poller, until, what):
+    while True:
+        resp = client.post_as_get(order_url)
+        order = resp.json
+        status = order.get("status")
+        if status in until or status == "invalid":
+            return order
+        if status not in ("pending", "ready", "processing", "valid"):
+            raise AcmeResponseError("order has an unknown status %r" % status)
+        poller.wait(resp.retry_after, what)
+
+
+def _report_failures(client, order):
+    failures = []
+    for url in order.get("authorizations") or []:
+        authz = client.post_as_get(url).json
+        if authz.get("status") != "valid":
+            failures.append(((authz.get("identifier") or {}).get("value", "?"), _authz_error(authz)))
+    if failures:
+        raise AuthorizationFailed(failures)
+    err = order.get("error") or {}
+    raise OrderFailed("the order became invalid: %s" % (err.get("detail") or "no detail from the CA"))
+
+
+def obtain(client, names: Sequence[str], csr_der: bytes, solver, opts: OrderOptions) -> Issued:
+    """Run one order to a downloaded certificate chain."""
+    order_url, order = new_order(client, names, opts.profile, opts.replaces)
+    progress = opts.progress or (lambda msg: None)
+    poller = _Poller(opts)
+    if order.get("status") == "pending":
+        pending = _pending_challenges(client, order, opts.challenge_type)
+        challenges = [p.challenge for p in pending]
+        if challenges:
+            if opts.on_challenges:
+                opts.on_challenges(challenges)
+            try:
+                progress("presenting %d %s challenge(s)" % (len(challenges), opts.challenge_type))
+                solver.present(challenges)
+                solver.wait_until_visible(challenges, timeout=opts.timeout)
+                for p in pending:
+                    if p.status == "pending":
+                        client.post(p.challenge_url, {})
+                progress("waiting for the CA to validate %d name(s)" % len(challenges))
+                order = _poll_order(client, order_url, poller, ("ready", "processing", "valid"), "validation")
+            finally:
+                try:
+                    solver.cleanup(challenges)
+                finally:
+                    solver.close()
+        else:
+            order = _poll_order(client, order_url, poller, ("ready", "processing", "valid"), "validation")
+    if order.get("status") == "ready":
+        try:
+            order = client.post(order["finalize"], {"csr": jose.b64u(csr_der)}).json
+        except AcmeProblem as e:
+            if e.code != "orderNotReady":
+                raise
+        if order.get("status") != "valid":
+            order = _poll_order(client, order_url, poller, ("valid",), "issuance")
+    if order.get("status") == "invalid":
+        _report_failures(client, order)
+    if order.get("status") != "valid":
+        raise OrderFailed("the order ended %r instead of valid" % order.get("status"))
+    cert_url = order.get("certificate")
+    if not cert_url:
+        raise AcmeResponseError("the valid order has no certificate URL")
+    pem, offered = download(client, cert_url, opts.preferred_chain)
+    return Issued(order_url=order_url, certificate_pem=pem, chains_offered=offered, polls=poller.count)
+
+
+def download(client, cert_url, preferred_chain=None):
+    """The default chain, or the alternate whose top issuer matches preferred_chain. Returns (pem, count)."""
+    resp = client.post(cert_url, None, want_json=False)
+    ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if ctype != "application/pem-certificate-chain":
+        raise AcmeResponseError("certificate download answered Content-Type %r" % (ctype or "none"))
+    pem = resp.body.decode("ascii", "replace")
+    alternates = resp.links("alternate")
+    if not preferred_chain or _chain_matches(pem, preferred_chain):
+        return pem, 1 + len(alternates)
+    for url in alternates:
+        alt = client.post(url, None, want_json=False).body.decode("ascii", "replace")
+        if _chain_matches(alt, preferred_chain):
+            return alt, 1 + len(alternates)
+    log.info("no chain matches PreferredChain %r; keeping the default chain", preferred_chain)
+    return pem, 1 + len(alternates)
+
+
+def _chain_matches(pem, issuer_cn):
+    """certbot's rule: the issuer CN of the top-most certificate in the chain."""
+    from acme_aliyun.pki import issuer_cn as _issuer_cn, split_pem_chain
+    certs = split_pem_chain(pem)
+    if not certs:
+        return False
+    top = x509.load_pem_x509_certificate(certs[-1].encode("ascii"))
+    return _issuer_cn(top) == issuer_cn
+
+
+def revoke(client, cert_der, reason=None, cert_key=None):
+    """§7.6: signed by the account (kid) or, with cert_key, by the certificate's own key (jwk)."""
+    payload = {"certificate": jose.b64u(cert_der)}
+    if reason is not None:
+        payload["reason"] = reason
+    url = client.directory["revokeCert"]
+    if cert_key is not None:
+        client.post(url, payload, key=cert_key, use_jwk=True, want_json=False)
+    else:
+        client.post(url, payload, want_json=False)
