@@ -1,5 +1,147 @@
-"""CLI verbs for certificates and the cloud: issue, status, revoke, deploy, run, cloud check."""
+"""CLI verbs for certificates and the cloud: issue, status, revoke (deploy, run, cloud check: see runner)."""
+
+import datetime
+import json
+
+from acme_aliyun import log as logsetup
+from acme_aliyun.errors import ToolError, UsageError
+
+REASONS = {"unspecified": 0, "keyCompromise": 1, "superseded": 4, "cessationOfOperation": 5}
+
+
+def _out(text=""):
+    print(logsetup.redact(text))
+
+
+def _context(args):
+    from acme_aliyun import config
+    from acme_aliyun.context import Context
+    return Context(config.load(args.config))
+
+
+def cmd_issue(args):
+    from acme_aliyun import issuer
+    ctx = _context(args)
+    certs = ctx.certs(args.names)
+    failed = 0
+    with ctx.store.lock(wait=True):
+        client = ctx.acme()
+        for cert in certs:
+            try:
+                r = issuer.issue(cert, ctx.store, client, ctx.cloud, force=args.force, progress=ctx.progress)
+            except ToolError as e:
+                if isinstance(e, UsageError):
+                    raise
+                failed += 1
+                _out("%s: failed: %s" % (cert.name, e))
+                continue
+            when = r.renew_at.strftime("%Y-%m-%d %H:%M UTC") if r.renew_at else "-"
+            _out("%s: %s (%s); next renewal %s" % (cert.name, r.action, r.reason, when))
+    ctx.close()
+    return 1 if failed else 0
+
+
+def _status_rows(ctx):
+    from acme_aliyun import renewal
+    now = datetime.datetime.now(datetime.timezone.utc)
+    rows = []
+    for cert in ctx.certs():
+        stored = ctx.store.load(cert.name)
+        row = {"name": cert.name, "domains": cert.domains, "stored": stored is not None}
+        if stored is not None:
+            b = stored.bundle
+            d = renewal.decide(stored, cert, now=now)
+            ari_meta = stored.meta.get("ari") or {}
+            renew_at = d.renew_at
+            if ari_meta.get("chosen") and d.source != "names":
+                chosen = datetime.datetime.fromisoformat(ari_meta["chosen"])
+                renew_at = min(renew_at, chosen) if renew_at else chosen
+            row.update({
+                "serial": b.serial, "issuer": b.issuer, "not_before": b.not_before.isoformat(),
+                "not_after": b.not_after.isoformat(), "days_left": round((b.not_after - now).total_seconds() / 86400, 1),
+                "renew_at": renew_at.isoformat() if renew_at else None, "due": d.due or bool(renew_at and renew_at <= now),
+                "reason": d.reason, "path": ctx.store.cert_dir(cert.name)})
+        rows.append(row)
+    return rows
+
+
+def cmd_status(args):
+    ctx = _context(args)
+    rows = _status_rows(ctx)
+    targets = None
+    if args.targets:
+        from acme_aliyun import runner
+        targets = runner.describe_all(ctx)
+    if args.json:
+        doc = {"certificates": rows}
+        if targets is not None:
+            doc["targets"] = targets
+        _out(json.dumps(doc, indent=2, sort_keys=True))
+        return 0
+    _out("%-20s %-40s %-11s %6s  %s" % ("CERTIFICATE", "NAMES", "EXPIRES", "DAYS", "RENEWAL"))
+    for r in rows:
+        names = ",".join(r["domains"])
+        names = names if len(names) <= 40 else names[:37] + "..."
+        if not r["stored"]:
+            _out("%-20s %-40s %-11s %6s  %s" % (r["name"], names, "-", "-", "due now (no certificate yet)"))
+            continue
+        due = "due now" if r["due"] else "at " + r["renew_at"][:16].replace("T", " ")
+        _out("%-20s %-40s %-11s %6.1f  %s" % (r["name"], names, r["not_after"][:10], r["days_left"], due))
+    if targets is not None:
+        _out("")
+        _out("%-20s %-10s %-40s %-11s %s" % ("CERTIFICATE", "KIND", "TARGET", "EXPIRES", "MATCHES LOCAL"))
+        for t in targets:
+            _out("%-20s %-10s %-40s %-11s %s" % (t["certificate"], t["kind"], t["target"],
+                                                (t.get("not_after") or "-")[:10], t["state"]))
+    return 0
+
+
+def cmd_revoke(args):
+    from cryptography.hazmat.primitives import serialization
+
+    from acme_aliyun.protocol import order as acme_order
+    ctx = _context(args)
+    cert = ctx.certs([args.name])[0]
+    stored = ctx.store.load(cert.name)
+    if stored is None:
+        raise UsageError("%s: no stored certificate to revoke" % cert.name)
+    der = stored.bundle.cert.public_bytes(serialization.Encoding.DER)
+    reason = REASONS[args.reason] if args.reason else None
+    with ctx.store.lock(wait=True):
+        if args.with_cert_key:
+            from acme_aliyun import acme_account
+            client = acme_account.make_client(ctx.cfg.acme, None)
+            key = serialization.load_pem_private_key(stored.key_pem, None)
+            acme_order.revoke(client, der, reason, cert_key=key)
+        else:
+            acme_order.revoke(ctx.acme(create_key=False), der, reason)
+        ctx.store.update_meta(cert.name, revoked=datetime.datetime.now(datetime.timezone.utc).isoformat(),
+                              revoked_reason=args.reason or "unspecified")
+    _out("%s: certificate %s revoked (%s)." % (cert.name, stored.bundle.serial, args.reason or "unspecified"))
+    ctx.close()
+    return 0
 
 
 def add_commands(sub):
+    s = sub.add_parser("issue", help="issue or renew certificates that are due")
+    s.add_argument("names", nargs="*", metavar="NAME", help="certificates to consider (default: all)")
+    s.add_argument("--force", action="store_true", help="issue even when not due")
+    s.set_defaults(func=cmd_issue)
+
+    s = sub.add_parser("status", help="certificates, expiry and renewal times")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--targets", action="store_true", help="also read what each cloud target serves")
+    s.set_defaults(func=cmd_status)
+
+    s = sub.add_parser("revoke", help="revoke a stored certificate")
+    s.add_argument("name", metavar="NAME")
+    s.add_argument("--reason", choices=sorted(REASONS), help="RFC 5280 reason (default: none sent)")
+    s.add_argument("--with-cert-key", action="store_true",
+                   help="sign with the certificate's own key instead of the account key")
+    s.set_defaults(func=cmd_revoke)
+    try:
+        from acme_aliyun import cli_cloud
+    except ImportError:
+        return sub
+    cli_cloud.add_commands(sub)
     return sub

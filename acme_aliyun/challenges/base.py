@@ -12,6 +12,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Sequence
 
+from acme_aliyun.errors import ToolError
+
 
 @dataclass(frozen=True)
 class Challenge:
@@ -37,7 +39,7 @@ class Challenge:
         return "/.well-known/acme-challenge/" + self.token
 
 
-class SolverError(Exception):
+class SolverError(ToolError):
     """A solver could not present or clean up; the message says which name and why."""
 
 

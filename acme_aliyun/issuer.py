@@ -1,0 +1,158 @@
+"""Issue or renew one configured certificate: decide, order, check, store.
+
+Orchestration between the protocol layer, the solvers and the store. Crash
+safety: the order key is kept in the store before the order starts (a rerun
+reuses it), the challenges are journalled before they are presented (a rerun
+cleans up what a killed run left), and the new pair replaces the old in one
+atomic switch only after it has been checked.
+"""
+
+import datetime
+import logging
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from cryptography.hazmat.primitives import serialization
+
+from acme_aliyun import pki, renewal
+from acme_aliyun.errors import ToolError
+from acme_aliyun.protocol import ari
+from acme_aliyun.protocol import order as acme_order
+from acme_aliyun.protocol.errors import AcmeProblem
+from acme_aliyun.solvers import make_solver, solver_id
+from acme_aliyun.store import write_copy
+
+log = logging.getLogger(__name__)
+
+
+class CertificateMismatch(ToolError):
+    """The CA's certificate is not for our key or not for the ordered names: nothing is saved."""
+
+
+@dataclass
+class IssueResult:
+    name: str
+    action: str                        # issued | renewed | unchanged
+    reason: str
+    stored: object = None              # store.StoredCert after the run (may be the old one)
+    renew_at: Optional[datetime.datetime] = None
+    order_url: Optional[str] = None
+
+
+def cleanup_leftovers(store, cert, cloud=None):
+    """Remove challenges a killed run presented and never cleaned up."""
+    for kind, challenges in store.pending_challenges(cert.name):
+        try:
+            solver = make_solver(cert, cloud, solver_kind=kind)
+            try:
+                solver.cleanup(challenges)
+            finally:
+                solver.close()
+        except Exception as e:          # never let old debris block a renewal
+            log.warning("%s: could not clean up %d challenge(s) left by an earlier run: %s",
+                        cert.name, len(challenges), e)
+            continue
+        log.info("%s: cleaned up %d challenge(s) left by an earlier run", cert.name, len(challenges))
+    store.clear_challenges(cert.name)
+
+
+def _order_key(store, cert, stored):
+    """The private key for this order, and the CSR to send."""
+    if cert.csr_file:
+        csr = pki.load_csr(cert.csr_file)
+        key = None
+        if cert.key_file:
+            try:
+                key = pki.load_private_key(cert.key_file, what="KeyFile")
+            except pki.KeyFileError:
+                key = None
+        if key is not None and pki.public_der(key) != pki.public_der(csr.public_key()):
+            raise ToolError("%s: KeyFile %s does not match the key of CSRFile %s" % (cert.name, cert.key_file,
+                                                                                     cert.csr_file))
+        return key, pki.csr_der(csr)
+    if cert.reuse_key and stored is not None and pki.key_type_of(
+            serialization.load_pem_private_key(stored.key_pem, None)) == cert.key_type:
+        key = serialization.load_pem_private_key(stored.key_pem, None)
+    else:
+        key = serialization.load_pem_private_key(store.pending_key(cert.name, cert.key_type), None)
+    return key, pki.csr_der(pki.make_csr(key, cert.domains))
+
+
+def check_issued(pem, key, csr_der, names):
+    """Refuse a certificate whose key is not ours or whose names are not exactly the order's."""
+    chain = pki.split_pem_chain(pem)
+    if not chain:
+        raise CertificateMismatch("the CA sent no certificate")
+    try:
+        cert = pki.load_cert_pem(chain[0])
+    except ValueError:
+        raise CertificateMismatch("the CA sent a certificate that does not parse") from None
+    from cryptography import x509
+    expected_pub = pki.public_der(key) if key is not None else pki.public_der(
+        x509.load_der_x509_csr(csr_der).public_key())
+    if pki.public_der(cert.public_key()) != expected_pub:
+        raise CertificateMismatch("the CA's certificate is for another public key; refusing it")
+    got = sorted(set(pki.cert_names(cert)))
+    if got != sorted(set(n.lower() for n in names)):
+        raise CertificateMismatch("the CA's certificate names %s, the order asked for %s; refusing it"
+                                  % (", ".join(got), ", ".join(sorted(names))))
+    return chain[0], "".join(chain[1:])
+
+
+def issue(cert, store, client, cloud=None, force=False, progress: Callable[[str], None] = None, timeout=300.0):
+    """Issue when due (or forced). The caller holds the store lock."""
+    stored = store.load(cert.name)
+    cleanup_leftovers(store, cert, cloud)
+    decision = renewal.decide(stored, cert, client.directory, client, store, force=force)
+    if not decision.due:
+        return IssueResult(cert.name, "unchanged", decision.reason, stored, decision.renew_at)
+    log.info("%s: %s; ordering %s", cert.name, decision.reason, ", ".join(cert.domains))
+    key, csr_der = _order_key(store, cert, stored)
+    replaces = None
+    if stored is not None and client.directory.renewal_info:
+        replaces = stored.meta.get("ari_cert_id") or ari.cert_id(stored.bundle.cert)
+    kind = solver_id(cert)
+    solver = make_solver(cert, cloud)
+    opts = acme_order.OrderOptions(
+        challenge_type=cert.challenge, profile=cert.profile, replaces=replaces,
+        preferred_chain=cert.preferred_chain, timeout=timeout, progress=progress,
+        on_challenges=lambda ch: store.journal_challenges(cert.name, kind, ch))
+    try:
+        issued = acme_order.obtain(client, cert.domains, csr_der, solver, opts)
+    except AcmeProblem as e:
+        if e.code != "alreadyReplaced" or not replaces:
+            raise
+        log.info("%s: the CA says the old certificate was already replaced; ordering without 'replaces'",
+                 cert.name)
+        opts.replaces = None
+        issued = acme_order.obtain(client, cert.domains, csr_der, make_solver(cert, cloud), opts)
+    store.clear_challenges(cert.name)
+    leaf, chain = check_issued(issued.certificate_pem, key, csr_der, cert.domains)
+    leaf_cert = pki.load_cert_pem(leaf)
+    if key is None:
+        # A CSR without its key (the article's flow): only the chain file can be written.
+        if cert.chain_file:
+            write_copy(cert.chain_file, leaf + chain, private=False)
+        return IssueResult(cert.name, "issued", "issued from CSRFile (no key: not stored, not deployable)",
+                           None, None, issued.order_url)
+    meta = {"order_url": issued.order_url, "ari_cert_id": ari.cert_id(leaf_cert) if _has_aki(leaf_cert) else None,
+            "directory": client.directory_url, "profile": cert.profile}
+    new = store.save(cert.name, pki.key_to_pem(key), leaf, chain, meta)
+    if cert.key_file and not cert.csr_file:
+        write_copy(cert.key_file, pki.key_to_pem(key), private=True)
+    if cert.chain_file:
+        write_copy(cert.chain_file, new.fullchain_pem, private=False)
+    after = renewal.decide(new, cert, client.directory, client, store)
+    action = "renewed" if stored is not None else "issued"
+    log.info("%s: %s, serial %s, valid until %s", cert.name, action, new.bundle.serial,
+             new.bundle.not_after.strftime("%Y-%m-%d"))
+    return IssueResult(cert.name, action, decision.reason, new, after.renew_at, issued.order_url)
+
+
+def _has_aki(cert):
+    from cryptography import x509
+    try:
+        cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+        return True
+    except x509.ExtensionNotFound:
+        return False

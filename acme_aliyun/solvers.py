@@ -1,0 +1,29 @@
+"""Which solver a certificate uses, built from its settings (orchestration: may use the cloud)."""
+
+from acme_aliyun.challenges.base import Solver
+
+
+def solver_id(cert) -> str:
+    if cert.challenge == "http-01":
+        return "webroot" if cert.webroot else "standalone"
+    return "alidns" if cert.dns_provider == "alidns" else "dns-hook"
+
+
+def make_solver(cert, cloud=None, solver_kind=None) -> Solver:
+    """A solver for the certificate; cloud() returns the CloudClient (built only for alidns)."""
+    kind = solver_kind or solver_id(cert)
+    if kind == "webroot":
+        from acme_aliyun.challenges.http01 import WebrootSolver
+        return WebrootSolver(cert.webroot)
+    if kind == "standalone":
+        from acme_aliyun.challenges.http01 import StandaloneSolver
+        return StandaloneSolver(cert.http_listen)
+    if kind == "dns-hook":
+        from acme_aliyun.challenges.dns_hook import DnsHookSolver
+        return DnsHookSolver(cert.dns_hook)
+    if kind == "alidns":
+        from acme_aliyun.cloud.alidns import AlidnsSolver
+        if cloud is None:
+            raise ValueError("alidns needs a cloud client")
+        return AlidnsSolver(cloud())
+    raise ValueError("unknown solver %r" % kind)

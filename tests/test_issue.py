@@ -1,0 +1,112 @@
+"""Issuance against a real Pebble: dns-01 through a hook, http-01 webroot and standalone, revoke, no-op rerun."""
+
+import functools
+import http.server
+import os
+import sys
+import threading
+
+import pytest
+
+from tests.certcheck import check_stored
+from tests.conftest import ROOT, write_ini
+
+HOOK = "%s %s" % (sys.executable, os.path.join(ROOT, "tests", "hooks", "challtestsrv_hook.py"))
+
+
+def _hook_env(pebble, tmp_path):
+    return {"CHALLTESTSRV_URL": pebble.challtestsrv.url, "CHALLTESTSRV_HOOK_STATE": str(tmp_path / "hook-state")}
+
+
+def test_dns01_wildcard_via_hook(tmp_path, pebble, cli):
+    ini = write_ini(tmp_path, pebble, """
+        [cert:wild]
+        Domains = example.test, *.example.test, www.example.test
+        Challenge = dns-01
+        DNSProvider = hook
+        DNSHook = %s
+        """ % HOOK)
+    r = cli("-c", ini, "issue", env=_hook_env(pebble, tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "wild: issued" in r.stdout
+    check_stored(tmp_path / "state" / "certs" / "wild", pebble.root_pem(),
+                 ["example.test", "*.example.test", "www.example.test"])
+    # nothing left in DNS: the hook's state of published values is empty again
+    import dns.message, dns.query, dns.rdatatype
+    for name in ("_acme-challenge.example.test.", "_acme-challenge.www.example.test."):
+        q = dns.message.make_query(name, dns.rdatatype.TXT)
+        ans = dns.query.udp(q, "127.0.0.1", port=pebble.challtestsrv.dns_port, timeout=3)
+        assert not any(rr.rdtype == dns.rdatatype.TXT for rr in ans.answer), ans
+
+
+def test_second_issue_with_nothing_due_makes_no_order(tmp_path, pebble, cli):
+    ini = write_ini(tmp_path, pebble, """
+        [cert:again]
+        Domains = again.example.test
+        Challenge = dns-01
+        DNSHook = %s
+        """ % HOOK)
+    env = _hook_env(pebble, tmp_path)
+    assert cli("-c", ini, "issue", env=env).returncode == 0
+    before = open(tmp_path / "state" / "certs" / "again" / "cert.pem").read()
+    pebble_log = os.path.join(pebble.workdir, "pebble.log")
+    orders_before = open(pebble_log).read().count("POST /order-plz")
+    r = cli("-c", ini, "issue", env=env)
+    assert r.returncode == 0 and "again: unchanged" in r.stdout, r.stdout + r.stderr
+    assert open(tmp_path / "state" / "certs" / "again" / "cert.pem").read() == before
+    assert open(pebble_log).read().count("POST /order-plz") == orders_before
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+
+def test_http01_webroot(tmp_path, pebble, cli):
+    webroot = tmp_path / "www"
+    webroot.mkdir()
+    handler = functools.partial(_QuietHandler, directory=str(webroot))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", pebble.http_port), handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        ini = write_ini(tmp_path, pebble, """
+            [cert:web]
+            Domains = web.example.test, www.web.example.test
+            Challenge = http-01
+            Webroot = www
+            """)
+        r = cli("-c", ini, "issue")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    check_stored(tmp_path / "state" / "certs" / "web", pebble.root_pem(), ["web.example.test", "www.web.example.test"])
+    assert not (webroot / ".well-known" / "acme-challenge").exists() or not os.listdir(
+        webroot / ".well-known" / "acme-challenge")
+
+
+@pytest.mark.parametrize("key_type", ["ec-256", "rsa-2048"])
+def test_http01_standalone_and_revoke(tmp_path, pebble, cli, key_type):
+    ini = write_ini(tmp_path, pebble, """
+        [cert:solo]
+        Domains = solo.example.test
+        Challenge = http-01
+        HTTPListen = 127.0.0.1:%d
+        KeyType = %s
+        KeyFile = out/solo.key
+        ChainFile = out/solo.chain.pem
+        """ % (pebble.http_port, key_type))
+    r = cli("-c", ini, "issue")
+    assert r.returncode == 0, r.stdout + r.stderr
+    bundle = check_stored(tmp_path / "state" / "certs" / "solo", pebble.root_pem(), ["solo.example.test"])
+    assert oct(os.stat(tmp_path / "out" / "solo.key").st_mode & 0o777) == "0o600"
+    assert (tmp_path / "out" / "solo.chain.pem").read_text() == (
+        tmp_path / "state" / "certs" / "solo" / "fullchain.pem").read_text()
+    assert pebble.cert_status(bundle.serial)["Status"] == "Valid"
+    args = ["-c", ini, "revoke", "solo", "--reason", "superseded"]
+    if key_type == "rsa-2048":
+        args.append("--with-cert-key")
+    rv = cli(*args)
+    assert rv.returncode == 0, rv.stderr
+    assert pebble.cert_status(bundle.serial)["Status"] == "Revoked"
