@@ -2,10 +2,12 @@
 
 import datetime
 import json
+import logging
 
 from acme_aliyun import log as logsetup
 from acme_aliyun.errors import ToolError, UsageError
 
+log = logging.getLogger(__name__)
 REASONS = {"unspecified": 0, "keyCompromise": 1, "superseded": 4, "cessationOfOperation": 5}
 
 
@@ -37,6 +39,7 @@ def cmd_issue(args):
                 continue
             when = r.renew_at.strftime("%Y-%m-%d %H:%M UTC") if r.renew_at else "-"
             _out("%s: %s (%s); next renewal %s" % (cert.name, r.action, r.reason, when))
+        log.debug("ACME requests: %d", client.request_count)
     ctx.close()
     return 1 if failed else 0
 
