@@ -1,0 +1,226 @@
+"""Bad input: each case exits 2 with one line naming the problem, no traceback, nothing written."""
+
+import os
+import textwrap
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from acme_aliyun import cli, config
+from acme_aliyun.errors import ConfigError
+
+BASE = """\
+[acme]
+ACMEDirectory = https://127.0.0.1:9/dir
+AccountKeyFile = account.key
+Contacts = mailto:admin@example.test
+StateDir = state
+"""
+CERT = """\
+[cert:site]
+Domains = example.test
+Challenge = http-01
+HTTPListen = 127.0.0.1:8080
+"""
+
+
+def _pem(key, encrypt=False):
+    enc = serialization.BestAvailableEncryption(b"pw") if encrypt else serialization.NoEncryption()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+
+
+def _ini_case(text, expect, argv=("issue",)):
+    return (textwrap.dedent(text), expect, list(argv), None)
+
+
+def _key_case(key_bytes_fn, expect):
+    return (BASE + CERT, expect, ["account", "show"], key_bytes_fn)
+
+
+CASES = {
+    "no acme section": _ini_case(CERT, "missing section [acme]"),
+    "both acme sections": _ini_case(BASE + BASE.replace("[acme]", "[acme-neoprime]"), "both [acme] and"),
+    "not an ini file": _ini_case("this is not = an ini\n", "not a valid ini file"),
+    "duplicate key": _ini_case(BASE + "Contacts = mailto:b@example.test\n", "not a valid ini file"),
+    "missing ACMEDirectory": _ini_case(BASE.replace("ACMEDirectory = https://127.0.0.1:9/dir\n", ""),
+                                       "[acme] ACMEDirectory: is required"),
+    "ftp directory": _ini_case(BASE.replace("https://127.0.0.1:9/dir", "ftp://ca.example/dir"),
+                               "[acme] ACMEDirectory"),
+    "plain http directory": _ini_case(BASE.replace("https://127.0.0.1:9/dir", "http://ca.example/dir"),
+                                      "ACME requires https"),
+    "directory not a url": _ini_case(BASE.replace("https://127.0.0.1:9/dir", "letsencrypt-prod"),
+                                     "[acme] ACMEDirectory"),
+    "missing AccountKeyFile": _ini_case(BASE.replace("AccountKeyFile = account.key\n", ""),
+                                        "[acme] AccountKeyFile: is required"),
+    "contact without mailto": _ini_case(BASE.replace("mailto:admin@example.test", "admin@example.test"),
+                                        "[acme] Contacts"),
+    "article contacts": _ini_case(BASE.replace("mailto:admin@example.test",
+                                               "mailto:example.com;mailto:[email protected]"),
+                                  "[acme] Contacts: 'mailto:example.com' is not an email address"),
+    "contact with space": _ini_case(BASE.replace("mailto:admin@example.test", "mailto:ad min@example.test"),
+                                    "[acme] Contacts"),
+    "account KeyType rsa-1024": _ini_case(BASE + "KeyType = rsa-1024\n", "[acme] KeyType"),
+    "EAB half": _ini_case(BASE + "EABKeyId = kid-1\n", "[acme] EABHMACKey"),
+    "EAB key not base64url": _ini_case(BASE + "EABKeyId = kid-1\nEABHMACKey = not base64!\n",
+                                       "[acme] EABHMACKey"),
+    "CABundle missing": _ini_case(BASE + "CABundle = nowhere.pem\n", "[acme] CABundle"),
+    "bad Language": _ini_case(BASE + "Language = english please\n", "[acme] Language"),
+    "bad UserAgent": _ini_case(BASE + "UserAgent = caf\u00e9\n", "[acme] UserAgent"),
+    "cert without Domains": _ini_case(BASE + "[cert:site]\nChallenge = http-01\n", "[cert:site] Domains"),
+    "empty label": _ini_case(BASE + CERT.replace("example.test", "a..example.test"), "empty label"),
+    "empty list entry": _ini_case(BASE + CERT.replace("example.test", "example.test,,www.example.test"),
+                                  "[cert:site] Domains: has an empty entry"),
+    "label too long": _ini_case(BASE + CERT.replace("example.test", "x" * 64 + ".example.test"),
+                                "[cert:site] Domains"),
+    "name too long": _ini_case(BASE + CERT.replace("example.test", ".".join(["abcdefghi"] * 26) + ".test"),
+                               "[cert:site] Domains"),
+    "underscore": _ini_case(BASE + CERT.replace("example.test", "my_host.example.test"), "underscores"),
+    "IPv4 literal": _ini_case(BASE + CERT.replace("example.test", "192.0.2.1"), "is an IP address"),
+    "IPv6 literal": _ini_case(BASE + CERT.replace("example.test", "[2001:db8::1]"), "is an IP address"),
+    "single label": _ini_case(BASE + CERT.replace("example.test", "localhost"), "not a fully qualified"),
+    "bad IDN": _ini_case(BASE + CERT.replace("example.test", "xn--a.example.test"), "[cert:site] Domains"),
+    "wildcard on http-01": _ini_case(BASE + CERT.replace("example.test", "*.example.test"), "wildcard names need dns-01"),
+    "double wildcard": _ini_case(BASE + CERT.replace("example.test", "*.*.example.test"), "left-most label"),
+    "unknown challenge": _ini_case(BASE + CERT.replace("http-01", "tls-alpn-01"), "[cert:site] Challenge"),
+    "dns-01 without provider": _ini_case(BASE + "[cert:site]\nDomains = example.test\nChallenge = dns-01\n",
+                                         "[cert:site] DNSProvider"),
+    "hook without command": _ini_case(BASE + "[cert:site]\nDomains = example.test\nChallenge = dns-01\n"
+                                      "DNSProvider = hook\n", "[cert:site] DNSHook"),
+    "unparsable hook": _ini_case(BASE + "[cert:site]\nDomains = example.test\nChallenge = dns-01\n"
+                                 "DNSHook = 'unterminated\n", "[cert:site] DNSHook"),
+    "bad DNSProvider": _ini_case(BASE + "[cert:site]\nDomains = example.test\nChallenge = dns-01\n"
+                                 "DNSProvider = route53\n", "[cert:site] DNSProvider"),
+    "HTTPListen not host:port": _ini_case(BASE + CERT.replace("127.0.0.1:8080", "everywhere"),
+                                          "[cert:site] HTTPListen"),
+    "HTTPListen port out of range": _ini_case(BASE + CERT.replace("127.0.0.1:8080", ":70000"),
+                                              "[cert:site] HTTPListen"),
+    "Webroot and HTTPListen": _ini_case(BASE + CERT + "Webroot = /srv/www\n", "not both"),
+    "ReuseKey not boolean": _ini_case(BASE + CERT + "ReuseKey = maybe\n", "[cert:site] ReuseKey"),
+    "RenewBeforeDays zero": _ini_case(BASE + CERT + "RenewBeforeDays = 0\n", "[cert:site] RenewBeforeDays"),
+    "RenewBeforeDays text": _ini_case(BASE + CERT + "RenewBeforeDays = soon\n", "[cert:site] RenewBeforeDays"),
+    "cert KeyType": _ini_case(BASE + CERT + "KeyType = dsa-1024\n", "[cert:site] KeyType"),
+    "CSRFile missing": _ini_case(BASE + "[cert:site]\nCSRFile = nowhere.csr\n", "[cert:site] CSRFile"),
+    "bad cert name": _ini_case(BASE + CERT.replace("[cert:site]", "[cert:../etc]"), "certificate name"),
+    "cert twice": _ini_case(BASE + CERT + CERT.replace("[cert:site]", "[cert: site]"), "defined twice"),
+    "APIGateway bad GroupId": _ini_case(BASE + CERT + "APIGateway = group1:api.example.test\n",
+                                        "[cert:site] APIGateway"),
+    "APIGateway bad domain": _ini_case(BASE + CERT + "APIGateway = %s:api_x.example.test\n" % ("a" * 32),
+                                       "[cert:site] APIGateway"),
+    "CDN bad domain": _ini_case(BASE + CERT + "CDN = cdn..example.test\n", "[cert:site] CDN"),
+    "DCDN IP": _ini_case(BASE + CERT + "DCDN = 10.0.0.1\n", "[cert:site] DCDN"),
+    "aliyun bad region": _ini_case(BASE + CERT + "[aliyun]\nRegion = Hangzhou\n", "[aliyun] Region"),
+    "aliyun key id without secret": _ini_case(BASE + CERT + "[aliyun]\nAccessKeyId = LTAIxxxx\n",
+                                              "[aliyun] AccessKeySecret"),
+    "aliyun timeout negative": _ini_case(BASE + CERT + "[aliyun]\nConnectTimeout = -1\n", "[aliyun] ConnectTimeout"),
+    "aliyun endpoint bad port": _ini_case(BASE + CERT + "[aliyun]\nCDNEndpoint = 127.0.0.1:port\n",
+                                          "[aliyun] CDNEndpoint"),
+    "aliyun International not bool": _ini_case(BASE + CERT + "[aliyun]\nInternational = perhaps\n",
+                                               "[aliyun] International"),
+    "notify ftp": _ini_case(BASE + CERT + "[notify]\nWebhook = ftp://hooks.example/x\n", "[notify] Webhook"),
+    "notify format": _ini_case(BASE + CERT + "[notify]\nWebhook = https://hooks.example/x\nFormat = slack\n",
+                               "[notify] Format"),
+    "notify without webhook": _ini_case(BASE + CERT + "[notify]\nFormat = feishu\n", "[notify] Webhook"),
+    "unknown certificate on CLI": _ini_case(BASE + CERT, "no [cert:nosuch] section", argv=("issue", "nosuch")),
+    "no certificate configured": _ini_case(BASE, "no certificate configured"),
+    "key not PEM": _key_case(lambda: b"hello, I am not a key\n", "is not a PEM private key"),
+    "key is a certificate": _key_case(lambda: b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+                                      "is not a PEM private key"),
+    "key RSA 1024": _key_case(lambda: _pem(rsa.generate_private_key(65537, 1024)), "RSA key of 1024 bits"),
+    "key P-521": _key_case(lambda: _pem(ec.generate_private_key(ec.SECP521R1())), "curve secp521r1"),
+    "key Ed25519": _key_case(lambda: _pem(ed25519.Ed25519PrivateKey.generate()), "unsupported key type"),
+    "key encrypted": _key_case(lambda: _pem(ec.generate_private_key(ec.SECP256R1()), encrypt=True), "encrypted"),
+    "key unreadable": _key_case(lambda: None, "cannot be read"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_input_exits_2_with_one_line(name, tmp_path, capsys):
+    text, expect, argv, key_fn = CASES[name]
+    ini = tmp_path / "acme.ini"
+    ini.write_text(text)
+    if key_fn is not None:
+        data = key_fn()
+        if data is None:
+            (tmp_path / "account.key").mkdir()      # a folder where the key file should be
+        else:
+            (tmp_path / "account.key").write_bytes(data)
+    before = sorted(os.listdir(tmp_path))
+    code = cli.main(["-c", str(ini)] + argv)
+    out, err = capsys.readouterr()
+    assert code == 2, (name, out, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, (name, err)
+    assert expect in lines[0], (name, lines[0])
+    assert "Traceback" not in err and out == ""
+    assert sorted(os.listdir(tmp_path)) == before, "something was written"
+
+
+def test_missing_config_file(tmp_path, capsys):
+    assert cli.main(["-c", str(tmp_path / "nope.ini"), "issue"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nope.ini: file does not exist" in err
+
+
+def test_unknown_keys_and_sections_warn_by_name(tmp_path, caplog):
+    ini = tmp_path / "acme.ini"
+    ini.write_text(BASE + "Colour = blue\n" + CERT + "Domian = typo.example.test\n[extras]\nx = 1\n")
+    cfg = config.load(str(ini))
+    assert any("[acme] unknown key colour" in w for w in cfg.warnings)
+    assert any("[cert:site] unknown key domian" in w for w in cfg.warnings)
+    assert any("unknown section [extras]" in w for w in cfg.warnings)
+
+
+def test_relative_paths_resolve_against_the_ini_folder(tmp_path, monkeypatch):
+    (tmp_path / "conf").mkdir()
+    ini = tmp_path / "conf" / "acme.ini"
+    ini.write_text(BASE + CERT)
+    monkeypatch.chdir("/")
+    cfg = config.load(str(ini))
+    assert cfg.acme.account_key_file == str(tmp_path / "conf" / "account.key")
+    assert cfg.acme.state_dir == str(tmp_path / "conf" / "state")
+
+
+def test_idn_becomes_punycode(tmp_path):
+    ini = tmp_path / "acme.ini"
+    ini.write_text(BASE + CERT.replace("example.test", "B\u00fccher.example, *.\u4f8b\u5b50.test").replace(
+        "Challenge = http-01\nHTTPListen = 127.0.0.1:8080", "Challenge = dns-01\nDNSHook = /bin/true"))
+    cfg = config.load(str(ini))
+    assert cfg.certs["site"].domains == ["xn--bcher-kva.example", "*.xn--fsqu00a.test"]
+
+
+_KEYS = ["ACMEDirectory", "AccountKeyFile", "Contacts", "StateDir", "KeyType", "Domains", "Challenge",
+         "HTTPListen", "DNSProvider", "DNSHook", "Webroot", "CSRFile", "EABKeyId", "EABHMACKey", "Region",
+         "Webhook", "Format", "ReuseKey", "RenewBeforeDays", "CDN", "APIGateway", "Language", "CABundle"]
+_SECTIONS = ["acme", "acme-neoprime", "cert:a", "cert:b", "aliyun", "notify", "other"]
+_VALUE = st.one_of(st.text(max_size=40), st.sampled_from(
+    ["https://127.0.0.1:9/dir", "mailto:a@example.test", "example.test", "*.example.test", "dns-01", "http-01",
+     ":80", "hook", "alidns", "yes", "0", "ec-256", "a" * 32, "cn-hangzhou", "generic"]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(_SECTIONS), st.lists(st.tuples(st.sampled_from(_KEYS), _VALUE),
+                                                                 max_size=8)), max_size=5),
+       st.text(max_size=60))
+def test_fuzzed_config_loads_or_names_the_problem(tmp_path_factory, sections, junk):
+    folder = tmp_path_factory.mktemp("fuzz")
+    parts = []
+    for name, items in sections:
+        parts.append("[%s]" % name)
+        parts += ["%s = %s" % (k, v.replace("\n", " ").replace("\r", " ")) for k, v in items]
+    if junk:
+        parts.append(junk)
+    path = folder / "acme.ini"
+    path.write_bytes(("\n".join(parts) + "\n").encode("utf-8", "surrogatepass"))
+    try:
+        cfg = config.load(str(path))
+    except ConfigError as e:
+        line = str(e)
+        assert "\n" not in line
+        assert str(path) in line
+        return
+    assert cfg.acme.directory_url.startswith(("https://", "http://"))
+    for cert in cfg.certs.values():
+        assert cert.domains and cert.challenge in ("http-01", "dns-01")
