@@ -1,0 +1,403 @@
+"""The state folder: certificates, keys of orders in progress, challenge journal, lock.
+
+Layout (the same on a local disk and on a NAS/NFS mount)::
+
+    <state_dir>/                      0700
+      .lock                           flock()ed by the running process
+      certs/<name>/                   0700
+        versions/<id>/                0700, one complete, fsynced set of files:
+          privkey.pem                   0600
+          cert.pem chain.pem fullchain.pem meta.json
+        current -> versions/<id>      replaced atomically (symlink + rename)
+        privkey.pem -> current/privkey.pem, cert.pem, chain.pem, fullchain.pem,
+        meta.json                     stable paths for users, created once
+        pending-key.pem               0600, the key of an order in progress
+        challenges.json               challenges presented by a run not yet cleaned up
+
+The key/certificate pair switches with one rename of ``current``, so a crash at
+any moment leaves the old pair or the new one. A reader resolves ``current``
+once and reads every file from that version folder, so it never sees a mix
+either. The previous version is kept for rollback and inspection; older ones
+are pruned by the next save().
+
+Before the first certificate of a name is saved, meta.json is a plain file
+(read_meta/update_meta use it for an order in progress); save() turns it into
+the symlink.
+
+Writers (save, pending_key, journal_*, update_meta) are meant to run under
+lock(); readers (load, read_meta) need no lock.
+"""
+
+import contextlib
+import datetime
+import errno
+import fcntl
+import functools
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional, Tuple
+
+from acme_aliyun import pki
+from acme_aliyun.challenges.base import Challenge
+from acme_aliyun.errors import LockHeld, ToolError, UsageError
+from acme_aliyun.fsio import atomic_write, ensure_private_dir, fsync_dir
+
+log = logging.getLogger(__name__)
+
+PAIR_FILES = ("privkey.pem", "cert.pem", "chain.pem", "fullchain.pem", "meta.json")
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}\Z")
+
+
+def check_name(name):
+    """A certificate name becomes a folder name: letters, digits, '.', '_', '-', no leading dot."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise UsageError(
+            "invalid certificate name %r: use letters, digits, '.', '_' and '-' only "
+            "(at most 200, not starting with '.')" % (name,)
+        )
+    return name
+
+
+def _iso(dt):
+    return dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_copy(path, data, private):
+    """Write an extra copy for the user (KeyFile, ChainFile...): atomic, 0600 if private else 0644.
+
+    Missing parent folders are created (0700 for private files, 0755 otherwise).
+    """
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700 if private else 0o755, exist_ok=True)
+        atomic_write(path, data, mode=0o600 if private else 0o644)
+    except OSError as e:
+        raise ToolError("cannot write %s: %s" % (path, e.strerror or e)) from None
+
+
+def _fs_errors(method):
+    """Turn file-system failures (permissions, disk full, NAS gone) into one-line ToolErrors."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as e:
+            where = "%s: " % e.filename if e.filename else ""
+            raise ToolError("state folder %s: %s%s" % (self.state_dir, where, e.strerror or e)) from None
+    return wrapper
+
+
+@dataclass
+class StoredCert:
+    """One stored version: the pair as read from a single version folder, and its meta.json."""
+
+    name: str
+    key_pem: bytes
+    cert_pem: str
+    chain_pem: str
+    fullchain_pem: str
+    meta: dict
+    bundle: pki.CertBundle = field(repr=False)
+    path: str                   # certs/<name>: the folder with the stable file names
+    version: str                # the id of the version folder the pair was read from
+
+
+class Store:
+    """All the state the tool keeps between runs, in one folder (see the module docstring)."""
+
+    @_fs_errors
+    def __init__(self, state_dir):
+        self.state_dir = os.path.abspath(os.fspath(state_dir))
+        ensure_private_dir(self.state_dir)
+
+    # --- paths ------------------------------------------------------------------------
+
+    def cert_dir(self, name) -> str:
+        return os.path.join(self.state_dir, "certs", check_name(name))
+
+    def _ensure_cert_dir(self, name):
+        ensure_private_dir(os.path.join(self.state_dir, "certs"))
+        return ensure_private_dir(self.cert_dir(name))
+
+    @_fs_errors
+    def names(self) -> List[str]:
+        """Every name with a folder under certs/ (a stored certificate or only an order in progress)."""
+        try:
+            entries = os.listdir(os.path.join(self.state_dir, "certs"))
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in entries if _NAME.match(n) and os.path.isdir(self.cert_dir(n)))
+
+    def _current_version(self, name) -> Optional[str]:
+        """The version folder `current` points to right now (resolved once), or None."""
+        try:
+            target = os.readlink(os.path.join(self.cert_dir(name), "current"))
+        except FileNotFoundError:
+            return None
+        return os.path.join(self.cert_dir(name), target)
+
+    # --- the key/certificate pair ---------------------------------------------------------
+
+    @_fs_errors
+    def load(self, name) -> Optional["StoredCert"]:
+        """The current pair, or None when nothing is stored. ToolError if it is corrupt or mismatched."""
+        for _ in range(3):
+            vdir = self._current_version(name)
+            if vdir is None:
+                return None
+            try:
+                return self._load_version(name, vdir)
+            except FileNotFoundError:
+                # pruned by two saves between our readlink and open: resolve again
+                if self._current_version(name) == vdir:
+                    raise ToolError("stored certificate %s is incomplete: %s lacks files" % (name, vdir)) from None
+        raise ToolError("stored certificate %s changes too fast to be read" % name)
+
+    def _load_version(self, name, vdir):
+        files = {}
+        for fname in PAIR_FILES:
+            with open(os.path.join(vdir, fname), "rb") as fh:
+                files[fname] = fh.read()
+        what = "stored certificate %s (%s)" % (name, vdir)
+        try:
+            text = {f: files[f].decode("ascii") for f in PAIR_FILES if f != "privkey.pem"}
+            meta = json.loads(text["meta.json"])
+        except ValueError as e:
+            raise ToolError("%s is corrupt: %s" % (what, e)) from None
+        bundle = _matching_bundle(text["fullchain.pem"], files["privkey.pem"], what)
+        if text["cert.pem"] + text["chain.pem"] != text["fullchain.pem"]:
+            raise ToolError("%s: fullchain.pem is not cert.pem + chain.pem" % what)
+        return StoredCert(
+            name=name, key_pem=files["privkey.pem"], cert_pem=text["cert.pem"], chain_pem=text["chain.pem"],
+            fullchain_pem=text["fullchain.pem"], meta=meta, bundle=bundle,
+            path=self.cert_dir(name), version=os.path.basename(vdir),
+        )
+
+    @_fs_errors
+    def current_key_pem(self, name) -> Optional[bytes]:
+        """The private key of the current pair (for ReuseKey), or None."""
+        vdir = self._current_version(name)
+        if vdir is None:
+            return None
+        with open(os.path.join(vdir, "privkey.pem"), "rb") as fh:
+            return fh.read()
+
+    @_fs_errors
+    def save(self, name, key_pem: bytes, cert_pem: str, chain_pem: str, meta: dict) -> StoredCert:
+        """Store a new pair as a new version and switch `current` to it atomically.
+
+        meta.json of the new version is `meta` (None values left out) plus names,
+        serial, not_before, not_after, issuer and saved_at taken from the
+        certificate; fields update_meta() set on the previous version are not
+        carried over.
+        """
+        if isinstance(key_pem, str):
+            key_pem = key_pem.encode("ascii")
+        if not cert_pem.endswith("\n"):
+            cert_pem += "\n"
+        fullchain_pem = cert_pem + chain_pem
+        bundle = _matching_bundle(fullchain_pem, key_pem, "refusing to store certificate %s" % name)
+        meta = dict(meta, names=bundle.names, serial=bundle.serial, not_before=_iso(bundle.not_before),
+                    not_after=_iso(bundle.not_after), issuer=bundle.issuer,
+                    saved_at=_iso(datetime.datetime.now(datetime.timezone.utc)))
+        meta = {k: v for k, v in meta.items() if v is not None}
+
+        cdir = self._ensure_cert_dir(name)
+        versions = ensure_private_dir(os.path.join(cdir, "versions"))
+        previous = self._current_version(name)
+        version = "%s-%s" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), secrets.token_hex(4))
+        vdir = ensure_private_dir(os.path.join(versions, version))
+        contents = {"privkey.pem": key_pem, "cert.pem": cert_pem, "chain.pem": chain_pem,
+                    "fullchain.pem": fullchain_pem, "meta.json": json.dumps(meta, indent=2, sort_keys=True) + "\n"}
+        for fname in PAIR_FILES:
+            atomic_write(os.path.join(vdir, fname), contents[fname],
+                         mode=0o600 if fname == "privkey.pem" else 0o644)
+        fsync_dir(versions)
+
+        _replace_symlink(os.path.join(cdir, "current"), os.path.join("versions", version))
+        for fname in PAIR_FILES:
+            link = os.path.join(cdir, fname)
+            if not (os.path.islink(link) and os.readlink(link) == os.path.join("current", fname)):
+                _replace_symlink(link, os.path.join("current", fname))
+        self._prune(versions, keep={version, os.path.basename(previous or "")})
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(os.path.join(cdir, "pending-key.pem"))
+        return StoredCert(name=name, key_pem=key_pem, cert_pem=cert_pem, chain_pem=chain_pem,
+                          fullchain_pem=fullchain_pem, meta=meta, bundle=bundle, path=cdir, version=version)
+
+    @staticmethod
+    def _prune(versions, keep):
+        """Remove every version folder but the current and the previous one (and crash leftovers)."""
+        for entry in os.listdir(versions):
+            if entry not in keep:
+                shutil.rmtree(os.path.join(versions, entry), ignore_errors=True)
+
+    # --- the key of an order in progress ---------------------------------------------
+
+    @_fs_errors
+    def pending_key(self, name, key_type) -> bytes:
+        """The key for the order in progress: made once, reused by a rerun after a crash.
+
+        A pending key of another type (the configuration changed) is replaced.
+        save() deletes it.
+        """
+        path = os.path.join(self._ensure_cert_dir(name), "pending-key.pem")
+        try:
+            with open(path, "rb") as fh:
+                key_pem = fh.read()
+            if pki.key_type_of(pki.parse_private_key(key_pem, path)) == key_type:
+                return key_pem
+            log.info("pending key %s is not %s; making a new one", path, key_type)
+        except FileNotFoundError:
+            pass
+        except UsageError as e:
+            log.warning("ignoring unusable pending key: %s", e)
+        key_pem = pki.key_to_pem(pki.generate_key(key_type))
+        atomic_write(path, key_pem, mode=0o600)
+        return key_pem
+
+    # --- challenge journal -------------------------------------------------------------
+
+    def _journal_path(self, name):
+        return os.path.join(self.cert_dir(name), "challenges.json")
+
+    def _read_journal(self, name):
+        """[{"solver": id, "challenges": [Challenge as dict, ...]}, ...]"""
+        path = self._journal_path(name)
+        try:
+            with open(path, "rb") as fh:
+                entries = json.load(fh)["runs"]
+            return [{"solver": e["solver"], "challenges": [dict(c) for c in e["challenges"]]} for e in entries]
+        except FileNotFoundError:
+            return []
+        except (ValueError, KeyError, TypeError) as e:
+            log.warning("ignoring unreadable challenge journal %s: %s", path, e)
+            return []
+
+    @_fs_errors
+    def journal_challenges(self, name, solver_id: str, challenges: list) -> None:
+        """Record, before present(), what solver_id is about to put in place (added to older entries)."""
+        entries = self._read_journal(name)
+        entry = next((e for e in entries if e["solver"] == solver_id), None)
+        if entry is None:
+            entry = {"solver": solver_id, "challenges": []}
+            entries.append(entry)
+        for c in challenges:
+            if asdict(c) not in entry["challenges"]:
+                entry["challenges"].append(asdict(c))
+        self._ensure_cert_dir(name)
+        atomic_write(self._journal_path(name), json.dumps({"runs": entries}, indent=2) + "\n", mode=0o600)
+
+    @_fs_errors
+    def pending_challenges(self, name) -> List[Tuple[str, List[Challenge]]]:
+        """(solver id, challenges) journalled by runs that did not clear them (crashed)."""
+        return [(e["solver"], [Challenge(**c) for c in e["challenges"]]) for e in self._read_journal(name)]
+
+    @_fs_errors
+    def clear_challenges(self, name) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._journal_path(name))
+
+    # --- meta.json ---------------------------------------------------------------------
+
+    def _meta_path(self, name):
+        """meta.json of the current version, or the plain certs/<name>/meta.json before the first save."""
+        vdir = self._current_version(name)
+        return os.path.join(vdir or self.cert_dir(name), "meta.json")
+
+    @_fs_errors
+    def read_meta(self, name) -> dict:
+        try:
+            with open(self._meta_path(name), "rb") as fh:
+                return json.load(fh)
+        except FileNotFoundError:
+            return {}
+        except ValueError as e:
+            raise ToolError("meta.json of %s is corrupt: %s" % (name, e)) from None
+
+    @_fs_errors
+    def update_meta(self, name, **fields) -> None:
+        """Set fields (JSON values) in meta.json atomically; a field given as None is removed."""
+        self._ensure_cert_dir(name)
+        path = self._meta_path(name)
+        meta = self.read_meta(name)
+        meta.update(fields)
+        meta = {k: v for k, v in meta.items() if v is not None}
+        atomic_write(path, json.dumps(meta, indent=2, sort_keys=True) + "\n", mode=0o644)
+
+    # --- process lock ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self, wait=True, timeout=None):
+        """Hold an exclusive flock() on <state_dir>/.lock for the duration of the block.
+
+        wait=False raises LockHeld at once when another process holds it; a
+        timeout (seconds) raises LockHeld when it is still held by then. The
+        kernel drops the lock when its holder dies; on NFS, where Linux maps
+        flock() to a server-side lock, the server drops it when the dead
+        client's lease expires (NFSv4: about 90 s). The file stays; it holds
+        the pid of the last holder, for the LockHeld message.
+        """
+        path = os.path.join(self.state_dir, ".lock")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise ToolError("cannot open the lock file %s: %s" % (path, e.strerror)) from None
+        try:
+            if wait and timeout is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            else:
+                deadline = time.monotonic() + (timeout if wait else 0)
+                while not _try_flock(fd):
+                    if time.monotonic() >= deadline:
+                        raise LockHeld("another run%s holds the lock on %s%s" % (
+                            _holder(fd), self.state_dir, " (waited %ss)" % timeout if wait else ""))
+                    time.sleep(0.05)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, b"%d\n" % os.getpid(), 0)
+            yield
+        finally:
+            os.close(fd)   # closing the descriptor releases the flock
+
+
+def _matching_bundle(fullchain_pem, key_pem, what):
+    """The CertBundle of a pair; ToolError (prefixed by what) unless it parses and the key matches."""
+    try:
+        bundle = pki.CertBundle.from_pems(fullchain_pem, key_pem)
+        matches = bundle.key_matches()
+    except (ValueError, TypeError, ToolError) as e:
+        raise ToolError("%s: unreadable key or certificate: %s" % (what, e)) from None
+    if not matches:
+        raise ToolError("%s: private key and certificate do not match" % what)
+    return bundle
+
+
+def _try_flock(fd):
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError as e:
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+
+
+def _holder(fd):
+    """' (pid N)' from the lock file, for the message; '' when unknown."""
+    pid = os.pread(fd, 32, 0).strip()
+    return " (pid %s)" % pid.decode() if pid.isdigit() else ""
+
+
+def _replace_symlink(path, target):
+    """Point the symlink path at target atomically: make it under a temp name, rename over."""
+    tmp = os.path.join(os.path.dirname(path), ".%s.new" % os.path.basename(path))
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    os.symlink(target, tmp)
+    os.replace(tmp, path)
+    fsync_dir(os.path.dirname(path))

@@ -1,0 +1,125 @@
+"""http-01 solvers: webroot files and the built-in HTTP server, checked with real requests."""
+
+import os
+import socket
+
+import pytest
+import requests
+
+from acme_aliyun.challenges.base import Challenge, SolverError
+from acme_aliyun.challenges.http01 import StandaloneSolver, WebrootSolver, parse_listen
+from tests.netutil import free_port
+
+CHALLENGES = [
+    Challenge("a.example.test", "http-01", "tokA_-1", "tokA_-1.thumbprint"),
+    Challenge("b.example.test", "http-01", "tokB", "tokB.thumbprint"),
+]
+
+
+@pytest.fixture
+def http():
+    s = requests.Session()
+    s.trust_env = False
+    yield s
+    s.close()
+
+
+def test_webroot_files_modes_and_cleanup(tmp_path):
+    old = os.umask(0o077)          # a strict umask must not make the files unreadable to the web server
+    try:
+        WebrootSolver(str(tmp_path)).present(CHALLENGES)
+    finally:
+        os.umask(old)
+    folder = tmp_path / ".well-known" / "acme-challenge"
+    for c in CHALLENGES:
+        path = folder / c.token
+        assert path.read_text() == c.key_authorization
+        assert path.stat().st_mode & 0o777 == 0o644
+    assert folder.stat().st_mode & 0o777 == 0o755 and folder.parent.stat().st_mode & 0o777 == 0o755
+    # cleanup from the challenge data alone, as after a crash; twice is harmless
+    WebrootSolver(str(tmp_path)).cleanup(CHALLENGES)
+    WebrootSolver(str(tmp_path)).cleanup(CHALLENGES)
+    assert os.listdir(tmp_path) == []
+
+
+def test_webroot_keeps_what_it_did_not_put_there(tmp_path):
+    (tmp_path / ".well-known").mkdir()
+    (tmp_path / ".well-known" / "security.txt").write_text("contact")
+    solver = WebrootSolver(str(tmp_path))
+    solver.present(CHALLENGES)
+    (tmp_path / ".well-known" / "acme-challenge" / "other").write_text("x")
+    solver.cleanup(CHALLENGES)
+    assert sorted(os.listdir(tmp_path / ".well-known")) == ["acme-challenge", "security.txt"]
+    assert os.listdir(tmp_path / ".well-known" / "acme-challenge") == ["other"]
+
+
+def test_webroot_errors(tmp_path):
+    with pytest.raises(SolverError, match="is not a folder"):
+        WebrootSolver(str(tmp_path / "missing")).present(CHALLENGES)
+    with pytest.raises(SolverError, match="refusing token"):
+        WebrootSolver(str(tmp_path)).present([Challenge("x.test", "http-01", "../../etc/passwd", "k")])
+    assert not (tmp_path / "etc").exists()
+
+
+def test_standalone_serves_all_tokens(http):
+    port = free_port()
+    solver = StandaloneSolver("127.0.0.1:%d" % port)
+    try:
+        solver.present(CHALLENGES)
+        base = "http://127.0.0.1:%d" % port
+        for c in CHALLENGES:
+            r = http.get(base + c.http_path, timeout=5)
+            assert (r.status_code, r.text) == (200, c.key_authorization)
+            assert r.headers["Content-Type"] == "text/plain"
+        assert http.get(base + "/.well-known/acme-challenge/unknown", timeout=5).status_code == 404
+        assert http.get(base + "/", timeout=5).status_code == 404
+        solver.cleanup(CHALLENGES[:1])
+        assert http.get(base + CHALLENGES[0].http_path, timeout=5).status_code == 404
+        assert http.get(base + CHALLENGES[1].http_path, timeout=5).text == CHALLENGES[1].key_authorization
+    finally:
+        solver.close()
+    with pytest.raises(requests.ConnectionError):
+        http.get("http://127.0.0.1:%d/" % port, timeout=2)
+    solver.close()
+
+
+def test_standalone_port_in_use_names_address():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        listen = "127.0.0.1:%d" % busy.getsockname()[1]
+        with pytest.raises(SolverError, match="cannot listen on %s: Address already in use" % listen):
+            StandaloneSolver(listen).present(CHALLENGES)
+
+
+def test_standalone_ipv6_loopback(http):
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            port = s.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    solver = StandaloneSolver("[::1]:%d" % port)
+    try:
+        solver.present(CHALLENGES)
+        r = http.get("http://[::1]:%d%s" % (port, CHALLENGES[0].http_path), timeout=5)
+        assert r.text == CHALLENGES[0].key_authorization
+    finally:
+        solver.close()
+
+
+@pytest.mark.parametrize("listen,expected", [
+    ("127.0.0.1:80", (socket.AF_INET, "127.0.0.1", 80)),
+    (":8080", (socket.AF_INET, "", 8080)),
+    ("8080", (socket.AF_INET, "", 8080)),
+    ("[::1]:80", (socket.AF_INET6, "::1", 80)),
+    ("[::]:80", (socket.AF_INET6, "::", 80)),
+])
+def test_parse_listen(listen, expected):
+    assert parse_listen(listen) == expected
+
+
+@pytest.mark.parametrize("listen", ["host", "host:0", "host:70000", "host:http", ""])
+def test_parse_listen_rejects(listen):
+    with pytest.raises(SolverError, match="bad listen address"):
+        parse_listen(listen)

@@ -1,0 +1,328 @@
+"""The state folder: layout, modes, atomic pair switch under crashes, lock, journal."""
+
+import datetime
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
+
+from acme_aliyun import pki, store as store_mod
+from acme_aliyun.challenges.base import Challenge
+from acme_aliyun.errors import LockHeld, ToolError, UsageError
+from acme_aliyun.store import Store, write_copy
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_pair(cn="example.test", key_type="ec-256"):
+    """(key_pem bytes, cert_pem, chain_pem): a self-signed certificate, which is also its own chain."""
+    key = pki.generate_key(key_type)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=90))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(Encoding.PEM).decode()
+    return pki.key_to_pem(key), pem, pem
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return [make_pair("a%d.example.test" % i) for i in range(3)]
+
+
+def mode(path):
+    return os.lstat(path).st_mode & 0o777
+
+
+def assert_private(state_dir):
+    """Every folder 0700, every key file 0600, nothing writable by others."""
+    assert mode(state_dir) == 0o700
+    for root, dirs, files in os.walk(state_dir):
+        for d in dirs:
+            if not os.path.islink(os.path.join(root, d)):
+                assert mode(os.path.join(root, d)) == 0o700, os.path.join(root, d)
+        for f in files:
+            path = os.path.join(root, f)
+            if os.path.islink(path):
+                continue
+            assert mode(path) & 0o022 == 0, path
+            if "key" in f:
+                assert mode(path) == 0o600, path
+
+
+def test_layout_modes_and_round_trip(tmp_path, pairs):
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    st = Store(str(state))
+    assert mode(st.state_dir) == 0o700
+    assert st.load("site") is None and st.current_key_pem("site") is None and st.names() == []
+
+    key, cert, chain = pairs[0]
+    saved = st.save("site", key, cert, chain, {"order_url": "https://ca/order/1", "ari_cert_id": None})
+    assert_private(st.state_dir)
+    cdir = st.cert_dir("site")
+    assert saved.path == cdir
+    assert os.readlink(os.path.join(cdir, "current")) == os.path.join("versions", saved.version)
+    for f in store_mod.PAIR_FILES:
+        assert os.readlink(os.path.join(cdir, f)) == os.path.join("current", f)
+    with open(os.path.join(cdir, "fullchain.pem")) as fh:
+        assert fh.read() == cert + chain
+    assert mode(os.path.join(cdir, "versions", saved.version, "privkey.pem")) == 0o600
+
+    loaded = st.load("site")
+    assert (loaded.key_pem, loaded.cert_pem, loaded.chain_pem, loaded.fullchain_pem) == (key, cert, chain, cert + chain)
+    assert loaded.bundle.key_matches() and loaded.bundle.names == ["a0.example.test"]
+    assert loaded.meta["order_url"] == "https://ca/order/1" and "ari_cert_id" not in loaded.meta
+    assert loaded.meta["names"] == ["a0.example.test"] and loaded.meta["serial"] == loaded.bundle.serial
+    assert loaded.meta["not_after"].endswith("Z") and loaded.meta["issuer"] == "a0.example.test"
+    assert st.current_key_pem("site") == key
+    assert st.names() == ["site"]
+
+
+def test_keeps_previous_version_and_prunes_older(tmp_path, pairs):
+    st = Store(str(tmp_path))
+    versions = [st.save("site", *pairs[i % 3], {}).version for i in range(4)]
+    left = sorted(os.listdir(os.path.join(st.cert_dir("site"), "versions")))
+    assert left == sorted(versions[-2:])
+    assert st.load("site").key_pem == pairs[0][0]
+
+
+def test_meta_before_and_after_save(tmp_path, pairs):
+    st = Store(str(tmp_path))
+    assert st.read_meta("site") == {}
+    st.update_meta("site", order_url="https://ca/order/9", failures=2)
+    assert st.read_meta("site") == {"order_url": "https://ca/order/9", "failures": 2}
+    assert_private(st.state_dir)
+    st.save("site", *pairs[0], {"replaces": "x.y"})
+    meta_link = os.path.join(st.cert_dir("site"), "meta.json")
+    assert os.path.islink(meta_link)
+    st.update_meta("site", ari_start="2025-01-02T04:00:00Z", replaces=None)
+    meta = st.read_meta("site")
+    assert meta["ari_start"] == "2025-01-02T04:00:00Z" and "replaces" not in meta and "order_url" not in meta
+    assert os.path.islink(meta_link)
+    with open(meta_link) as fh:
+        assert json.load(fh) == meta
+    assert st.load("site").meta == meta
+
+
+def test_refuses_mismatched_pair_and_detects_corruption(tmp_path, pairs):
+    st = Store(str(tmp_path))
+    with pytest.raises(ToolError, match="do not match"):
+        st.save("site", pairs[0][0], pairs[1][1], pairs[1][2], {})
+    assert st.load("site") is None
+    saved = st.save("site", *pairs[0], {})
+    with open(os.path.join(st.cert_dir("site"), "versions", saved.version, "privkey.pem"), "wb") as fh:
+        fh.write(pairs[1][0])
+    with pytest.raises(ToolError, match="do not match"):
+        st.load("site")
+    os.unlink(os.path.join(st.cert_dir("site"), "versions", saved.version, "chain.pem"))
+    with pytest.raises(ToolError, match="incomplete"):
+        st.load("site")
+
+
+@pytest.mark.parametrize("bad", ["", ".", "..", "../x", "a/b", ".hidden", "a b", "x" * 201, "é"])
+def test_name_validation(tmp_path, bad):
+    with pytest.raises(UsageError):
+        Store(str(tmp_path)).cert_dir(bad)
+
+
+def test_write_copy(tmp_path):
+    key_path = tmp_path / "new" / "dir" / "site.key"
+    write_copy(str(key_path), b"secret", private=True)
+    chain_path = tmp_path / "out" / "chain.pem"
+    write_copy(str(chain_path), "chain", private=False)
+    assert key_path.read_bytes() == b"secret" and mode(key_path) == 0o600
+    assert chain_path.read_text() == "chain" and mode(chain_path) == 0o644
+    with pytest.raises(ToolError, match="cannot write"):
+        write_copy(str(chain_path / "below-a-file"), "x", private=False)
+
+
+class Crash(Exception):
+    pass
+
+
+def _crash_at(monkeypatch, k):
+    """Make the k-th call to any file-system step save() uses raise Crash."""
+    calls = [0]
+
+    def wrap(fn):
+        def step(*args, **kwargs):
+            calls[0] += 1
+            if calls[0] == k:
+                raise Crash("step %d" % k)
+            return fn(*args, **kwargs)
+        return step
+
+    for owner, attr in ((os, "replace"), (os, "symlink"), (os, "unlink"), (os, "mkdir"),
+                        (store_mod, "atomic_write"), (shutil, "rmtree")):
+        monkeypatch.setattr(owner, attr, wrap(getattr(owner, attr)))
+    return calls
+
+
+def test_crash_at_every_step_of_save_leaves_old_or_new_pair(tmp_path, pairs):
+    old, new, later = pairs
+    seen = set()
+    for k in range(1, 200):
+        st = Store(str(tmp_path / ("k%d" % k)))
+        st.save("site", *old, {})
+        with pytest.MonkeyPatch.context() as mp:
+            _crash_at(mp, k)
+            try:
+                st.save("site", *new, {})
+            except Crash:
+                crashed = True
+            else:
+                crashed = False
+        loaded = st.load("site")
+        assert loaded.bundle.key_matches()
+        assert (loaded.key_pem, loaded.cert_pem) in ((old[0], old[1]), (new[0], new[1])), k
+        seen.add(loaded.key_pem)
+        # the next run repairs whatever the crash left behind
+        st.save("site", *later, {})
+        assert st.load("site").key_pem == later[0]
+        assert len(os.listdir(os.path.join(st.cert_dir("site"), "versions"))) == 2
+        assert_private(st.state_dir)
+        if not crashed:
+            break
+    assert k > 10, "save() should take more than 10 file-system steps"
+    assert seen == {old[0], new[0]}
+
+
+CHILD = r"""
+import sys
+from acme_aliyun.store import Store
+st = Store(sys.argv[1])
+pairs = [open(p, "rb").read().split(b"\0") for p in sys.argv[2:4]]
+i = 0
+while True:
+    key, cert, chain = pairs[i % 2]
+    st.save("site", key, cert.decode(), chain.decode(), {"i": i})
+    if i == 0:
+        print("ready", flush=True)
+    i += 1
+"""
+
+
+def _spawn(args):
+    env = dict(os.environ, PYTHONPATH=REPO)
+    return subprocess.Popen([sys.executable, "-c"] + args, stdout=subprocess.PIPE, env=env, cwd=REPO)
+
+
+def test_kill_9_during_saves_never_leaves_a_mix(tmp_path, pairs):
+    files = []
+    for i in range(2):
+        path = tmp_path / ("pair%d" % i)
+        path.write_bytes(b"\0".join([pairs[i][0], pairs[i][1].encode(), pairs[i][2].encode()]))
+        files.append(str(path))
+    state = str(tmp_path / "state")
+    st = Store(state)
+    rng = random.Random(20240501)
+    reads = 0
+    for _ in range(10):
+        child = _spawn([CHILD, state] + files)
+        try:
+            assert child.stdout.readline() == b"ready\n"
+            deadline = time.monotonic() + rng.uniform(0.02, 0.25)
+            while time.monotonic() < deadline:    # read while the child switches pairs
+                assert st.load("site").bundle.key_matches()
+                reads += 1
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+            child.stdout.close()
+        loaded = st.load("site")
+        assert loaded.bundle.key_matches()
+        assert loaded.key_pem in (pairs[0][0], pairs[1][0])
+    assert reads > 10
+    assert_private(state)
+
+
+LOCK_HOLDER = r"""
+import sys, time
+from acme_aliyun.store import Store
+with Store(sys.argv[1]).lock(wait=False):
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_lock_across_processes_and_released_on_kill_9(tmp_path):
+    st = Store(str(tmp_path))
+    holder = _spawn([LOCK_HOLDER, str(tmp_path)])
+    try:
+        assert holder.stdout.readline() == b"locked\n"
+        with pytest.raises(LockHeld, match="pid %d" % holder.pid):
+            with st.lock(wait=False):
+                pass
+        started = time.monotonic()
+        with pytest.raises(LockHeld):
+            with st.lock(timeout=0.3):
+                pass
+        assert time.monotonic() - started >= 0.3
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        holder.stdout.close()
+    with st.lock(wait=False):
+        # the same process cannot take it twice either: flock is per open file
+        with pytest.raises(LockHeld):
+            with st.lock(wait=False):
+                pass
+    with st.lock(timeout=1):
+        pass
+
+
+def test_challenge_journal_round_trip(tmp_path):
+    st = Store(str(tmp_path))
+    assert st.pending_challenges("site") == []
+    http = [Challenge("a.example.test", "http-01", "tok1", "tok1.thumb")]
+    dns = [Challenge("example.test", "dns-01", "tok2", "tok2.thumb"),
+           Challenge("example.test", "dns-01", "tok3", "tok3.thumb")]
+    st.journal_challenges("site", "http-01:webroot", http)
+    st.journal_challenges("site", "dns-01:hook", dns[:1])
+    st.journal_challenges("site", "dns-01:hook", dns)       # a rerun journals again: no duplicates
+    assert_private(st.state_dir)
+    assert Store(str(tmp_path)).pending_challenges("site") == [("http-01:webroot", http), ("dns-01:hook", dns)]
+    st.clear_challenges("site")
+    st.clear_challenges("site")
+    assert st.pending_challenges("site") == []
+
+
+def test_pending_key_reused_after_crash_and_deleted_by_save(tmp_path, pairs):
+    st = Store(str(tmp_path))
+    key = st.pending_key("site", "ec-256")
+    path = os.path.join(st.cert_dir("site"), "pending-key.pem")
+    assert mode(path) == 0o600
+    assert_private(st.state_dir)
+    assert Store(str(tmp_path)).pending_key("site", "ec-256") == key      # the rerun after a crash
+    other = st.pending_key("site", "ec-384")                             # configuration changed
+    assert other != key and pki.key_type_of(pki.parse_private_key(other)) == "ec-384"
+    st.save("site", *pairs[0], {})
+    assert not os.path.exists(path)
+    assert st.pending_key("site", "ec-384") != other
+
+
+def test_file_system_errors_are_one_line_tool_errors(tmp_path, pairs):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ToolError, match="Not a directory"):
+        Store(str(tmp_path / "file" / "state"))
+    st = Store(str(tmp_path / "state"))
+    (tmp_path / "state" / "certs").write_text("not a folder")
+    with pytest.raises(ToolError, match="state folder .*certs"):
+        st.save("site", *pairs[0], {})
