@@ -142,9 +142,6 @@ def add_commands(sub):
     s.add_argument("--with-cert-key", action="store_true",
                    help="sign with the certificate's own key instead of the account key")
     s.set_defaults(func=cmd_revoke)
-    try:
-        from acme_aliyun import cli_cloud
-    except ImportError:
-        return sub
-    cli_cloud.add_commands(sub)
+    from acme_aliyun import cli_run
+    cli_run.add_commands(sub)
     return sub

@@ -119,7 +119,7 @@ class ChallTestSrv:
 class Pebble:
     """A Pebble ACME server on loopback with its own challtestsrv."""
 
-    def __init__(self, workdir=None, env=None, http_port=None, eab_keys=None):
+    def __init__(self, workdir=None, env=None, http_port=None, eab_keys=None, validity_days=90):
         self.workdir = workdir or tempfile.mkdtemp(prefix="pebble-")
         os.makedirs(self.workdir, exist_ok=True)
         self.extra_env = dict(env or {})
@@ -128,6 +128,7 @@ class Pebble:
         self.http_port = http_port or free_port()   # where http-01 is validated
         self.tls_port = free_port()
         self.eab_keys = eab_keys
+        self.validity_seconds = int(validity_days * 86400)   # Let's Encrypt's classic 90 days
         self.challtestsrv = ChallTestSrv(self.workdir)
         self.proc = None
         self.tls = None
@@ -162,6 +163,7 @@ class Pebble:
                 "tlsPort": self.tls_port,
                 "ocspResponderURL": "",
                 "externalAccountBindingRequired": bool(self.eab_keys),
+                "certificateValidityPeriod": self.validity_seconds,
             }
         }
         if self.eab_keys:

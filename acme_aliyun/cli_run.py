@@ -1,0 +1,116 @@
+"""CLI verbs that do the main job: run, deploy, cloud check. Output: a summary table or --json."""
+
+import json
+import sys
+
+from acme_aliyun import log as logsetup
+from acme_aliyun.errors import LockHeld
+
+
+def _out(text=""):
+    print(logsetup.redact(text))
+
+
+def _context(args):
+    from acme_aliyun import config
+    from acme_aliyun.context import Context
+    from acme_aliyun.progress import Progress
+    return Context(config.load(args.config), progress=Progress(sys.stderr, quiet=args.quiet))
+
+
+def print_summary(report):
+    _out("%-20s %-9s %8s %9s %7s %6s  %s" % ("CERTIFICATE", "ACTION", "DEPLOYED", "UNCHANGED", "REFUSED",
+                                            "FAILED", "NEXT RENEWAL"))
+    for o in report.outcomes:
+        c = o.counts()
+        deployed = c["deployed"] + c["planned"]
+        nxt = o.next_renewal.strftime("%Y-%m-%d %H:%M") if o.next_renewal else "-"
+        _out("%-20s %-9s %8d %9d %7d %6d  %s" % (o.name, o.action, deployed, c["unchanged"], c["refused"],
+                                                c["failed"], nxt))
+    for o in report.outcomes:
+        if o.error:
+            _out("%s: %s" % (o.name, o.error))
+        for t in o.targets:
+            if t.status in ("refused", "failed") or (report.dry_run and t.status == "planned"):
+                extra = " [%s, request %s]" % (t.error_code, t.request_id) if t.error_code else ""
+                _out("  %s %s %s: %s%s" % (t.kind, t.target, t.status, t.reason, extra))
+
+
+def _finish(ctx, report, args):
+    if getattr(args, "json", False):
+        _out(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+    elif not args.quiet or not report.ok:
+        print_summary(report)
+    if ctx.cfg.notify is not None and not report.dry_run:
+        from acme_aliyun import notify
+        if not report.ok or ctx.cfg.notify.on_success:
+            notify.send(ctx.cfg.notify, report.to_dict(), failed=not report.ok)
+    return report.exit_code
+
+
+def cmd_run(args):
+    from acme_aliyun import runner
+    ctx = _context(args)
+    try:
+        report = runner.run(ctx, args.names, wait=not args.no_wait, lock_timeout=args.lock_timeout,
+                            force_issue=args.force)
+    except LockHeld as e:
+        if not args.quiet:
+            print("another run holds the lock: %s" % e, file=sys.stderr)
+        return e.exit_code
+    return _finish(ctx, report, args)
+
+
+def cmd_deploy(args):
+    from acme_aliyun import runner
+    ctx = _context(args)
+    report = runner.run(ctx, [args.name], wait=True, force_deploy=args.force, dry_run=args.dry_run,
+                        issue_when="missing")
+    return _finish(ctx, report, args)
+
+
+def cmd_cloud_check(args):
+    from acme_aliyun import deployer
+    ctx = _context(args)
+    certs = ctx.certs(args.names) if args.names else list(ctx.cfg.certs.values())
+    from acme_aliyun.config import Targets
+    merged = Targets()
+    dns = False
+    for cert in certs:
+        merged.cdn += [d for d in cert.targets.cdn if d not in merged.cdn]
+        merged.dcdn += [d for d in cert.targets.dcdn if d not in merged.dcdn]
+        merged.apigateway += [s for s in cert.targets.apigateway if s not in merged.apigateway]
+        dns = dns or cert.dns_provider == "alidns"
+    report = deployer.cloud_check(ctx.cfg.cloud, merged, client=ctx.cloud(), dns=dns)
+    _out("Credentials: %s" % report.source)
+    for p in report.probes:
+        _out("  %-10s %-40s %s  %s" % (p.kind, p.target, "ok  " if p.ok else "FAIL", p.detail))
+    if not report.probes:
+        _out("  (no targets configured)")
+    return 0 if report.ok else 1
+
+
+def add_commands(sub):
+    s = sub.add_parser("run", help="issue or renew what is due, then deploy where it differs (for timers)")
+    s.add_argument("names", nargs="*", metavar="NAME")
+    s.add_argument("--json", action="store_true", help="print the summary as one JSON document")
+    s.add_argument("--no-wait", action="store_true", help="exit 3 at once if another run holds the lock")
+    s.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
+                   help="give up waiting for the lock after this long (exit 3)")
+    s.add_argument("--force", action="store_true", help="renew even when not due")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("deploy", help="deploy a certificate (issuing it first when there is none)")
+    s.add_argument("name", metavar="NAME")
+    s.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    s.add_argument("--force", action="store_true", help="replace even certificates that live longer")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_deploy)
+
+    c = sub.add_parser("cloud", help="Alibaba Cloud: credentials and access check")
+    csub = c.add_subparsers(dest="cloud_command", metavar="ACTION")
+    csub.required = True
+    k = csub.add_parser("check", help="show the credential source and probe each target with read calls")
+    k.add_argument("names", nargs="*", metavar="NAME")
+    k.set_defaults(func=cmd_cloud_check)
+    return sub

@@ -1,0 +1,141 @@
+"""Function Compute entry point: handler(event, context) -> JSON summary.
+
+The handler string is `index.handler` with deploy/fc/index.py, or
+`acme_aliyun.fc.handler`. The event arrives as bytes; a timer trigger sends
+{"triggerTime", "triggerName", "payload"} where payload is the trigger's message,
+which may itself be JSON: {"action": "run"|"issue"|"deploy"|"status",
+"certificates": ["NAME", ...], "force": false}. A direct invocation may send that
+object itself.
+
+Configuration: env ACME_ALIYUN_CONFIG (a path), else ACME_ALIYUN_CONFIG_TEXT (the
+ini text), else acme.ini in the code folder. State: env ACME_ALIYUN_STATE_DIR,
+a NAS mount path, overrides StateDir so the account key and certificates
+survive between invocations. Credentials: context.credentials, or the
+environment on runtimes without them (Python 3.12).
+
+Only the standard library is imported here; the ACME and cloud modules load
+when the handler runs, keeping cold starts short.
+"""
+
+import json
+import logging
+import os
+
+ACTIONS = ("run", "issue", "deploy", "status")
+
+
+class FcEventError(ValueError):
+    """The event does not say something this handler can do."""
+
+
+def parse_event(event):
+    """bytes/str/dict event -> {'action', 'certificates', 'force'}."""
+    if isinstance(event, (bytes, bytearray)):
+        event = event.decode("utf-8") if event else ""
+    if isinstance(event, str):
+        event = json.loads(event) if event.strip() else {}
+    if not isinstance(event, dict):
+        raise FcEventError("the event is not a JSON object")
+    request = event
+    if "triggerTime" in event or "triggerName" in event:
+        payload = event.get("payload") or ""
+        try:
+            request = json.loads(payload) if isinstance(payload, str) and payload.strip().startswith("{") else {}
+        except ValueError:
+            raise FcEventError("the timer payload is not valid JSON: %r" % payload[:80]) from None
+        if isinstance(payload, dict):
+            request = payload
+    action = str(request.get("action") or "run")
+    if action not in ACTIONS:
+        raise FcEventError("unknown action %r (use one of %s)" % (action, ", ".join(ACTIONS)))
+    certs = request.get("certificates") or request.get("certificate") or []
+    if isinstance(certs, str):
+        certs = [certs]
+    if not isinstance(certs, list) or not all(isinstance(c, str) for c in certs):
+        raise FcEventError("'certificates' must be a list of names")
+    return {"action": action, "certificates": certs, "force": bool(request.get("force"))}
+
+
+def _config_path():
+    path = os.environ.get("ACME_ALIYUN_CONFIG")
+    if path:
+        return path
+    text = os.environ.get("ACME_ALIYUN_CONFIG_TEXT")
+    if text:
+        folder = os.path.join(os.environ.get("TMPDIR", "/tmp"), "acme-aliyun")
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        from acme_aliyun.fsio import atomic_write
+        path = os.path.join(folder, "acme.ini")
+        atomic_write(path, text, mode=0o600)
+        return path
+    code = os.environ.get("FC_FUNC_CODE_PATH") or os.getcwd()
+    return os.path.join(code, "acme.ini")
+
+
+def load_config():
+    from acme_aliyun import config
+    cfg = config.load(_config_path())
+    state = os.environ.get("ACME_ALIYUN_STATE_DIR")
+    if state:
+        cfg.acme.state_dir = state
+        # the code folder is read-only: a relative account key lives with the state
+        if not os.path.exists(cfg.acme.account_key_file):
+            cfg.acme.account_key_file = os.path.join(state, os.path.basename(cfg.acme.account_key_file))
+    return cfg
+
+
+def handler(event, context):
+    from acme_aliyun import log as logsetup
+    from acme_aliyun.errors import ToolError
+    logsetup.setup(verbose=os.environ.get("ACME_ALIYUN_VERBOSE") == "1")
+    logger = logging.getLogger("acme_aliyun.fc")
+    try:
+        request = parse_event(event)
+        result = _handle(request, context)
+    except (FcEventError, ToolError) as e:
+        message = logsetup.redact(str(e))
+        logger.error("%s", message)
+        result = {"ok": False, "error": message}
+    return json.dumps(result, sort_keys=True)
+
+
+def _handle(request, context):
+    from acme_aliyun import runner
+    from acme_aliyun.context import Context
+    cfg = load_config()
+    ctx = Context(cfg, credentials=_LazyCredentials(context))
+    names = request["certificates"] or None
+    if request["action"] == "status":
+        from acme_aliyun.cli_ops import _status_rows
+        return {"ok": True, "certificates": _status_rows(ctx)}
+    if request["action"] == "issue":
+        report = runner.run(ctx, names, force_issue=request["force"], deploy=False)
+    elif request["action"] == "deploy":
+        report = runner.run(ctx, names, force_deploy=request["force"], issue_when="missing")
+    else:
+        report = runner.run(ctx, names, force_issue=request["force"])
+    summary = report.to_dict()
+    if cfg.notify is not None and (not report.ok or cfg.notify.on_success):
+        from acme_aliyun import notify
+        notify.send(cfg.notify, summary, failed=not report.ok)
+    return summary
+
+
+class _LazyCredentials:
+    """Resolves the function's credentials only when a cloud call needs them."""
+
+    def __init__(self, context):
+        self._context, self._provider = context, None
+
+    def _get_provider(self):
+        if self._provider is None:
+            from acme_aliyun.cloud.credentials import from_fc_context
+            self._provider = from_fc_context(self._context)
+        return self._provider
+
+    @property
+    def source(self):
+        return self._get_provider().source
+
+    def get(self):
+        return self._get_provider().get()

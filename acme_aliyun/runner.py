@@ -1,0 +1,153 @@
+"""The main job: for each certificate, issue or renew when due, then deploy where it differs.
+
+Used by `run`, `deploy` and the Function Compute handler. Holds the state lock
+for the whole run, so two runs never order the same certificate twice. Returns
+a RunReport; formatting is the caller's business.
+"""
+
+import datetime
+import logging
+import socket
+from dataclasses import asdict, dataclass, field
+from typing import List, Optional
+
+from acme_aliyun.errors import ToolError, UsageError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CertOutcome:
+    name: str
+    action: str = "unchanged"        # issued | renewed | unchanged | failed
+    reason: str = ""
+    error: Optional[str] = None
+    targets: list = field(default_factory=list)      # deployer.TargetResult
+    next_renewal: Optional[datetime.datetime] = None
+    not_after: Optional[datetime.datetime] = None
+
+    @property
+    def ok(self):
+        return self.error is None and all(t.status in ("deployed", "unchanged", "planned") for t in self.targets)
+
+    def counts(self):
+        c = {"deployed": 0, "unchanged": 0, "refused": 0, "failed": 0, "planned": 0}
+        for t in self.targets:
+            c[t.status] = c.get(t.status, 0) + 1
+        return c
+
+
+@dataclass
+class RunReport:
+    outcomes: List[CertOutcome]
+    dry_run: bool = False
+
+    @property
+    def ok(self):
+        return all(o.ok for o in self.outcomes)
+
+    @property
+    def exit_code(self):
+        return 0 if self.ok else 1
+
+    def to_dict(self):
+        def conv(v):
+            if isinstance(v, datetime.datetime):
+                return v.isoformat()
+            if isinstance(v, dict):
+                return {k: conv(x) for k, x in v.items()}
+            if isinstance(v, list):
+                return [conv(x) for x in v]
+            return v
+        certs = []
+        for o in self.outcomes:
+            d = {"name": o.name, "action": o.action, "reason": o.reason, "error": o.error,
+                 "next_renewal": o.next_renewal, "not_after": o.not_after, "counts": o.counts(),
+                 "targets": [asdict(t) for t in o.targets]}
+            certs.append(conv(d))
+        return {"ok": self.ok, "dry_run": self.dry_run, "host": socket.gethostname(), "certificates": certs}
+
+
+def run(ctx, names=None, wait=True, lock_timeout=None, force_issue=False, force_deploy=False,
+        dry_run=False, issue_when="due", deploy=True):
+    """issue_when: 'due' (run), 'missing' (deploy: only when no valid local certificate)."""
+    certs = ctx.certs(names)
+    outcomes = []
+    with ctx.store.lock(wait=wait, timeout=lock_timeout):
+        for cert in certs:
+            outcomes.append(_one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy))
+    ctx.close()
+    return RunReport(outcomes, dry_run)
+
+
+def _needs_issue(ctx, cert, issue_when, force_issue):
+    if force_issue or issue_when == "due":
+        return True
+    stored = ctx.store.load(cert.name)
+    if stored is None or stored.bundle.expired() or sorted(stored.bundle.names) != sorted(cert.domains):
+        return True
+    return False
+
+
+def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
+    from acme_aliyun import issuer
+    out = CertOutcome(cert.name)
+    if _needs_issue(ctx, cert, issue_when, force_issue) and not dry_run:
+        try:
+            r = issuer.issue(cert, ctx.store, ctx.acme(), ctx.cloud, force=force_issue, progress=ctx.progress)
+            out.action, out.reason, out.next_renewal = r.action, r.reason, r.renew_at
+        except UsageError:
+            raise
+        except ToolError as e:
+            out.action, out.error = "failed", str(e)
+            log.error("%s: issuance failed: %s", cert.name, e)
+    stored = ctx.store.load(cert.name)
+    if stored is None:
+        if out.error is None:
+            out.error = "no certificate to deploy"
+        return out
+    out.not_after = stored.bundle.not_after
+    if out.next_renewal is None:
+        from acme_aliyun import renewal
+        out.next_renewal = renewal.decide(stored, cert).renew_at
+    if not deploy or not cert.targets:
+        return out
+    from acme_aliyun import deployer
+    try:
+        cloud = ctx.cloud()
+        ctx.progress("%s: checking %d target(s)" % (cert.name, _count(cert.targets)))
+        plan = deployer.plan(stored.bundle, cert.name, cert.targets, cloud, force=force_deploy)
+        if plan.writes and not dry_run:
+            ctx.progress("%s: deploying to %d target(s)" % (cert.name, len(plan.writes)))
+        out.targets = deployer.apply(plan, cloud, dry_run=dry_run)
+    except UsageError:
+        raise
+    except ToolError as e:
+        out.error = (out.error + "; " if out.error else "") + "deploy: %s" % e
+        log.error("%s: deploy failed: %s", cert.name, e)
+    for t in out.targets:
+        if t.status in ("refused", "failed"):
+            log.error("%s: %s %s %s: %s%s", cert.name, t.kind, t.target, t.status, t.reason,
+                      " (%s, request %s)" % (t.error_code, t.request_id) if t.error_code else "")
+    return out
+
+
+def _count(targets):
+    return len(targets.cdn) + len(targets.dcdn) + len(targets.apigateway)
+
+
+def describe_all(ctx):
+    """For `status --targets`: what every configured target serves, per certificate."""
+    from acme_aliyun import deployer
+    rows = []
+    for cert in ctx.certs():
+        if not cert.targets:
+            continue
+        stored = ctx.store.load(cert.name)
+        for t in deployer.describe_targets(cert.targets, ctx.cloud(), stored.bundle if stored else None,
+                                           cert.name):
+            state = t.error or ("yes" if t.matches else "no" if t.matches is False else "-")
+            rows.append({"certificate": cert.name, "kind": t.kind, "target": t.target, "cert_name": t.cert_name,
+                         "not_after": t.not_after.isoformat() if t.not_after else None,
+                         "matches": t.matches, "state": state})
+    return rows

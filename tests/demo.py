@@ -1,0 +1,118 @@
+"""`make demo`: the whole job end to end on this machine, nothing outside loopback.
+
+Starts Pebble (the CA), pebble-challtestsrv (its DNS) and the Alibaba Cloud
+emulator, writes a demo acme.ini with two certificates — a wildcard one via
+dns-01 on the emulated Alibaba Cloud DNS and one via http-01 — deployed to CDN,
+DCDN and API Gateway, runs `acme-aliyun run` twice (the second run must change
+nothing), shows what the "cloud" now serves, and stops what it started.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+from tests.aliyun_emulator import Emulator, EmulatorConfig
+from tests.pebble import Pebble
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GROUP = "927d50c0f2e54b359919923d908bb015"
+AK, SECRET = "LTAIdemo0000000000000000", "demo-secret-not-real-0000000000"
+
+
+def _banner(text):
+    print("\n=== %s ===" % text, flush=True)
+
+
+def _acme_ini(folder, pebble, emu):
+    text = textwrap.dedent("""\
+        [acme]
+        ACMEDirectory = {directory}
+        AccountKeyFile = account.key
+        CABundle = {ca}
+        Contacts = mailto:ops@demo.test
+        StateDir = state
+
+        [cert:wildcard]
+        Domains = demo.test, *.demo.test
+        Challenge = dns-01
+        DNSProvider = alidns
+        CDN = www.demo.test, img.demo.test, cdn.demo.test
+        DCDN = static.demo.test
+        APIGateway = {group}
+
+        [cert:shop]
+        Domains = shop.example.test
+        Challenge = http-01
+        HTTPListen = 127.0.0.1:{http_port}
+        CDN = shop.example.test
+
+        [aliyun]
+        Region = cn-hangzhou
+        Endpoint = {endpoint}
+        """).format(directory=pebble.directory_url, ca=pebble.ca_bundle, group=GROUP,
+                    http_port=pebble.http_port, endpoint=emu.endpoint)
+    path = os.path.join(folder, "acme.ini")
+    with open(path, "w") as fh:
+        fh.write(text)
+    return path
+
+
+def _tool(ini, *args):
+    env = dict(os.environ, ALIBABA_CLOUD_ACCESS_KEY_ID=AK, ALIBABA_CLOUD_ACCESS_KEY_SECRET=SECRET,
+               ALIBABA_CLOUD_ECS_METADATA_DISABLED="true", PYTHONPATH=ROOT)
+    for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALIYUN_ACCESS_KEY_ID",
+              "ALIYUN_ACCESS_KEY_SECRET"):
+        env.pop(k, None)
+    cmd = [sys.executable, "-m", "acme_aliyun", "-c", ini] + list(args)
+    print("$ acme-aliyun -c %s %s" % (os.path.relpath(ini, ROOT), " ".join(args)), flush=True)
+    return subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL).returncode
+
+
+def start_world(workdir):
+    """Pebble + challtestsrv + the emulator with the demo's domains; returns (pebble, emu)."""
+    pebble = Pebble(os.path.join(workdir, "pebble")).start()
+    emu = Emulator(EmulatorConfig(accounts={AK: SECRET}, challtestsrv_url=pebble.challtestsrv.url)).start()
+    for d in ("www.demo.test", "img.demo.test", "cdn.demo.test", "shop.example.test"):
+        emu.add_cdn_domain(d)
+    emu.add_dcdn_domain("static.demo.test")
+    emu.add_api_group(GROUP, ["api.demo.test", "open.demo.test"])
+    emu.add_dns_zone("demo.test")
+    return pebble, emu
+
+
+def main(workdir=None):
+    workdir = workdir or os.path.join(ROOT, ".demo")
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(workdir)
+    pebble, emu = start_world(workdir)
+    try:
+        ini = _acme_ini(workdir, pebble, emu)
+        _banner("first run: issue both certificates and deploy them")
+        first = _tool(ini, "run")
+        writes_first = len(emu.write_calls())
+        _banner("what the cloud serves now (read back through the API)")
+        _tool(ini, "status", "--targets")
+        for d in ("www.demo.test", "img.demo.test", "cdn.demo.test", "shop.example.test"):
+            print("  CDN  %-22s %s" % (d, emu.cdn_state(d).get("cert_name")))
+        print("  DCDN %-22s %s" % ("static.demo.test", emu.dcdn_state("static.demo.test").get("cert_name")))
+        for d in ("api.demo.test", "open.demo.test"):
+            print("  API  %-22s %s" % (d, emu.apigw_domain_state(GROUP, d).get("cert_name")))
+        leftover = [r for r in emu.dns_records("demo.test") if r.get("Type") == "TXT"]
+        print("  Alidns TXT records left after dns-01: %d" % len(leftover))
+        emu.reset_calls()
+        _banner("second run: nothing is due, everything already deployed")
+        second = _tool(ini, "run")
+        writes_second = len(emu.write_calls())
+        print("\nwrite calls: first run %d, second run %d" % (writes_first, writes_second))
+        ok = first == 0 and second == 0 and writes_first > 0 and writes_second == 0 and not leftover
+        print("demo %s" % ("OK" if ok else "FAILED"))
+        return 0 if ok else 1
+    finally:
+        emu.stop()
+        pebble.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
