@@ -25,7 +25,7 @@ def _banner(text):
     print("\n=== %s ===" % text, flush=True)
 
 
-def _acme_ini(folder, pebble, emu):
+def write_demo_ini(folder, pebble, emu):
     text = textwrap.dedent("""\
         [acme]
         ACMEDirectory = {directory}
@@ -59,36 +59,41 @@ def _acme_ini(folder, pebble, emu):
     return path
 
 
-def _tool(ini, *args):
+def tool_env():
+    """The environment the tool runs in: demo keys, no proxies, no metadata server."""
     env = dict(os.environ, ALIBABA_CLOUD_ACCESS_KEY_ID=AK, ALIBABA_CLOUD_ACCESS_KEY_SECRET=SECRET,
                ALIBABA_CLOUD_ECS_METADATA_DISABLED="true", PYTHONPATH=ROOT)
     for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALIYUN_ACCESS_KEY_ID",
               "ALIYUN_ACCESS_KEY_SECRET"):
         env.pop(k, None)
+    return env
+
+
+def _tool(ini, *args):
     cmd = [sys.executable, "-m", "acme_aliyun", "-c", ini] + list(args)
     print("$ acme-aliyun -c %s %s" % (os.path.relpath(ini, ROOT), " ".join(args)), flush=True)
-    return subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL).returncode
+    return subprocess.run(cmd, env=tool_env(), stdin=subprocess.DEVNULL).returncode
 
 
-def start_world(workdir):
-    """Pebble + challtestsrv + the emulator with the demo's domains; returns (pebble, emu)."""
-    pebble = Pebble(os.path.join(workdir, "pebble")).start()
-    emu = Emulator(EmulatorConfig(accounts={AK: SECRET}, challtestsrv_url=pebble.challtestsrv.url)).start()
+def start_emulator(pebble, **config):
+    """The emulator with the demo's account, domains, API group and DNS zone, mirroring TXT into Pebble's DNS."""
+    emu = Emulator(EmulatorConfig(accounts={AK: SECRET}, challtestsrv_url=pebble.challtestsrv.url, **config)).start()
     for d in ("www.demo.test", "img.demo.test", "cdn.demo.test", "shop.example.test"):
         emu.add_cdn_domain(d)
     emu.add_dcdn_domain("static.demo.test")
     emu.add_api_group(GROUP, ["api.demo.test", "open.demo.test"])
     emu.add_dns_zone("demo.test")
-    return pebble, emu
+    return emu
 
 
 def main(workdir=None):
     workdir = workdir or os.path.join(ROOT, ".demo")
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
-    pebble, emu = start_world(workdir)
+    pebble = Pebble(os.path.join(workdir, "pebble")).start()
+    emu = start_emulator(pebble)
     try:
-        ini = _acme_ini(workdir, pebble, emu)
+        ini = write_demo_ini(workdir, pebble, emu)
         _banner("first run: issue both certificates and deploy them")
         first = _tool(ini, "run")
         writes_first = len(emu.write_calls())
