@@ -104,7 +104,7 @@ def main(workdir=None):
         print("  DCDN %-22s %s" % ("static.demo.test", emu.dcdn_state("static.demo.test").get("cert_name")))
         for d in ("api.demo.test", "open.demo.test"):
             print("  API  %-22s %s" % (d, emu.apigw_domain_state(GROUP, d).get("cert_name")))
-        leftover = [r for r in emu.dns_records("demo.test") if r.get("Type") == "TXT"]
+        leftover = [r for r in emu.dns_records("demo.test") if r["type"] == "TXT"]
         print("  Alidns TXT records left after dns-01: %d" % len(leftover))
         emu.reset_calls()
         _banner("second run: nothing is due, everything already deployed")

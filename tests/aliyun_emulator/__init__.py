@@ -1,0 +1,23 @@
+"""A loopback emulator of the Alibaba Cloud OpenAPI (RPC style, signature V1) for the products this
+project deploys to: CDN (Cdn 2018-05-10), DCDN (dcdn 2018-01-15), API Gateway (CloudAPI 2016-07-14)
+and Alibaba Cloud DNS (Alidns 2015-01-09). Drive it with the real legacy SDK:
+
+    from tests.aliyun_emulator import Emulator, EmulatorConfig
+    emu = Emulator(EmulatorConfig(accounts={"testak": "testsecret"})).start()
+    emu.add_cdn_domain("cdn1.example.test")
+    client = AcsClient("testak", "testsecret", "cn-hangzhou", auto_retry=False,
+                       proxy={"http": None, "https": None})
+    req = SetCdnDomainSSLCertificateRequest(); req.set_endpoint(emu.endpoint); ...
+    emu.stop()
+
+Modules: config (EmulatorConfig, default tables), signature (V1 algorithm), auth (keys, STS, timestamp,
+nonce), ratelimit (QPS), faults (random faults, failing domains, write overlap), certs (upload checks),
+state (resources), products/* (one module per product), challtestsrv (TXT mirror), calllog, server
+(HTTP + pipeline), emulator (public API), testcerts (certificates for tests), __main__ (standalone).
+"""
+
+from .calllog import CallRecord
+from .config import DEFAULT_QPS, FAULT_KINDS, EmulatorConfig
+from .emulator import Emulator
+
+__all__ = ["CallRecord", "DEFAULT_QPS", "Emulator", "EmulatorConfig", "FAULT_KINDS"]

@@ -1,0 +1,108 @@
+"""EmulatorConfig and the default tables behind it (QPS limits, page sizes, certificate error codes).
+
+Every fact the project reference marks [unverified] is a field or a table entry here, so a test can
+switch the emulator to the other plausible behaviour.
+"""
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Tuple
+
+FAULT_KINDS = ("throttling", "unavailable", "internal", "reset", "timeout")
+
+# Calls per second per action for the whole account. [doc] = from the API reference;
+# [assumed] = no documented figure, the emulator's choice (override with EmulatorConfig.qps_limits).
+DEFAULT_QPS = {
+    "SetCdnDomainSSLCertificate": 30,            # [doc]
+    "BatchSetCdnDomainServerCertificate": 10,    # [doc]
+    "DescribeDomainCertificateInfo": 100,        # [doc]
+    "DescribeCdnHttpsDomainList": 100,           # [doc]
+    "DescribeUserDomains": 50,                   # [assumed]
+    "DescribeCdnDomainDetail": 50,               # [assumed]
+    "SetDcdnDomainSSLCertificate": 20,           # [assumed]
+    "DescribeDcdnDomainCertificateInfo": 100,    # [doc]
+    "DescribeDcdnHttpsDomainList": 100,          # [doc]
+    "SetDomainCertificate": 20,                  # [assumed]
+    "DescribeApiGroup": 50,                      # [assumed]
+    "DescribeDomain": 50,                        # [assumed]
+    "AddDomainRecord": 20,                       # [assumed]
+    "DeleteDomainRecord": 20,                    # [assumed]
+    "DescribeDomainRecords": 50,                 # [assumed]
+    "DescribeSubDomainRecords": 50,              # [assumed]
+    "DescribeDomains": 50,                       # [assumed]
+}
+
+# Largest PageSize each paged action accepts (larger -> InvalidParameter). Default PageSize is 20 everywhere.
+DEFAULT_PAGE_SIZE_MAX = {
+    "DescribeCdnHttpsDomainList": 500,           # [doc]
+    "DescribeDcdnHttpsDomainList": 500,          # [doc]
+    "DescribeUserDomains": 500,                  # [unverified]
+    "DescribeDomainRecords": 500,                # [3rd-party]
+    "DescribeSubDomainRecords": 500,             # [unverified]
+    "DescribeDomains": 100,                      # [unverified]
+}
+
+# Code answered by each certificate check, per product. Keys: format (certificate PEM does not parse),
+# key (private key does not parse), mismatch (key does not belong to the certificate), expired,
+# domain (certificate does not cover the domain; None = accept it and report CertStatus "mismatch").
+# CDN values are documented codes; the domain code and every CloudAPI code are [unverified].
+DEFAULT_CERT_CODES = {
+    "cdn": {"format": "InvalidSSLPub", "key": "InvalidSSLPri", "mismatch": "Certificate.MissMatch",
+            "expired": "Certificate.Expired", "domain": "SetDomainCertificate.ParameterError"},
+    "dcdn": {"format": "InvalidSSLPub", "key": "InvalidSSLPri", "mismatch": "Certificate.MissMatch",
+             "expired": "Certificate.Expired", "domain": "SetDomainCertificate.ParameterError"},
+    "cloudapi": {"format": "InvalidParameter.Certificate", "key": "InvalidParameter.CertificatePrivateKey",
+                 "mismatch": "InvalidParameter.CertificateNotMatch", "expired": "InvalidParameter.CertificateExpired",
+                 "domain": "InvalidParameter.CertificateDomainNotMatch"},
+}
+
+
+@dataclass
+class EmulatorConfig:
+    """Everything that shapes the emulator's behaviour. All fields have working defaults.
+
+    The emulator models ONE Alibaba Cloud account that owns every seeded resource; each AccessKey
+    (long-term or STS) is a credential of it, so QPS windows and CertName uniqueness are account-wide.
+    """
+
+    accounts: Dict[str, str] = field(default_factory=lambda: {"testak": "testsecret"})  # AccessKeyId -> secret
+    latency_ms: int = 0                       # added to every call
+    qps_limits: Optional[Dict[str, int]] = None   # action -> calls/s, overrides DEFAULT_QPS
+    enforce_qps: bool = True
+    fault_rate: float = 0.0                   # probability that a call fails with one of fault_kinds
+    fault_kinds: Tuple[str, ...] = FAULT_KINDS
+    fault_seed: Optional[int] = None
+    fault_actions: Optional[Tuple[str, ...]] = None   # None: faults may hit every action
+    timeout_sleep_s: float = 30.0             # a "timeout" fault holds the answer this long
+    challtestsrv_url: Optional[str] = None    # loopback pebble-challtestsrv to mirror Alidns TXT records into
+    default_dns_ttl_min: int = 600            # Alidns: a smaller TTL -> QuotaExceeded.TTL
+    dns_conflict_rate: float = 0.0            # Alidns: chance that a write overlapping another write on
+                                              # the same zone fails with LastOperationNotFinished
+    timestamp_tolerance_s: int = 900          # Timestamp may differ from the server clock by this much
+    nonce_ttl_s: int = 900                    # a SignatureNonce may not be reused within this time
+    batch_max_domains: int = 10               # BatchSetCdnDomainServerCertificate DomainName list limit
+    page_size_limits: Optional[Dict[str, int]] = None  # action -> max PageSize, overrides DEFAULT_PAGE_SIZE_MAX
+    cert_name_required: bool = False          # CDN/DCDN: True -> omitted CertName is CertName.MissingParameter;
+                                              # False -> the server generates a name [unverified]
+    content_duplicate_code: Optional[str] = None  # CDN/DCDN: code for uploading an already stored certificate
+                                              # under a NEW name (e.g. "CertificateContent.Duplicated");
+                                              # None accepts it [unverified]
+    server_certificate: str = "leaf"          # what ServerCertificate/SSLPub describe: "leaf" PEM block or the
+                                              # stored "chain" as uploaded [unverified]
+    cert_codes: Optional[Dict[str, Dict[str, Optional[str]]]] = None  # product -> {check: code}, merged over
+                                              # DEFAULT_CERT_CODES
+    apigw_domain_not_bound_code: str = "NotFoundDomain"   # CloudAPI DomainName not bound to the group
+    error_overrides: Optional[Dict[str, Tuple[int, str]]] = None  # code -> (HTTP status, Message)
+
+    def __post_init__(self):
+        if self.server_certificate not in ("leaf", "chain"):
+            raise ValueError("server_certificate must be 'leaf' or 'chain'")
+
+    def qps_limit(self, action):
+        return (self.qps_limits or {}).get(action, DEFAULT_QPS[action])
+
+    def page_size_max(self, action):
+        return (self.page_size_limits or {}).get(action, DEFAULT_PAGE_SIZE_MAX[action])
+
+    def cert_code(self, product, check):
+        overrides = (self.cert_codes or {}).get(product, {})
+        return overrides[check] if check in overrides else DEFAULT_CERT_CODES[product][check]

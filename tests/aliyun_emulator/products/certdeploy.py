@@ -1,0 +1,130 @@
+"""Certificate deployment shared by CDN and DCDN: checking an upload, the CertName rules, storing the
+certificate on domains, and the certificate views both products describe.
+
+Write order of checks: DomainName present, Env, SSLProtocol, each domain exists (InvalidDomain.NotFound)
+and is not offline (InvalidDomain.Offline), CertType/CertRegion, CertName length/presence, SSLPub/SSLPri
+present, certificate parses, key parses, key matches, not expired, covers every domain, CertName free
+(or held by the same certificate).
+Only then is anything stored, so a rejected write changes nothing.
+"""
+
+from ..certs import CertProblem, load_upload
+from ..errors import ApiError
+from ..state import DeployedCert, utcnow
+from .base import page, plain_time
+
+MAX_CERT_NAME = 128
+CERT_REGIONS = ("cn-hangzhou", "ap-southeast-1")
+
+
+def domain_targets(state, params):
+    """Lower-case domain names of a DomainName parameter (a comma list for batch calls)."""
+    return tuple(d.strip().lower() for d in (params.get("DomainName") or "").split(",") if d.strip())
+
+
+def find_domain(store, name, for_write=False):
+    domain = store.get(name.lower())
+    if domain is None:
+        raise ApiError("InvalidDomain.NotFound")
+    if for_write and domain.status == "offline":
+        raise ApiError("InvalidDomain.Offline")
+    return domain
+
+
+def deploy(ctx, product_key, store, params, names, force=False, staging=False):
+    """Apply SSLProtocol (and for "on" the uploaded certificate) to every domain in ``names``."""
+    protocol = params.require("SSLProtocol")
+    if protocol not in ("on", "off"):
+        raise ApiError("InvalidSSLProtocol.ValueNotSupported")
+    domains = [find_domain(store, name, for_write=True) for name in names]
+    now = utcnow()
+    if protocol == "off":
+        for domain in domains:
+            domain.ssl, domain.modified_at = "off", now
+        return
+    upload, name = _checked_upload(ctx, product_key, params, domains)
+    cert_id = ctx.state.cert_names.claim(name, upload, force, ctx.config.content_duplicate_code)
+    deployed = DeployedCert(name, cert_id, "upload", params.get("CertRegion", "cn-hangzhou"), upload, now)
+    for domain in domains:
+        if staging:
+            domain.staging_cert = deployed
+        else:
+            domain.cert, domain.ssl = deployed, "on"
+        domain.modified_at = now
+
+
+def is_staging(params):
+    """Env: absent or "production" deploys to production, "staging" to the canary environment."""
+    env = params.get("Env", "production")
+    if env not in ("production", "staging"):
+        raise ApiError("InvalidEnv")
+    return env == "staging"
+
+
+def _checked_upload(ctx, product_key, params, domains):
+    cert_type = params.get("CertType", "upload")
+    if cert_type == "cas":
+        params.require("CertId")
+        raise ApiError("Certificate.NotFind")   # the emulator holds no SSL Certificates Service certificates
+    if cert_type != "upload":
+        raise ApiError("SetDomainCertificate.ParameterError", "The specified CertType is invalid.")
+    if params.get("CertRegion", "cn-hangzhou") not in CERT_REGIONS:
+        raise ApiError("Abs.CertRegion.ValueNotSupported")
+    name = params.get("CertName")
+    if name and len(name) > MAX_CERT_NAME:
+        raise ApiError("InvalidCertName.TooLong")
+    if not name and ctx.config.cert_name_required:
+        raise ApiError("CertName.MissingParameter")
+    cert_pem, key_pem = params.require("SSLPub"), params.require("SSLPri")
+    try:
+        upload = load_upload(cert_pem, key_pem)
+    except CertProblem as problem:
+        raise ApiError(ctx.config.cert_code(product_key, problem.kind)) from None
+    if upload.expired():
+        raise ApiError(ctx.config.cert_code(product_key, "expired"))
+    domain_code = ctx.config.cert_code(product_key, "domain")
+    for domain in domains:
+        if domain_code and not upload.covers(domain.name):
+            raise ApiError(domain_code, "The certificate does not match the domain name %s." % domain.name)
+    return upload, name or "cert-" + upload.fingerprint[:16]
+
+
+def served_pem(ctx, deployed):
+    """The certificate PEM a describe call shows: the leaf block or the stored chain (config)."""
+    return deployed.upload.leaf_pem if ctx.config.server_certificate == "leaf" else deployed.upload.pem
+
+
+def cert_status(domain):
+    upload = domain.cert.upload
+    if upload.expired():
+        return "expired"
+    return "ok" if upload.covers(domain.name) else "mismatch"
+
+
+def cert_life(upload):
+    days = (upload.not_after - upload.not_before).days
+    return "%d years" % (days // 365) if days >= 365 else "%d months" % max(1, round(days / 30))
+
+
+def https_domain_list(ctx, store, params, action):
+    """DescribeCdnHttpsDomainList / DescribeDcdnHttpsDomainList: every domain with HTTPS on.
+
+    NoHttpsDomain only when the account has none at all; a Keyword matching nothing is an empty page.
+    """
+    number, size = params.paging(ctx.config.page_size_max(action))
+    https = [d for _, d in sorted(store.items()) if d.ssl == "on" and d.cert]
+    if not https:
+        raise ApiError("NoHttpsDomain")
+    keyword = params.get("Keyword", "").lower()
+    matched = [d for d in https if keyword in d.name]
+    infos = [{
+        "DomainName": d.name,
+        "CertCommonName": d.cert.upload.common_name,
+        "CertName": d.cert.name,
+        "CertType": d.cert.cert_type,
+        "CertStatus": cert_status(d),
+        "CertStartTime": plain_time(d.cert.upload.not_before),
+        "CertExpireTime": plain_time(d.cert.upload.not_after),
+        "CertUpdateTime": plain_time(d.cert.updated_at),
+    } for d in page(matched, number, size)]
+    return {"TotalCount": len(matched), "CertInfos": {"CertInfo": infos}}

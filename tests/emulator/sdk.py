@@ -1,0 +1,47 @@
+"""Helpers for driving the emulator with the real legacy SDK, and with raw signed HTTP requests."""
+
+import json
+
+import requests
+from aliyunsdkcore.auth.credentials import StsTokenCredential
+from aliyunsdkcore.client import AcsClient
+
+from tests.aliyun_emulator.signature import sign_params
+
+AK, SECRET = "testak", "testsecret"
+GROUP = "927d50c0f2e54b359919923d908bb015"
+NO_PROXY = {"http": None, "https": None}   # the SDK ignores NO_PROXY; this keeps loopback direct
+
+
+def client(ak=AK, secret=SECRET, token=None, timeout=None):
+    """An AcsClient without retries or proxies; with ``token``, STS credentials."""
+    if token is None:
+        return AcsClient(ak, secret, "cn-hangzhou", auto_retry=False, proxy=NO_PROXY, timeout=timeout)
+    return AcsClient(region_id="cn-hangzhou", auto_retry=False, proxy=NO_PROXY, timeout=timeout,
+                     credential=StsTokenCredential(ak, secret, token))
+
+
+def req(request_class, **params):
+    """``request_class()`` with set_<Name>(value) called for each keyword."""
+    request = request_class()
+    for name, value in params.items():
+        getattr(request, "set_" + name)(value)
+    return request
+
+
+def call(acs_client, emu, request):
+    """Send ``request`` to the emulator; the parsed JSON answer (ServerException on errors)."""
+    request.set_endpoint(emu.endpoint)
+    return json.loads(acs_client.do_action_with_exception(request))
+
+
+def raw(emu, params, method="POST", ak=AK, secret=SECRET, **sign_kwargs):
+    """A hand-signed request with ``params`` in the query; returns the requests.Response."""
+    return send(emu, method, sign_params(method, params, ak, secret, **sign_kwargs))
+
+
+def send(emu, method, query, headers=None):
+    """Send ``query`` (already signed) as-is."""
+    with requests.Session() as session:
+        session.trust_env = False
+        return session.request(method, emu.url + "/", params=query, headers=headers, timeout=5)
