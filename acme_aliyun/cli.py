@@ -160,7 +160,7 @@ def build_parser():
     asub.add_parser("show", help="find the account by its key and print it").set_defaults(func=cmd_account_show)
     asub.add_parser("update", help="set the contacts from acme.ini").set_defaults(func=cmd_account_update)
     r = asub.add_parser("rollover", help="replace the account key (RFC 8555 §7.3.5)")
-    from acme_aliyun.pki import KEY_TYPES
+    from acme_aliyun.keytypes import KEY_TYPES
     r.add_argument("--key-type", choices=KEY_TYPES, help="type of the new key (default: same as the old)")
     r.set_defaults(func=cmd_account_rollover)
     d = asub.add_parser("deactivate", help="deactivate the account for good")

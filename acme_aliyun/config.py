@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from acme_aliyun.cloud.settings import CloudSettings
 from acme_aliyun.errors import ConfigError
 from acme_aliyun.names import NameError_, normalize_domain
-from acme_aliyun.pki import KEY_TYPES
+from acme_aliyun.keytypes import KEY_TYPES
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from acme_aliyun.errors import UsageError
 from acme_aliyun.fsio import atomic_write
+from acme_aliyun.keytypes import KEY_TYPES
 
-KEY_TYPES = ("ec-256", "ec-384", "rsa-2048", "rsa-3072", "rsa-4096")
 
 
 class KeyFileError(UsageError):

@@ -97,6 +97,9 @@ def parse_listen(listen):
 
 class _ChallengeServer(ThreadingHTTPServer):
     daemon_threads = True
+    # A CA validates many names at once (Pebble: 3 requests per name); the default
+    # backlog of 5 drops connections, which the CA retries only after a second.
+    request_queue_size = 128
 
     def __init__(self, family, address, tokens):
         self.address_family = family
