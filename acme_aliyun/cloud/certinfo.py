@@ -1,0 +1,117 @@
+"""What a target serves, as the three products report it, and how we recognise our own.
+
+Deployed is the common shape of a target's current certificate. The CertName we
+upload under encodes the certificate's expiry date and serial prefix
+(<name>-<yyyymmdd>-<serial[:8]>), so a read that returns only a name and a date
+still tells whether the certificate is ours.
+"""
+
+import datetime
+import re
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+from cryptography import x509
+
+from acme_aliyun import pki
+from acme_aliyun.cloud.sdk import CloudError
+
+MAX_CERT_NAME = 128
+_SUFFIX = re.compile(r"-(\d{8})-([0-9a-f]{1,8})$")
+_UTC = datetime.timezone.utc
+
+
+def unique_cert_name(base, bundle) -> str:
+    """<base>-<yyyymmdd of notAfter>-<first 8 hex of serial>, at most 128 characters."""
+    suffix = "-%s-%s" % (bundle.not_after.strftime("%Y%m%d"), bundle.serial.lower()[:8])
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", base or "cert").strip("-.") or "cert"
+    return base[:MAX_CERT_NAME - len(suffix)] + suffix
+
+
+def name_evidence(cert_name, bundle) -> bool:
+    """Does a CertName carry this certificate's expiry date and serial prefix?"""
+    m = _SUFFIX.search(cert_name or "")
+    return bool(m) and m.group(1) == bundle.not_after.strftime("%Y%m%d") \
+        and m.group(2) == bundle.serial.lower()[:8]
+
+
+def parse_time(value) -> Optional[datetime.datetime]:
+    """ISO 'Z' times, 'yyyy-MM-dd HH:mm:ss' (taken as UTC) and epoch milliseconds."""
+    if value in (None, "", 0):
+        return None
+    if isinstance(value, (int, float)) or str(value).isdigit():
+        return datetime.datetime.fromtimestamp(int(value) / 1000.0, _UTC)
+    text = str(value).strip().replace("Z", "").replace("T", " ")
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d"):
+        try:
+            return datetime.datetime.strptime(text, fmt).replace(tzinfo=_UTC)
+        except ValueError:
+            continue
+    return None
+
+
+@dataclass
+class Deployed:
+    """A target's current certificate; fields are None where the product did not say."""
+
+    cert_name: Optional[str] = None
+    not_after: Optional[datetime.datetime] = None
+    serial: Optional[str] = None       # from the served PEM, when the read returned one
+    ssl_on: bool = True
+
+    @classmethod
+    def from_pem(cls, pem, cert_name=None, not_after=None, ssl_on=True):
+        serial = None
+        if pem and "BEGIN CERTIFICATE" in pem:
+            try:
+                cert = pki.load_cert_pem(pem)
+                serial, not_after = pki.serial_hex(cert), pki.not_after(cert)
+            except (ValueError, x509.InvalidVersion):
+                pass
+        return cls(cert_name or None, not_after, serial, ssl_on)
+
+    @property
+    def empty(self):
+        return not self.ssl_on or not (self.cert_name or self.serial or self.not_after)
+
+    def is_ours(self, cert_name, bundle) -> bool:
+        """Same certificate: our exact CertName, the same serial, or name evidence + same expiry."""
+        if self.empty:
+            return False
+        if self.serial:
+            return self.serial.lower() == bundle.serial.lower()
+        if self.cert_name == cert_name:
+            return True
+        if name_evidence(self.cert_name, bundle):
+            return self.not_after is None or abs((self.not_after - bundle.not_after).total_seconds()) < 86400
+        return False
+
+    def outlives(self, bundle) -> bool:
+        """Does the deployed certificate expire later than the bundle's (by more than a minute)?"""
+        return (not self.empty and self.not_after is not None
+                and (self.not_after - bundle.not_after).total_seconds() > 60)
+
+
+DUPLICATE_CODES = ("Certificate.Duplicated", "CertificateContent.Duplicated", "CertNameAlreadyExists")
+
+
+def write_each(targets, send, read_one, cert_name, bundle) -> Dict[str, Optional[CloudError]]:
+    """send(target) for each target; per target None or the error.
+
+    A duplicate-name/content answer (a retried upload that had in fact succeeded)
+    counts as success when the target reads back as serving this certificate.
+    """
+    result: Dict[str, Optional[CloudError]] = {}
+    for t in targets:
+        try:
+            send(t)
+            result[t] = None
+        except CloudError as e:
+            result[t] = e
+            if e.code in DUPLICATE_CODES:
+                try:
+                    if read_one(t).is_ours(cert_name, bundle):
+                        result[t] = None
+                except CloudError:
+                    pass
+    return result
