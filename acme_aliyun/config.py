@@ -55,6 +55,8 @@ class AcmeSettings:
 
 @dataclass
 class Targets:
+    """Where a certificate goes: CDN and DCDN domains, API Gateway "GroupId:domain" or "GroupId"."""
+
     cdn: List[str] = field(default_factory=list)
     dcdn: List[str] = field(default_factory=list)
     apigateway: List[str] = field(default_factory=list)     # "GroupId:domain" or "GroupId"

@@ -20,6 +20,7 @@ from acme_aliyun.cloud import apigateway, cdn, dcdn
 from acme_aliyun.cloud.certinfo import Deployed, unique_cert_name
 from acme_aliyun.cloud.credentials import resolve_credentials
 from acme_aliyun.cloud.sdk import CloudClient, CloudError
+from acme_aliyun.config import Targets as TargetSpecs
 from acme_aliyun.pki import CertBundle
 
 logger = logging.getLogger(__name__)
@@ -28,15 +29,6 @@ WORKERS = 12
 READBACK_ATTEMPTS = 3
 READBACK_DELAY = 2.0
 MODULES = {"cdn": cdn, "dcdn": dcdn, "apigateway": apigateway}
-
-
-@dataclass
-class TargetSpecs:
-    """Where a certificate goes: CDN and DCDN domains, API Gateway "GroupId:domain" or "GroupId"."""
-
-    cdn: List[str] = field(default_factory=list)
-    dcdn: List[str] = field(default_factory=list)
-    apigateway: List[str] = field(default_factory=list)
 
 
 @dataclass
