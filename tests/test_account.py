@@ -170,3 +170,26 @@ def test_ca_bundle_wins_over_requests_ca_bundle(tmp_path, pebble, cli):
     open(ini, "w").write(text)
     bad = cli("-c", ini, "directory", env={"REQUESTS_CA_BUNDLE": "/etc/ssl/certs/ca-certificates.crt"})
     assert bad.returncode == 1 and "TLS error" in bad.stderr and "CABundle" in bad.stderr
+
+
+def test_external_account_binding(tmp_path, cli):
+    """A CA that requires EAB: without it a clear error, with it the account is bound and valid."""
+    hmac_key = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+    with Pebble(str(tmp_path / "pebble"), eab_keys={"kid-1": hmac_key}) as p:
+        ini = write_ini(tmp_path, p)
+        d = cli("-c", ini, "directory")
+        assert "External account binding required: yes" in d.stdout
+        r = cli("-c", ini, "account", "register")
+        assert r.returncode == 1 and "EABKeyId and EABHMACKey" in r.stderr
+        text = open(ini).read().replace("StateDir = state", "StateDir = state\nEABKeyId = kid-1\nEABHMACKey = %s"
+                                        % hmac_key)
+        open(ini, "w").write(text)
+        ok = cli("-c", ini, "account", "register")
+        assert ok.returncode == 0, ok.stderr
+        assert "Registered a new account" in ok.stdout and "Status: valid" in ok.stdout
+        bad = text.replace(hmac_key, hmac_key[:-4] + "AAAA")
+        open(ini, "w").write(bad)
+        (tmp_path / "account.key").unlink()
+        wrong = cli("-c", ini, "account", "register")
+        assert wrong.returncode == 1, wrong.stderr
+        assert "error: unauthorized: external account binding" in wrong.stderr and "Traceback" not in wrong.stderr

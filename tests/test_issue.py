@@ -110,3 +110,22 @@ def test_http01_standalone_and_revoke(tmp_path, pebble, cli, key_type):
     rv = cli(*args)
     assert rv.returncode == 0, rv.stderr
     assert pebble.cert_status(bundle.serial)["Status"] == "Revoked"
+
+
+def test_failed_validation_names_the_domain_and_cleans_up(tmp_path, pebble, cli):
+    """A hook that publishes nothing: the CA's detail per name, exit 1, nothing stored, no TXT left."""
+    recorder = tmp_path / "calls.log"
+    hook = tmp_path / "hook.sh"
+    hook.write_text("#!/bin/sh\necho \"$1 $ACME_DOMAIN\" >> %s\n" % recorder)
+    hook.chmod(0o755)
+    ini = write_ini(tmp_path, pebble, """
+        [cert:broken]
+        Domains = broken.example.test
+        Challenge = dns-01
+        DNSHook = %s
+        """ % hook)
+    r = cli("-c", ini, "issue")
+    assert r.returncode == 1
+    assert "broken.example.test" in r.stdout and "validation failed" in r.stdout, r.stdout + r.stderr
+    assert not (tmp_path / "state" / "certs" / "broken" / "current").exists()
+    assert recorder.read_text().split("\n")[:2] == ["present broken.example.test", "cleanup broken.example.test"]
