@@ -13,7 +13,7 @@ import datetime
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Dict, List, Optional
 
 from acme_aliyun.cloud import apigateway, cdn, dcdn

@@ -2,9 +2,8 @@
 
 import datetime
 import ipaddress
-import os
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -155,17 +154,25 @@ def load_csr(path):
     return csr
 
 
-def csr_names(csr):
-    names = []
+def _san_names(obj):
+    """DNS names and IP addresses of a CSR's or certificate's subjectAltName; None without one."""
     try:
-        san = csr.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
-        names += san.get_values_for_type(x509.DNSName)
-        names += [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+        san = obj.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
     except x509.ExtensionNotFound:
-        pass
-    for attr in csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
-        if attr.value not in names:
-            names.insert(0, attr.value)
+        return None
+    return san.get_values_for_type(x509.DNSName) + [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+
+
+def _common_names(obj):
+    return [a.value for a in obj.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+
+
+def csr_names(csr):
+    """The CSR's names: its CN (when not among the SANs) first, then the SANs."""
+    names = _san_names(csr) or []
+    for cn in _common_names(csr):
+        if cn not in names:
+            names.insert(0, cn)
     return [n.lower() for n in names]
 
 
@@ -188,14 +195,9 @@ def split_pem_chain(text):
 
 
 def cert_names(cert):
-    names = []
-    try:
-        san = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
-        names += san.get_values_for_type(x509.DNSName)
-        names += [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
-    except x509.ExtensionNotFound:
-        names += [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    return [n.lower() for n in names]
+    """The names a certificate is valid for: its SANs, or its CN when it has none."""
+    names = _san_names(cert)
+    return [n.lower() for n in (names if names is not None else _common_names(cert))]
 
 
 def _utc(dt_naive_or_aware):
@@ -271,11 +273,3 @@ def load_cert_pem(data):
     if not certs:
         raise KeyFileError("no PEM certificate found")
     return x509.load_pem_x509_certificate(certs[0].encode("ascii"))
-
-
-def file_mode(path):
-    return os.stat(path).st_mode & 0o777
-
-
-def optional(value) -> Optional[str]:
-    return value or None

@@ -63,6 +63,17 @@ def make_tls_ca(folder):
     return paths
 
 
+def stop_process(proc):
+    """Terminate, then kill after 5 s."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class ChallTestSrv:
     """pebble-challtestsrv: mock DNS for Pebble, TXT records through its management API."""
 
@@ -107,13 +118,7 @@ class ChallTestSrv:
         return self._post("dns-request-history", {"host": host.rstrip(".")}).json()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 class Pebble:
@@ -184,13 +189,7 @@ class Pebble:
         return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.challtestsrv.stop()
 
     def __enter__(self):

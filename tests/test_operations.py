@@ -12,7 +12,6 @@ import pytest
 
 from tests import demo
 from tests.certcheck import verify_chain
-from tests.conftest import ROOT
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The ACME account lifecycle (RFC 8555 §7.3): register, find, update, key change, deactivate."""
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List
 
 from acme_aliyun.protocol import jose
 from acme_aliyun.protocol.errors import AcmeError, AcmeProblem, AcmeResponseError

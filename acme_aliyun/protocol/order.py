@@ -8,7 +8,7 @@ The caller's solver is always cleaned up, on failure too.
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence
 
 from cryptography import x509
