@@ -11,6 +11,7 @@ import json
 import logging
 import socket
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -194,6 +195,12 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self._no_fin = set()
         self._connections_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), _Handler)
+
+    def handle_error(self, request, client_address):
+        """A client that went away (killed, timed out) is normal here; anything else is printed."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
 
     def close_without_fin(self, conn):
         """At the end of this request, close ``conn`` without shutdown(SHUT_WR) first."""
