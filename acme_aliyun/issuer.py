@@ -23,6 +23,7 @@ from acme_aliyun.solvers import make_solver, solver_id
 from acme_aliyun.store import write_copy
 
 log = logging.getLogger(__name__)
+CLOCK_SKEW = datetime.timedelta(hours=1)
 
 
 class CertificateMismatch(ToolError):
@@ -79,7 +80,8 @@ def _order_key(store, cert, stored):
 
 
 def check_issued(pem, key, csr_der, names):
-    """Refuse a certificate whose key is not ours or whose names are not exactly the order's."""
+    """Refuse a certificate whose key is not ours, whose names are not exactly the order's,
+    or that is not valid now."""
     chain = pki.split_pem_chain(pem)
     if not chain:
         raise CertificateMismatch("the CA sent no certificate")
@@ -92,6 +94,13 @@ def check_issued(pem, key, csr_der, names):
         x509.load_der_x509_csr(csr_der).public_key())
     if pki.public_der(cert.public_key()) != expected_pub:
         raise CertificateMismatch("the CA's certificate is for another public key; refusing it")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if pki.not_after(cert) <= now:
+        raise CertificateMismatch("the CA's certificate expired on %s; refusing it"
+                                  % pki.not_after(cert).strftime("%Y-%m-%d %H:%M UTC"))
+    if pki.not_before(cert) > now + CLOCK_SKEW:
+        raise CertificateMismatch("the CA's certificate is not valid before %s (is this host's clock right?); "
+                                  "refusing it" % pki.not_before(cert).strftime("%Y-%m-%d %H:%M UTC"))
     got = sorted(set(pki.cert_names(cert)))
     if got != sorted(set(n.lower() for n in names)):
         raise CertificateMismatch("the CA's certificate names %s, the order asked for %s; refusing it"

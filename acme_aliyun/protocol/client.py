@@ -139,43 +139,56 @@ class AcmeClient:
             return self.ca_bundle
         return True
 
-    def _send(self, method, url, **kw):
-        """One HTTP exchange with bounded body read, no redirects; retries transport faults."""
-        for attempt in range(1, TRANSPORT_RETRIES + 1):
+    def _exchange(self, method, url, **kw):
+        """One HTTP exchange: bounded body read, no redirects. _Retryable for transient faults."""
+        try:
+            self.request_count += 1
+            r = self.session.request(method, url, timeout=self.timeout, verify=self._verify(),
+                                     allow_redirects=False, stream=True, **kw)
             try:
-                self.request_count += 1
-                r = self.session.request(method, url, timeout=self.timeout, verify=self._verify(),
-                                         allow_redirects=False, stream=True, **kw)
-                try:
-                    body = self._read_bounded(r)
-                finally:
-                    r.close()
-            except requests.exceptions.SSLError as e:
-                raise AcmeTransportError("TLS error talking to %s: %s (set CABundle in [acme] if the server "
-                                         "uses a private CA)" % (url, _short(e))) from None
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as e:
+                body = self._read_bounded(r)
+            finally:
+                r.close()
+        except requests.exceptions.SSLError as e:
+            raise AcmeTransportError("TLS error talking to %s: %s (set CABundle in [acme] if the server "
+                                     "uses a private CA)" % (url, _short(e))) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                requests.exceptions.ChunkedEncodingError) as e:
+            self._nonce = None
+            raise _Retryable("cannot reach %s: %s" % (url, _short(e))) from None
+        except requests.exceptions.RequestException as e:
+            raise AcmeTransportError("request to %s failed: %s" % (url, _short(e))) from None
+        headers = dict(r.headers)
+        headers["_links"] = r.raw.headers.getlist("Link") if hasattr(r.raw.headers, "getlist") else (
+            [r.headers["Link"]] if "Link" in r.headers else [])
+        resp = Response(r.status_code, headers, body, url)
+        nonce = r.headers.get("Replay-Nonce")
+        if nonce:
+            self._nonce = nonce
+        if 300 <= r.status_code < 400:
+            raise AcmeTransportError("%s answered %s with a redirect to %s; ACME servers do not redirect, "
+                                     "refusing to follow" % (url, r.status_code, r.headers.get("Location")))
+        if r.status_code >= 500 and not _is_problem(resp):
+            raise _Retryable("%s answered HTTP %s" % (url, r.status_code), resp)
+        return resp
+
+    def _send(self, method, url, sign=None, **kw):
+        """An exchange with bounded, jittered retries of transient faults (connection errors, bare 5xx).
+
+        For a POST, sign() builds the body again on every attempt: a retried request
+        gets a fresh nonce, never the one the failed attempt may have used up.
+        """
+        for attempt in range(1, TRANSPORT_RETRIES + 1):
+            if sign is not None:
+                kw["data"] = sign()
+            try:
+                return self._exchange(method, url, **kw)
+            except _Retryable as e:
                 if attempt == TRANSPORT_RETRIES:
-                    raise AcmeTransportError("cannot reach %s: %s" % (url, _short(e))) from None
-                self._backoff(attempt, "%s %s: %s" % (method, url, _short(e)))
-                self._nonce = None
-                continue
-            except requests.exceptions.RequestException as e:
-                raise AcmeTransportError("request to %s failed: %s" % (url, _short(e))) from None
-            headers = dict(r.headers)
-            headers["_links"] = r.raw.headers.getlist("Link") if hasattr(r.raw.headers, "getlist") else (
-                [r.headers["Link"]] if "Link" in r.headers else [])
-            resp = Response(r.status_code, headers, body, url)
-            nonce = r.headers.get("Replay-Nonce")
-            if nonce:
-                self._nonce = nonce
-            if 300 <= r.status_code < 400:
-                raise AcmeTransportError("%s answered %s with a redirect to %s; ACME servers do not redirect, "
-                                         "refusing to follow" % (url, r.status_code, r.headers.get("Location")))
-            if r.status_code >= 500 and attempt < TRANSPORT_RETRIES and not _is_problem(resp):
-                self._backoff(attempt, "%s %s: HTTP %s" % (method, url, r.status_code))
-                continue
-            return resp
+                    if e.response is not None:
+                        return e.response
+                    raise AcmeTransportError(str(e)) from None
+                self._backoff(attempt, "%s %s: %s" % (method, url, e))
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -248,10 +261,13 @@ class AcmeClient:
     def post(self, url, payload, key=None, use_jwk=False, want_json=True):
         """Signed POST. payload=None is POST-as-GET. use_jwk embeds the key instead of kid."""
         key = key or self.key
+
+        def sign():
+            body = jose.jws(key, payload, url, nonce=self._take_nonce(), kid=None if use_jwk else self.kid)
+            return json.dumps(body)
+
         for _ in range(BAD_NONCE_RETRIES):
-            nonce = self._take_nonce()
-            body = jose.jws(key, payload, url, nonce=nonce, kid=None if use_jwk else self.kid)
-            resp = self._send("POST", url, data=json.dumps(body), headers={"Content-Type": JOSE})
+            resp = self._send("POST", url, sign=sign, headers={"Content-Type": JOSE})
             try:
                 return self._decode(resp, want_json=want_json)
             except BadNonce:
@@ -264,6 +280,14 @@ class AcmeClient:
 
     def close(self):
         self.session.close()
+
+
+class _Retryable(Exception):
+    """A transient fault: worth another attempt after a pause (response kept for the last one)."""
+
+    def __init__(self, message, response=None):
+        super().__init__(message)
+        self.response = response
 
 
 def _is_problem(resp):
