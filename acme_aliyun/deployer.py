@@ -2,8 +2,12 @@
 
 plan() reads what every target serves and decides per target: unchanged (already
 this certificate), refused (with the reason), failed (could not read) or planned
-(to be written). apply() writes the planned ones under a CertName unique to the
-certificate, reads each back and reports deployed or failed. describe_targets()
+(to be written). Bulk listings answer for most targets (a domain a successful HTTPS
+list leaves out serves no certificate); a target is read on its own only where the
+listing failed or lacks evidence. apply() writes the planned ones under a CertName
+unique to the certificate (one job per product, side by side), confirms them with the
+same bulk listings, reads back one by one only what these do not yet show, and
+reports deployed or failed. describe_targets()
 is the read-only view for `status`; cloud_check() probes credentials and read
 access for `cloud check`. Targets are handled concurrently; the SDK layer paces
 every action under its QPS limit.
@@ -78,7 +82,12 @@ def _pool_map(fn: Callable, items: list) -> list:
 # --- reading --------------------------------------------------------------------------------------
 
 def _listings(client, targets: TargetSpecs):
-    """Bulk reads: CDN and DCDN listings, each API Gateway group once. Errors kept per group."""
+    """Bulk reads: CDN and DCDN listings, each API Gateway group once.
+
+    (kind, None) -> {domain: Deployed} for the domains the bulk reads answer for (a
+    domain left out of a successful HTTPS list is Deployed(ssl_on=False)), or None when
+    the listing failed; ("apigateway", group) -> {domain: Deployed} or the CloudError.
+    """
     groups = sorted({apigateway.parse_spec(s)[0] for s in targets.apigateway})
     jobs = [("cdn", None)] * bool(targets.cdn) + [("dcdn", None)] * bool(targets.dcdn) + \
         [("apigateway", g) for g in groups]
@@ -92,7 +101,7 @@ def _listings(client, targets: TargetSpecs):
         except CloudError as e:
             if kind != "apigateway":   # the per-domain reads will say what is wrong
                 logger.debug("%s listing failed (%s); reading domains one by one", kind, e.code)
-                return job, {}
+                return job, None
             return job, e
 
     return dict(_pool_map(run, jobs))
@@ -102,7 +111,7 @@ def _expand(targets: TargetSpecs, listings, bundle) -> List[tuple]:
     """(kind, target, listed Deployed or None or CloudError); bare GroupIds become covered domains."""
     out = []
     for kind in ("cdn", "dcdn"):
-        listing = listings.get((kind, None), {})
+        listing = listings.get((kind, None)) or {}     # None: the listing failed, read every domain
         out += [(kind, d.lower(), listing.get(d.lower())) for d in getattr(targets, kind)]
     for spec in targets.apigateway:
         group, domain = apigateway.parse_spec(spec)
@@ -194,19 +203,21 @@ def _day(dt):
 
 
 def apply(plan: Plan, client: CloudClient, dry_run: bool = False) -> List[TargetResult]:
-    """Write the planned targets, read each back; dry_run returns the plan without writing."""
+    """Write the planned targets, confirm them; dry_run returns the plan without writing."""
     if dry_run:
         return [replace(r) for r in plan.results]
     by_kind: Dict[str, List[str]] = {}
     for r in plan.writes:
         by_kind.setdefault(r.kind, []).append(r.target)
-    # CDN goes as one job (batches of 10 share one upload); DCDN and API Gateway per target
-    jobs = [("cdn", by_kind["cdn"])] if "cdn" in by_kind else []
-    jobs += [(k, [t]) for k in ("dcdn", "apigateway") for t in by_kind.get(k, [])]
+    # one job per product, side by side: CDN in batches of 10 sharing one upload, DCDN and
+    # API Gateway a few targets at a time inside their job; the client paces every action
+    jobs = [(k, by_kind[k]) for k in ("cdn", "dcdn", "apigateway") if k in by_kind]
     write_errors: Dict[tuple, Optional[CloudError]] = {}
     for (kind, _targets), errors in zip(jobs, _pool_map(
             lambda job: MODULES[job[0]].write(client, job[1], plan.cert_name, plan.bundle), jobs)):
         write_errors.update({(kind, t): e for t, e in errors.items()})
+    written = [r for r in plan.writes if write_errors.get((r.kind, r.target)) is None]
+    confirmed = _confirm_in_bulk(client, written, plan)
 
     def finish(r: TargetResult) -> TargetResult:
         if r.status != "planned":
@@ -214,9 +225,42 @@ def apply(plan: Plan, client: CloudClient, dry_run: bool = False) -> List[Target
         err = write_errors.get((r.kind, r.target))
         if err is not None:
             return _failed(r.kind, r.target, err)
+        if (r.kind, r.target) in confirmed:
+            return TargetResult(r.kind, r.target, "deployed", "now serves %s" % plan.cert_name,
+                                deployed_not_after=plan.bundle.not_after)
         return _read_back(client, r, plan)
 
     return _pool_map(finish, plan.results)
+
+
+def _confirm_in_bulk(client, written: List[TargetResult], plan: Plan) -> set:
+    """(kind, target) of the written targets whose bulk listing already shows the upload.
+
+    One paged DescribeCdnHttpsDomainList, one DescribeDcdnHttpsDomainList and one
+    DescribeApiGroup per group; the listed CertName (it encodes expiry date and serial
+    prefix) and expiry are the evidence. Whatever they do not show, or a listing that
+    fails, is left to the per-target _read_back.
+    """
+    targets: Dict[tuple, List[str]] = {}
+    for r in written:
+        key = (r.kind, apigateway.parse_spec(r.target)[0] if r.kind == "apigateway" else None)
+        targets.setdefault(key, []).append(r.target)
+
+    def run(job):
+        (kind, group), names = job
+        try:
+            if kind == "apigateway":
+                listing = apigateway.read_group(client, group)
+                shown = {t: listing.get(apigateway.parse_spec(t)[1]) for t in names}
+            else:
+                listing = MODULES[kind].list_https(client, names)
+                shown = {t: listing.get(t) for t in names}
+        except CloudError as e:
+            logger.debug("%s bulk read-back failed (%s); reading back one by one", kind, e.code)
+            return set()
+        return {(kind, t) for t, d in shown.items() if d is not None and d.shows_upload(plan.cert_name, plan.bundle)}
+
+    return set().union(*_pool_map(run, list(targets.items())))
 
 
 def _read_back(client, r: TargetResult, plan: Plan) -> TargetResult:

@@ -37,7 +37,7 @@ def parse_event(event):
     if not isinstance(event, dict):
         raise FcEventError("the event is not a JSON object")
     request = event
-    if "triggerTime" in event or "triggerName" in event:
+    if "triggerTime" in event or "triggerName" in event or ("payload" in event and "action" not in event):
         payload = event.get("payload") or ""
         try:
             request = json.loads(payload) if isinstance(payload, str) and payload.strip().startswith("{") else {}

@@ -198,6 +198,18 @@ class Pebble:
     def __exit__(self, *exc):
         self.stop()
 
+    def _log(self):
+        with open(os.path.join(self.workdir, "pebble.log")) as fh:
+            return fh.read()
+
+    def orders_created(self):
+        """Orders Pebble added to its database (a newOrder rejected for a bad nonce creates none)."""
+        return self._log().count("Added order ")
+
+    def new_order_requests(self):
+        """newOrder requests received, accepted or not."""
+        return self._log().count("POST /order-plz")
+
     # --- management interface ---------------------------------------------------------
 
     def _mgmt(self, path):

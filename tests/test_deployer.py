@@ -224,3 +224,108 @@ def test_name_clash_from_an_earlier_upload_is_resolved_with_forceset(emu):
     assert statuses(results) == {("cdn", CDN[0]): "deployed"}
     assert [(c.action, c.code) for c in emu.write_calls()] == [
         ("SetCdnDomainSSLCertificate", "Certificate.Duplicated"), ("BatchSetCdnDomainServerCertificate", None)]
+
+
+# --- bulk reads and side-by-side writes ------------------------------------------------------------
+
+def counts(emu):
+    out = {}
+    for c in emu.calls:
+        out[c.action] = out.get(c.action, 0) + 1
+    return out
+
+
+PER_DOMAIN_READS = ("DescribeDomainCertificateInfo", "DescribeDcdnDomainCertificateInfo", "DescribeDomain")
+
+
+def test_domain_absent_from_a_successful_https_list_is_planned_without_a_per_domain_read(emu):
+    client = make_client(emu)
+    other, other_key = make_cert(NAMES, 30)
+    emu.add_cdn_domain("old.example.test", cert_pem=other, key_pem=other_key, cert_name="old-cert")
+    specs = TargetSpecs(cdn=CDN + ["old.example.test"], dcdn=list(DCDN), apigateway=list(SPECS.apigateway))
+    plan = deployer.plan(bundle(), "site", specs, client)
+    assert {r.status for r in plan.results} == {"planned"}
+    assert "install" in next(r.reason for r in plan.results if r.target == CDN[0])
+    assert "replace old-cert" in next(r.reason for r in plan.results if r.target == "old.example.test")
+    n = counts(emu)
+    # CDN: a list with one HTTPS domain; DCDN: NoHttpsDomain (a successful "nothing is HTTPS")
+    assert (n["DescribeCdnHttpsDomainList"], n["DescribeDcdnHttpsDomainList"], n["DescribeUserDomains"]) == (1, 1, 1)
+    assert n.get("DescribeDomainCertificateInfo") == 1        # only the listed domain, for its served PEM
+    assert not any(n.get(a) for a in PER_DOMAIN_READS[1:])
+    # the read-only view answers from the same listings
+    emu.reset_calls()
+    view = {s.target: s for s in deployer.describe_targets(specs, client)}
+    assert (view[CDN[0]].cert_name, view[DCDN[0]].error, view["old.example.test"].cert_name) == (None, None,
+                                                                                                   "old-cert")
+    assert not any(counts(emu).get(a) for a in PER_DOMAIN_READS)
+
+
+@pytest.mark.parametrize("failing", [("DescribeCdnHttpsDomainList", "DescribeDcdnHttpsDomainList"),
+                                     ("DescribeUserDomains",)])
+def test_a_failed_listing_falls_back_to_per_domain_reads(emu, failing):
+    emu.set_faults(1.0, ("internal",), None, actions=list(failing))
+    client = make_client(emu, max_attempts=2)
+    plan = deployer.plan(bundle(), "site", SPECS, client)
+    assert statuses(plan.results) == {t: "planned" for t in ALL_TARGETS}
+    n = counts(emu)
+    assert n["DescribeDomainCertificateInfo"] == len(CDN)
+    assert n.get("DescribeDcdnDomainCertificateInfo", 0) == (len(DCDN) if "DescribeDcdnHttpsDomainList" in failing
+                                                             else 0)
+
+
+def test_unknown_domains_fail_with_the_cloud_code_and_request_id(emu):
+    """CDN: DescribeUserDomains does not list it -> read -> NotFound at plan time; DCDN: at write time."""
+    client = make_client(emu)
+    specs = TargetSpecs(cdn=[CDN[0], "nope.example.test"], dcdn=[DCDN[0], "nope-d.example.test"])
+    plan = deployer.plan(bundle(), "site", specs, client)
+    assert counts(emu)["DescribeDomainCertificateInfo"] == 1
+    res = {r.target: r for r in deployer.apply(plan, client)}
+    for t in ("nope.example.test", "nope-d.example.test"):
+        assert (res[t].status, res[t].error_code) == ("failed", "InvalidDomain.NotFound") and res[t].request_id
+    assert {t for t, r in res.items() if r.status == "deployed"} == {CDN[0], DCDN[0]}
+
+
+def test_read_back_uses_the_bulk_listings(emu, monkeypatch):
+    client = make_client(emu)
+    plan = deployer.plan(bundle(), "site", SPECS, client)
+    emu.reset_calls()
+    results = deployer.apply(plan, client)
+    assert statuses(results) == {t: "deployed" for t in ALL_TARGETS}
+    n = counts(emu)
+    assert (n["DescribeCdnHttpsDomainList"], n["DescribeDcdnHttpsDomainList"], n["DescribeApiGroup"]) == (1, 1, 2)
+    assert not any(n.get(a) for a in PER_DOMAIN_READS)
+
+    # a listing that does not show the upload yet: only those targets are read one by one
+    b = bundle()
+    plan = deployer.plan(b, "site", SPECS, client)
+    lagging = {CDN[1], "api2.example.test"}
+    real_list, real_group = deployer.cdn.list_https, deployer.apigateway.read_group
+    monkeypatch.setattr(deployer.cdn, "list_https", lambda c, ds, **kw: {
+        d: v for d, v in real_list(c, ds, **kw).items() if d not in lagging})
+    monkeypatch.setattr(deployer.apigateway, "read_group", lambda c, g: {
+        d: v for d, v in real_group(c, g).items() if d not in lagging})
+    emu.reset_calls()
+    results = deployer.apply(plan, client)
+    assert statuses(results) == {t: "deployed" for t in ALL_TARGETS}
+    n = counts(emu)
+    assert (n.get("DescribeDomainCertificateInfo"), n.get("DescribeDomain")) == (1, 1)
+    assert not n.get("DescribeDcdnDomainCertificateInfo")
+    assert emu.cdn_state(CDN[1])["serial"] == b.cert.serial_number
+
+
+def test_dcdn_and_api_gateway_writes_run_alongside_the_cdn_batches(emu):
+    many = ["b%02d.example.test" % i for i in range(50)]       # 5 batches, paced at 7.5 a second
+    for d in many:
+        emu.add_cdn_domain(d)
+    client = make_client(emu)
+    specs = TargetSpecs(cdn=many, dcdn=list(DCDN), apigateway=list(SPECS.apigateway))
+    plan = deployer.plan(bundle(), "site", specs, client)
+    emu.reset_calls()
+    assert {r.status for r in deployer.apply(plan, client)} == {"deployed"}
+    times = {}
+    for c in emu.write_calls():
+        times.setdefault(c.action, []).append(c.time)
+    last_batch = max(times["BatchSetCdnDomainServerCertificate"])
+    assert len(times["BatchSetCdnDomainServerCertificate"]) == 5
+    assert max(times["SetDcdnDomainSSLCertificate"]) < last_batch
+    assert max(times["SetDomainCertificate"]) < last_batch

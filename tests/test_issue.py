@@ -49,12 +49,11 @@ def test_second_issue_with_nothing_due_makes_no_order(tmp_path, pebble, cli):
     env = _hook_env(pebble, tmp_path)
     assert cli("-c", ini, "issue", env=env).returncode == 0
     before = open(tmp_path / "state" / "certs" / "again" / "cert.pem").read()
-    pebble_log = os.path.join(pebble.workdir, "pebble.log")
-    orders_before = open(pebble_log).read().count("POST /order-plz")
+    requests_before = pebble.new_order_requests()
     r = cli("-c", ini, "issue", env=env)
     assert r.returncode == 0 and "again: unchanged" in r.stdout, r.stdout + r.stderr
     assert open(tmp_path / "state" / "certs" / "again" / "cert.pem").read() == before
-    assert open(pebble_log).read().count("POST /order-plz") == orders_before
+    assert pebble.new_order_requests() == requests_before
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -36,13 +36,18 @@ def test_kill_dash_nine_at_ten_random_moments(tmp_path, pebble):
     first = run_cli("-c", ini, "issue", env=env)
     assert first.returncode == 0, first.stderr
     store = Store(str(tmp_path / "state"))
+    started = time.monotonic()
+    assert run_cli("-c", ini, "issue", "--force", env=env).returncode == 0
+    duration = time.monotonic() - started
     rng = random.Random(20261126)
     serials = {store.load("crash").bundle.serial}
-    killed_mid_run = 0
-    for trial in range(10):
+    killed_mid_run = trial = 0
+    while killed_mid_run < 10:                     # ten kills that land while `issue` runs
+        trial += 1
+        assert trial <= 30, "only %d of %d kills landed during a run" % (killed_mid_run, trial)
         proc = subprocess.Popen([sys.executable, "-m", "acme_aliyun", "-c", ini, "issue", "--force"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.05, 1.2))
+        time.sleep(rng.uniform(0.0, duration))
         if proc.poll() is None:
             killed_mid_run += 1
         proc.send_signal(signal.SIGKILL)
@@ -58,5 +63,4 @@ def test_kill_dash_nine_at_ten_random_moments(tmp_path, pebble):
         assert store.pending_challenges("crash") == []
         for name in ("_acme-challenge.crash.example.test.", "_acme-challenge.www.crash.example.test."):
             assert _txt_values(pebble, name) == [], "trial %d left TXT at %s" % (trial, name)
-    assert killed_mid_run >= 5, "the kills mostly landed after the run ended; widen the window"
     assert not os.path.exists(os.path.join(store.cert_dir("crash"), "pending-key.pem"))

@@ -42,7 +42,7 @@ def read_one(client, target) -> Deployed:
 
 
 def write(client, targets: List[str], cert_name, bundle) -> Dict[str, Optional[CloudError]]:
-    """SetDomainCertificate for each GroupId:domain; per target None or the error."""
+    """SetDomainCertificate for each GroupId:domain, a few at a time; per target None or the error."""
     def send(target):
         group, domain = parse_spec(target)
         client.call(KIND, "SetDomainCertificate", {

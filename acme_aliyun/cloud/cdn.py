@@ -1,7 +1,8 @@
 """Alibaba Cloud CDN as a deploy target.
 
-Reads: DescribeCdnHttpsDomainList (500 per page) for the bulk state of many domains,
-DescribeDomainCertificateInfo per domain where the served PEM is needed.
+Reads: DescribeCdnHttpsDomainList (500 per page) for the bulk state of many domains
+(a domain it does not list serves no certificate, once DescribeUserDomains shows the
+domain exists), DescribeDomainCertificateInfo per domain where the served PEM is needed.
 Writes: BatchSetCdnDomainServerCertificate (10 domains a call) when several domains
 get the same certificate, else SetCdnDomainSSLCertificate; a batch refused for one
 bad domain is redone domain by domain. A name clash from an
@@ -9,10 +10,13 @@ earlier, partly failed upload of the same certificate is resolved by read-back a
 then ForceSet=1 (the name encodes the serial, so it can only hold this certificate).
 """
 
+import logging
 from typing import Dict, List, Optional
 
 from acme_aliyun.cloud.certinfo import DUPLICATE_CODES, Deployed, parse_time
 from acme_aliyun.cloud.sdk import CloudError
+
+logger = logging.getLogger(__name__)
 
 KIND = "cdn"
 PAGE_SIZE = 500
@@ -23,27 +27,64 @@ def cert_infos(data):
     return ((data.get("CertInfos") or {}).get("CertInfo")) or []
 
 
-def read_many(client, domains, action="DescribeCdnHttpsDomainList", product="cdn") -> Dict[str, Deployed]:
-    """The listed certificate of each HTTPS domain among `domains` (absent: not listed)."""
+def list_https(client, domains, action="DescribeCdnHttpsDomainList", product="cdn") -> Dict[str, Deployed]:
+    """The listed certificate of each HTTPS domain among `domains` (absent: not listed).
+
+    NoHttpsDomain is a successful answer (nothing is HTTPS: {}); any other failure raises.
+    """
     wanted = {d.lower() for d in domains}
     found: Dict[str, Deployed] = {}
+    for item in _pages(client, product, action, "CertInfos", "CertInfo", wanted, found):
+        name = (item.get("DomainName") or "").lower()
+        if name in wanted:
+            found[name] = Deployed(item.get("CertName") or None, parse_time(item.get("CertExpireTime")))
+    return found
+
+
+def read_many(client, domains) -> Dict[str, Deployed]:
+    """What the bulk reads say about each of `domains`; a domain without an entry needs read_one.
+
+    HTTPS domains have their listed certificate; a domain the (successful) HTTPS list
+    leaves out serves no certificate, if DescribeUserDomains shows it exists with HTTPS
+    off (an unknown domain is left to read_one, which reports InvalidDomain.NotFound).
+    Raises CloudError when the HTTPS list fails; a failed DescribeUserDomains only
+    leaves the unlisted domains to read_one.
+    """
+    found = list_https(client, domains)
+    absent = {d.lower() for d in domains} - set(found)
+    if absent:
+        try:
+            found.update({d: Deployed(ssl_on=False) for d in _https_off(client, absent)})
+        except CloudError as e:
+            logger.debug("DescribeUserDomains failed (%s); reading %d domain(s) one by one", e.code, len(absent))
+    return found
+
+
+def _https_off(client, domains) -> set:
+    """Those of `domains` that DescribeUserDomains lists with SslProtocol off."""
+    seen: Dict[str, str] = {}
+    for item in _pages(client, KIND, "DescribeUserDomains", "Domains", "PageData", domains, seen):
+        name = (item.get("DomainName") or "").lower()
+        if name in domains:
+            seen[name] = (item.get("SslProtocol") or "").lower()
+    return {d for d, ssl in seen.items() if ssl != "on"}
+
+
+def _pages(client, product, action, outer, inner, wanted, found):
+    """Items of each page (PAGE_SIZE a page) until every wanted name is in `found` or the list ends."""
     page = 1
     while wanted - set(found):
         try:
             data = client.call(product, action, {"PageNumber": page, "PageSize": PAGE_SIZE}, write=False)
         except CloudError as e:
             if e.code == "NoHttpsDomain":
-                break
+                return
             raise
-        items = cert_infos(data)
-        for item in items:
-            name = (item.get("DomainName") or "").lower()
-            if name in wanted:
-                found[name] = Deployed(item.get("CertName") or None, parse_time(item.get("CertExpireTime")))
+        items = ((data.get(outer) or {}).get(inner)) or []
+        yield from items
         if not items or page * PAGE_SIZE >= int(data.get("TotalCount") or 0):
-            break
+            return
         page += 1
-    return found
 
 
 def read_one(client, domain) -> Deployed:

@@ -8,6 +8,7 @@ still tells whether the certificate is ours.
 
 import datetime
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Dict, Optional
 
@@ -86,6 +87,15 @@ class Deployed:
             return self.not_after is None or abs((self.not_after - bundle.not_after).total_seconds()) < 86400
         return False
 
+    def shows_upload(self, cert_name, bundle) -> bool:
+        """A listing (CertName and dates, no PEM) shows our upload: our exact CertName, which
+        encodes this certificate's expiry date and serial prefix, and the same expiry."""
+        if self.empty or self.cert_name != cert_name or not name_evidence(cert_name, bundle):
+            return False
+        if self.serial and self.serial.lower() != bundle.serial.lower():
+            return False
+        return self.not_after is None or abs((self.not_after - bundle.not_after).total_seconds()) < 86400
+
     def outlives(self, bundle) -> bool:
         """Does the deployed certificate expire later than the bundle's (by more than a minute)?"""
         return (not self.empty and self.not_after is not None
@@ -95,23 +105,31 @@ class Deployed:
 DUPLICATE_CODES = ("Certificate.Duplicated", "CertificateContent.Duplicated", "CertNameAlreadyExists")
 
 
-def write_each(targets, send, read_one, cert_name, bundle) -> Dict[str, Optional[CloudError]]:
-    """send(target) for each target; per target None or the error.
+WRITE_WORKERS = 4
+
+
+def write_each(targets, send, read_one, cert_name, bundle,
+               workers=WRITE_WORKERS) -> Dict[str, Optional[CloudError]]:
+    """send(target) for each target, `workers` at a time (the client paces them); per target
+    None or the error.
 
     A duplicate-name/content answer (a retried upload that had in fact succeeded)
     counts as success when the target reads back as serving this certificate.
     """
-    result: Dict[str, Optional[CloudError]] = {}
-    for t in targets:
+    def one(t) -> Optional[CloudError]:
         try:
             send(t)
-            result[t] = None
+            return None
         except CloudError as e:
-            result[t] = e
             if e.code in DUPLICATE_CODES:
                 try:
                     if read_one(t).is_ours(cert_name, bundle):
-                        result[t] = None
+                        return None
                 except CloudError:
                     pass
-    return result
+            return e
+
+    if workers <= 1 or len(targets) <= 1:
+        return {t: one(t) for t in targets}
+    with ThreadPoolExecutor(max_workers=min(workers, len(targets))) as pool:
+        return dict(zip(targets, pool.map(one, targets)))

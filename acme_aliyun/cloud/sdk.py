@@ -54,7 +54,7 @@ PRODUCTS = {
     "sts": Product("Sts", "2015-04-01", ""),
 }
 
-# Documented per-account QPS limits; undocumented actions get DEFAULT_QPS.
+# Per-account QPS limits: documented ones, then assumed ones; any other action gets DEFAULT_QPS.
 QPS_LIMITS = {
     "SetCdnDomainSSLCertificate": 30,
     "BatchSetCdnDomainServerCertificate": 10,
@@ -63,6 +63,12 @@ QPS_LIMITS = {
     "DescribeCdnHttpsDomainList": 100,
     "DescribeDcdnHttpsDomainList": 100,
     "DescribeDcdnDomainCertificateInfo": 100,
+    # ASSUMED, not documented: conservative guesses (the comparable documented CDN actions
+    # allow 30/s for a write, 100/s for a read); the Pacer's 75% margin applies on top.
+    "SetDcdnDomainSSLCertificate": 20,
+    "SetDomainCertificate": 20,
+    "DescribeApiGroup": 20,
+    "DescribeDomain": 20,
 }
 DEFAULT_QPS = 10
 

@@ -34,8 +34,7 @@ def emu(pebble):
 
 
 def _orders(pebble):
-    with open(os.path.join(pebble.workdir, "pebble.log")) as fh:
-        return fh.read().count("POST /order-plz")
+    return pebble.orders_created()
 
 
 def _run_together(ini, *args):
