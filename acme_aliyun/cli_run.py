@@ -32,8 +32,7 @@ def print_summary(report):
             _out("%s: %s" % (o.name, o.error))
         for t in o.targets:
             if t.status in ("refused", "failed") or (report.dry_run and t.status == "planned"):
-                extra = " [%s, request %s]" % (t.error_code, t.request_id) if t.error_code else ""
-                _out("  %s %s %s: %s%s" % (t.kind, t.target, t.status, t.reason, extra))
+                _out("  %s %s %s: %s%s" % (t.kind, t.target, t.status, t.reason, t.error_ref()))
 
 
 def _finish(ctx, report, args):

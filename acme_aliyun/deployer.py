@@ -45,6 +45,12 @@ class TargetResult:
     error_code: Optional[str] = None
     request_id: Optional[str] = None
 
+    def error_ref(self):
+        """' [Code, request ID]' for a target the cloud refused, '' otherwise."""
+        if not self.error_code:
+            return ""
+        return " [%s%s]" % (self.error_code, ", request %s" % self.request_id if self.request_id else "")
+
 
 @dataclass
 class Plan:

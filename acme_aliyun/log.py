@@ -43,14 +43,14 @@ def redact(text):
     return text
 
 
-class RedactingFilter(logging.Filter):
-    def filter(self, record):
+class RedactingFormatter(logging.Formatter):
+    """Formats a record, traceback and exception text included, then masks every secret in it."""
+
+    def format(self, record):
         try:
-            msg = record.getMessage()
+            return redact(super().format(record))
         except Exception:  # a bad format string must not leak its arguments either
-            msg = str(record.msg)
-        record.msg, record.args = redact(msg), None
-        return True
+            return redact(str(record.msg))
 
 
 def setup(verbose=False, quiet=False, stream=None):
@@ -62,8 +62,7 @@ def setup(verbose=False, quiet=False, stream=None):
             root.removeHandler(h)
     handler = logging.StreamHandler(stream or sys.stderr)
     handler._acme_aliyun = True
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s" if verbose else "%(message)s"))
-    handler.addFilter(RedactingFilter())
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(message)s" if verbose else "%(message)s"))
     root.addHandler(handler)
     root.setLevel(level)
     # The Alibaba Cloud core SDK logs signed URLs (key id, private keys) at ERROR

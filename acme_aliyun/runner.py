@@ -127,8 +127,7 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         log.error("%s: deploy failed: %s", cert.name, e)
     for t in out.targets:
         if t.status in ("refused", "failed"):
-            log.error("%s: %s %s %s: %s%s", cert.name, t.kind, t.target, t.status, t.reason,
-                      " (%s, request %s)" % (t.error_code, t.request_id) if t.error_code else "")
+            log.error("%s: %s %s %s: %s%s", cert.name, t.kind, t.target, t.status, t.reason, t.error_ref())
     return out
 
 

@@ -137,7 +137,7 @@ def endpoint_for(settings, product, extra=None, env=None) -> Endpoint:
 
 # --- errors -----------------------------------------------------------------------------------
 
-_QUERY = re.compile(r"\?[^\s'\"]*")
+_QUERY = re.compile(r"\?(?!\[query redacted\])[^\s'\"]*")
 _SIGN_STRING = re.compile(r"[A-Za-z]+%3D[^\s'\"]*%26[^\s'\"]*")
 
 
