@@ -137,15 +137,22 @@ def cmd_account_deactivate(args):
 
 # --- parser ------------------------------------------------------------------------------
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit 2) like every other error."""
+
+    def error(self, message):
+        self.exit(2, "error: %s: %s (see '%s --help')\n" % (self.prog, message, self.prog))
+
+
 def build_parser():
-    p = argparse.ArgumentParser(prog="acme-aliyun",
-                                description="Let's Encrypt certificates for Alibaba Cloud CDN, DCDN and API Gateway.")
+    p = _Parser(prog="acme-aliyun",
+                description="Let's Encrypt certificates for Alibaba Cloud CDN, DCDN and API Gateway.")
     p.add_argument("-c", "--config", default=os.environ.get("ACME_ALIYUN_CONFIG", "acme.ini"),
                    help="path to acme.ini (default: ./acme.ini or $ACME_ALIYUN_CONFIG)")
     p.add_argument("-v", "--verbose", action="store_true", help="more detail in the log")
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors (for cron)")
     p.add_argument("--version", action="version", version="acme-aliyun " + __version__)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")      # subparsers inherit _Parser
     sub.required = True
 
     s = sub.add_parser("directory", help="show the CA's endpoints and meta")

@@ -1,10 +1,12 @@
 """Bad input: each case exits 2 with one line naming the problem, no traceback, nothing written."""
 
+import base64
 import os
 import textwrap
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -134,6 +136,101 @@ CASES = {
     "key encrypted": _key_case(lambda: _pem(ec.generate_private_key(ec.SECP256R1()), encrypt=True), "encrypted"),
     "key unreadable": _key_case(lambda: None, "cannot be read"),
 }
+
+
+def _csr_pem(names, key=None):
+    from acme_aliyun import pki
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    return pki.make_csr(key, names).public_bytes(serialization.Encoding.PEM)
+
+
+def _csr_no_names():
+    key = ec.generate_private_key(ec.SECP256R1())
+    return x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).sign(
+        key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+def _csr_bad_signature():
+    pem = _csr_pem(["example.test"])
+    der = bytearray(x509.load_pem_x509_csr(pem).public_bytes(serialization.Encoding.DER))
+    der[-3] ^= 0xFF                           # flip a byte of the signature
+    body = base64.encodebytes(bytes(der)).decode()
+    return ("-----BEGIN CERTIFICATE REQUEST-----\n%s-----END CERTIFICATE REQUEST-----\n" % body).encode()
+
+
+CSR_SECTION = BASE + "[cert:site]\nCSRFile = site.csr\nHTTPListen = :8080\n"
+FILE_CASES = {
+    # name: (ini text, file name, file content factory, expected text, argv)
+    "CSR not a CSR": (CSR_SECTION, "site.csr", lambda: b"junk", "[cert:site] CSRFile", ["issue"]),
+    "CSR without names": (CSR_SECTION, "site.csr", _csr_no_names, "names no domain", ["issue"]),
+    "CSR bad signature": (CSR_SECTION, "site.csr", _csr_bad_signature, "[cert:site] CSRFile", ["issue"]),
+    "CSR with an IP name": (CSR_SECTION, "site.csr", lambda: _csr_pem(["192.0.2.7"]), "is an IP address",
+                            ["issue"]),
+    "CSR names differ from Domains": (CSR_SECTION.replace("CSRFile", "Domains = other.example.test\nCSRFile"),
+                                      "site.csr", lambda: _csr_pem(["example.test"]), "names differ from the CSR",
+                                      ["issue"]),
+    "CSR is a certificate": (CSR_SECTION, "site.csr",
+                             lambda: b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+                             "[cert:site] CSRFile", ["issue"]),
+    "article CSRFile garbage": (BASE.replace("[acme]", "[acme-neoprime]") + "CSRFile = example.com.csr\n",
+                                "example.com.csr", lambda: b"\x00\x01", "[acme-neoprime] CSRFile", ["issue"]),
+}
+CLI_CASES = {
+    "unknown command": ["frobnicate"],
+    "no command": [],
+    "bad revoke reason": ["revoke", "site", "--reason", "because"],
+    "lock timeout not a number": ["run", "--lock-timeout", "soon"],
+    "unknown option": ["issue", "--everything"],
+    "deploy without name": ["deploy"],
+    "account without action": ["account"],
+    "bad rollover key type": ["account", "rollover", "--key-type", "dsa"],
+    "cloud unknown action": ["cloud", "nuke"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(FILE_CASES))
+def test_bad_files_exit_2_with_one_line(name, tmp_path, capsys):
+    text, fname, content, expect, argv = FILE_CASES[name]
+    (tmp_path / fname).write_bytes(content())
+    (tmp_path / "acme.ini").write_text(text)
+    before = sorted(os.listdir(tmp_path))
+    code = cli.main(["-c", str(tmp_path / "acme.ini")] + argv)
+    out, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and expect in lines[0], (name, code, err)
+    assert out == "" and sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("name", sorted(CLI_CASES))
+def test_bad_arguments_exit_2_with_one_line(name, tmp_path, capsys):
+    (tmp_path / "acme.ini").write_text(BASE + CERT)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["-c", str(tmp_path / "acme.ini")] + CLI_CASES[name])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 2 and out == ""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: acme-aliyun"), (name, err)
+    assert os.listdir(tmp_path) == ["acme.ini"]
+
+
+def test_corrupt_stored_certificate_is_reported_not_deployed(tmp_path, capsys):
+    """A certificate file damaged on disk: a clear error naming it, no traceback, exit 1."""
+    from acme_aliyun import pki
+    from acme_aliyun.store import Store
+    from tests.aliyun_emulator.testcerts import make_cert
+    fullchain, key_pem = make_cert(["example.test"], days=90)
+    store = Store(str(tmp_path / "state"))
+    certs = pki.split_pem_chain(fullchain)
+    store.save("site", key_pem.encode(), certs[0], "".join(certs[1:]), {})
+    cert_file = os.path.realpath(os.path.join(store.cert_dir("site"), "cert.pem"))
+    with open(cert_file, "w") as fh:
+        fh.write("-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
+    (tmp_path / "acme.ini").write_text(BASE + CERT + "CDN = example.test\n")
+    code = cli.main(["-c", str(tmp_path / "acme.ini"), "status"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "site" in lines[0], err
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
