@@ -52,12 +52,43 @@ def write_ini(folder, pebble, body="", section="acme", key_type=None, extra_acme
 
 
 def run_cli(*args, env=None, timeout=120, cwd=None):
-    """The CLI as a user runs it: a separate process. Returns CompletedProcess with text output."""
+    """The CLI as a user runs it: a separate process. Returns CompletedProcess with text output.
+
+    Whatever it prints is checked for the suite's canary secrets.
+    """
     full_env = dict(os.environ)
     full_env.update(env or {})
     full_env["PYTHONPATH"] = ROOT + os.pathsep + full_env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "acme_aliyun"] + [str(a) for a in args], capture_output=True,
-                          text=True, env=full_env, timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd)
+    r = subprocess.run([sys.executable, "-m", "acme_aliyun"] + [str(a) for a in args], capture_output=True,
+                       text=True, env=full_env, timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd)
+    leaked = leaked_secrets(r.stdout + r.stderr)
+    assert not leaked, "secret(s) %s printed by acme-aliyun %s" % (", ".join(leaked), " ".join(map(str, args)))
+    return r
+
+
+def _suite_secrets():
+    """The secrets every test's tool runs use: the demo's and the canary module's."""
+    from tests import canary, demo
+    values = {"demo AccessKeySecret": demo.SECRET}
+    values.update(canary.CANARIES)
+    return values
+
+
+def leaked_secrets(text):
+    return sorted(name for name, value in _suite_secrets().items() if value and value in text)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Every test's captured stdout, stderr and log are checked for the canary secrets too."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or report.failed:
+        return
+    leaked = leaked_secrets("".join(content for _, content in report.sections))
+    if leaked:
+        report.outcome = "failed"
+        report.longrepr = "secret(s) leaked into captured output: %s" % ", ".join(leaked)
 
 
 @pytest.fixture
