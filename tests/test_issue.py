@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from tests.certcheck import check_stored
+from tests.certcheck import check_stored, verify_chain
 from tests.conftest import ROOT, write_ini
 
 HOOK = "%s %s" % (sys.executable, os.path.join(ROOT, "tests", "hooks", "challtestsrv_hook.py"))
@@ -128,3 +128,27 @@ def test_failed_validation_names_the_domain_and_cleans_up(tmp_path, pebble, cli)
     assert "broken.example.test" in r.stdout and "validation failed" in r.stdout, r.stdout + r.stderr
     assert not (tmp_path / "state" / "certs" / "broken" / "current").exists()
     assert recorder.read_text().split("\n")[:2] == ["present broken.example.test", "cleanup broken.example.test"]
+
+
+def test_preferred_chain_picks_the_alternate(tmp_path, cli):
+    """PEBBLE_ALTERNATE_ROOTS=1: the default chain ends at root 0; PreferredChain names root 1's CN."""
+    from acme_aliyun import pki
+    from tests.pebble import Pebble
+    with Pebble(str(tmp_path / "pebble"), env={"PEBBLE_ALTERNATE_ROOTS": "1"}) as p:
+        alternate_cn = pki.load_cert_pem(p.root_pem(1)).subject.rfc4514_string().split("CN=", 1)[1].split(",")[0]
+        for name, preferred, root in (("plain", None, 0), ("alt", alternate_cn, 1)):
+            folder = tmp_path / name
+            folder.mkdir()
+            ini = write_ini(folder, p, """
+                [cert:%s]
+                Domains = %s.example.test
+                Challenge = dns-01
+                DNSHook = %s
+                %s
+                """ % (name, name, HOOK, "PreferredChain = %s" % preferred if preferred else ""))
+            r = cli("-c", ini, "issue", env=_hook_env(p, folder))
+            assert r.returncode == 0, r.stdout + r.stderr
+            fullchain = (folder / "state" / "certs" / name / "fullchain.pem").read_text()
+            verify_chain(fullchain, p.root_pem(root))
+            with pytest.raises(AssertionError):
+                verify_chain(fullchain, p.root_pem(1 - root))
