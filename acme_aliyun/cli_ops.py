@@ -37,6 +37,7 @@ def cmd_issue(args):
                 failed += 1
                 _out("%s: failed: %s" % (cert.name, e))
                 continue
+            failed += r.action == "deferred"
             when = r.renew_at.strftime("%Y-%m-%d %H:%M UTC") if r.renew_at else "-"
             _out("%s: %s (%s); next renewal %s" % (cert.name, r.action, r.reason, when))
         log.debug("ACME requests: %d", client.request_count)

@@ -15,7 +15,8 @@ from typing import Callable, Optional
 from cryptography.hazmat.primitives import serialization
 
 from acme_aliyun import pki, renewal
-from acme_aliyun.errors import ToolError
+from acme_aliyun.errors import ToolError, UsageError
+from acme_aliyun.log import redact
 from acme_aliyun.protocol import ari
 from acme_aliyun.protocol import order as acme_order
 from acme_aliyun.protocol.errors import AcmeProblem
@@ -24,6 +25,7 @@ from acme_aliyun.store import write_copy
 
 log = logging.getLogger(__name__)
 CLOCK_SKEW = datetime.timedelta(hours=1)
+BACKOFF = (60, 600, 6000, 86400)      # seconds between failed orders, as Let's Encrypt's integration guide advises
 
 
 class CertificateMismatch(ToolError):
@@ -33,7 +35,7 @@ class CertificateMismatch(ToolError):
 @dataclass
 class IssueResult:
     name: str
-    action: str                        # issued | renewed | unchanged
+    action: str                        # issued | renewed | unchanged | deferred (backing off after failures)
     reason: str
     stored: object = None              # store.StoredCert after the run (may be the old one)
     renew_at: Optional[datetime.datetime] = None
@@ -115,7 +117,39 @@ def issue(cert, store, client, cloud=None, force=False, progress: Callable[[str]
     decision = renewal.decide(stored, cert, client.directory, client, store, force=force)
     if not decision.due:
         return IssueResult(cert.name, "unchanged", decision.reason, stored, decision.renew_at)
+    attempts = store.read_attempts(cert.name)
+    next_attempt = _parse_time(attempts.get("next_attempt"))
+    if next_attempt and not force and next_attempt > datetime.datetime.now(datetime.timezone.utc):
+        return IssueResult(cert.name, "deferred", "%d failed attempt(s), the last: %s; next attempt after %s "
+                           "(or use --force)" % (attempts.get("failures", 1), attempts.get("last_error", "?"),
+                                                 next_attempt.strftime("%Y-%m-%d %H:%M UTC")),
+                           stored, next_attempt)
     log.info("%s: %s; ordering %s", cert.name, decision.reason, ", ".join(cert.domains))
+    try:
+        return _order(cert, store, client, cloud, stored, decision, progress, timeout)
+    except UsageError:
+        raise
+    except ToolError as e:
+        _record_failure(store, cert.name, attempts, e)
+        raise
+
+
+def _parse_time(text):
+    return datetime.datetime.fromisoformat(text) if text else None
+
+
+def _record_failure(store, name, attempts, error):
+    """Back off after a failed order (1 min, 10 min, 100 min, then daily), or as long as the CA asks."""
+    failures = int(attempts.get("failures") or 0) + 1
+    wait = BACKOFF[min(failures, len(BACKOFF)) - 1]
+    wait = max(wait, getattr(error, "retry_after", None) or 0)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    store.write_attempts(name, {"failures": failures, "last_error": redact(str(error))[:300],
+                                "last_failure": now.isoformat(),
+                                "next_attempt": (now + datetime.timedelta(seconds=wait)).isoformat()})
+
+
+def _order(cert, store, client, cloud, stored, decision, progress, timeout):
     key, csr_der = _order_key(store, cert, stored)
     replaces = None
     if stored is not None and client.directory.renewal_info:
@@ -147,6 +181,7 @@ def issue(cert, store, client, cloud=None, force=False, progress: Callable[[str]
     meta = {"order_url": issued.order_url, "ari_cert_id": ari.cert_id(leaf_cert) if _has_aki(leaf_cert) else None,
             "directory": client.directory_url, "profile": cert.profile}
     new = store.save(cert.name, pki.key_to_pem(key), leaf, chain, meta)
+    store.write_attempts(cert.name, None)
     if cert.key_file and not cert.csr_file:
         write_copy(cert.key_file, pki.key_to_pem(key), private=True)
     if cert.chain_file:

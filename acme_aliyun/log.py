@@ -43,6 +43,29 @@ def redact(text):
     return text
 
 
+class RedactingFilter(logging.Filter):
+    """Masks secrets in the record itself (message, arguments, traceback), so every handler that
+    sees it afterwards — ours, Function Compute's, a test's — gets the masked text."""
+
+    def filter(self, record):
+        try:
+            msg = record.getMessage()
+        except Exception:  # a bad format string must not leak its arguments either
+            msg = str(record.msg)
+        record.msg, record.args = redact(msg), None
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
 class RedactingFormatter(logging.Formatter):
     """Formats a record, traceback and exception text included, then masks every secret in it."""
 
@@ -64,6 +87,9 @@ def setup(verbose=False, quiet=False, stream=None):
     handler._acme_aliyun = True
     handler.setFormatter(RedactingFormatter("%(levelname)s %(message)s" if verbose else "%(message)s"))
     root.addHandler(handler)
+    for h in root.handlers:          # also the handlers a host installed (Function Compute's runtime)
+        if _FILTER not in h.filters:
+            h.addFilter(_FILTER)
     root.setLevel(level)
     # The Alibaba Cloud core SDK logs signed URLs (key id, private keys) at ERROR
     # and adds its own handlers: silence it entirely, we report its errors ourselves.

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class CertOutcome:
     name: str
-    action: str = "unchanged"        # issued | renewed | unchanged | failed
+    action: str = "unchanged"        # issued | renewed | unchanged | deferred | failed
     reason: str = ""
     error: Optional[str] = None
     targets: list = field(default_factory=list)      # deployer.TargetResult
@@ -96,6 +96,8 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         try:
             r = issuer.issue(cert, ctx.store, ctx.acme(), ctx.cloud, force=force_issue, progress=ctx.progress)
             out.action, out.reason, out.next_renewal = r.action, r.reason, r.renew_at
+            if r.action == "deferred":
+                out.error = "renewal deferred: " + r.reason
         except UsageError:
             raise
         except ToolError as e:

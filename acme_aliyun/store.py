@@ -303,6 +303,31 @@ class Store:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._journal_path(name))
 
+    # --- failed attempts (order bookkeeping, apart from the stored pair) -----------------
+
+    def _attempts_path(self, name):
+        return os.path.join(self.cert_dir(name), "attempts.json")
+
+    @_fs_errors
+    def read_attempts(self, name) -> dict:
+        """Failures since the last successful order: {failures, last_error, last_failure, next_attempt}."""
+        try:
+            with open(self._attempts_path(name), "rb") as fh:
+                data = json.load(fh)
+        except (FileNotFoundError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @_fs_errors
+    def write_attempts(self, name, data) -> None:
+        """Record failed attempts atomically; None clears them."""
+        if data is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._attempts_path(name))
+            return
+        self._ensure_cert_dir(name)
+        atomic_write(self._attempts_path(name), json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
+
     # --- meta.json ---------------------------------------------------------------------
 
     def _meta_path(self, name):

@@ -152,3 +152,27 @@ def test_preferred_chain_picks_the_alternate(tmp_path, cli):
             verify_chain(fullchain, p.root_pem(root))
             with pytest.raises(AssertionError):
                 verify_chain(fullchain, p.root_pem(1 - root))
+
+
+def test_failed_orders_back_off_instead_of_retrying_each_run(tmp_path, pebble, cli):
+    """After a failed validation the next run does not order again until the backoff passes (or --force)."""
+    hook = tmp_path / "hook.sh"
+    hook.write_text("#!/bin/sh\nexit 0\n")               # publishes nothing: validation fails
+    hook.chmod(0o755)
+    ini = write_ini(tmp_path, pebble, """
+        [cert:flaky]
+        Domains = flaky.example.test
+        Challenge = dns-01
+        DNSHook = %s
+        """ % hook)
+    assert cli("-c", ini, "issue").returncode == 1
+    before = pebble.new_order_requests()
+    again = cli("-c", ini, "run")
+    assert again.returncode == 1
+    assert "renewal deferred: 1 failed attempt(s)" in again.stdout and "next attempt after" in again.stdout
+    assert pebble.new_order_requests() == before
+    forced = cli("-c", ini, "issue", "--force")
+    assert forced.returncode == 1 and pebble.new_order_requests() == before + 1
+    from acme_aliyun.store import Store
+    attempts = Store(str(tmp_path / "state")).read_attempts("flaky")
+    assert attempts["failures"] == 2 and "validation failed" in attempts["last_error"]

@@ -199,7 +199,7 @@ class Site:
             for name in dirs + files:
                 path = os.path.join(root, name)
                 rel = os.path.relpath(path, self.cert_dir)
-                if rel in ("pending-key.pem", "challenges.json"):
+                if rel in ("pending-key.pem", "challenges.json", "attempts.json"):
                     continue
                 if os.path.islink(path):
                     snap[rel] = "-> " + os.readlink(path)
