@@ -117,7 +117,7 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
     from acme_aliyun import deployer
     try:
         cloud = ctx.cloud()
-        ctx.progress("%s: checking %d target(s)" % (cert.name, _count(cert.targets)))
+        ctx.progress("%s: reading what the targets serve" % cert.name)
         plan = deployer.plan(stored.bundle, cert.name, cert.targets, cloud, force=force_deploy)
         if plan.writes and not dry_run:
             ctx.progress("%s: deploying to %d target(s)" % (cert.name, len(plan.writes)))
@@ -131,10 +131,6 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         if t.status in ("refused", "failed"):
             log.error("%s: %s %s %s: %s%s", cert.name, t.kind, t.target, t.status, t.reason, t.error_ref())
     return out
-
-
-def _count(targets):
-    return len(targets.cdn) + len(targets.dcdn) + len(targets.apigateway)
 
 
 def describe_all(ctx):
