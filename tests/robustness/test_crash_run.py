@@ -132,7 +132,7 @@ def assert_clean_state(store, emu, pebble, why):
 
 _ISSUANCE = ("ordering", "presenting", "waiting for the CA", "http-01: answering", "issued, serial",
              "renewed, serial", "cleaned up", "registered ACME account")
-_DEPLOY = (": checking", ": deploying")
+_DEPLOY = (": reading what the targets serve", ": deploying")
 
 
 def phase_at_kill(stderr_text, finished):
