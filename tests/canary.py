@@ -14,14 +14,11 @@ not only by the "-----BEGIN ... PRIVATE KEY-----" header.
     assert_private_modes(folder / "state")        # 0700 folders, 0600 keys
 """
 
-import json
 import os
 import re
 import stat
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
 from tests import demo
@@ -208,46 +205,6 @@ def assert_private_modes(state_dir, account_key=None):
     for path in key_files(state_dir, account_key):
         m = stat.S_IMODE(os.stat(path).st_mode)
         assert m == 0o600, "private key %s is %o, not 600" % (path, m)
-
-
-# --- a loopback webhook receiver ------------------------------------------------------------------
-
-class Receiver:
-    """Collects the POSTed bodies: .bodies is a list of (content type, bytes); .json() parses them."""
-
-    def __init__(self):
-        self.bodies = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", 0))
-                outer.bodies.append((self.headers.get("Content-Type"), self.rfile.read(n)))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def json(self):
-        return [json.loads(body) for _, body in self.bodies]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def notify_section(url, on_success=False):

@@ -4,14 +4,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import types
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests import demo
 from tests.certcheck import verify_chain
+from tests.webhook import Receiver
 
 
 @pytest.fixture
@@ -131,34 +130,8 @@ def test_function_compute_bad_event_is_a_clean_error():
     assert out == {"ok": False, "error": "unknown action 'explode' (use one of run, issue, deploy, status)"}
 
 
-class _Receiver:
-    def __init__(self):
-        self.bodies = []
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):
-                n = int(self.headers.get("Content-Length", 0))
-                outer.bodies.append((self.headers.get("Content-Type"), self.rfile.read(n)))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_failing_target_triggers_the_webhook(ini, emu):
-    receiver = _Receiver()
+    receiver = Receiver()
     try:
         with open(ini, "a") as fh:
             fh.write("\n[notify]\nWebhook = %s\nFormat = generic\n" % receiver.url)

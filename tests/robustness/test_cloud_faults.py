@@ -21,7 +21,8 @@ import pytest
 from acme_aliyun import pki
 from tests import demo
 from tests.aliyun_emulator.config import DEFAULT_QPS
-from tests.canary import Receiver, notify_section, run_tool
+from tests.canary import notify_section, run_tool
+from tests.webhook import Receiver
 
 CDN = ("www.demo.test", "img.demo.test", "cdn.demo.test")
 DCDN = ("static.demo.test",)

@@ -23,8 +23,9 @@ from acme_aliyun.cloud.credentials import CredentialProvider
 from acme_aliyun.cloud.sdk import CloudClient, CloudError
 from acme_aliyun.cloud.settings import CloudSettings
 from tests import canary, demo
-from tests.canary import (Receiver, assert_no_secrets, assert_private_modes, assert_state_clean, find_secrets,
+from tests.canary import (assert_no_secrets, assert_private_modes, assert_state_clean, find_secrets,
                           is_key_file, key_files, notify_section, run_tool, sts_env)
+from tests.webhook import Receiver
 
 AUDITED = []          # (path, canaries, private keys, texts, files): the report at the end
 
