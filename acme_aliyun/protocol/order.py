@@ -190,6 +190,8 @@ def obtain(client, names: Sequence[str], csr_der: bytes, solver, opts: OrderOpti
                 raise
         if order.get("status") != "valid":
             order = _poll_order(client, order_url, poller, ("valid",), "issuance", first_wait=retry_after)
+    elif order.get("status") == "processing":       # the CA handed back an order already being finalized
+        order = _poll_order(client, order_url, poller, ("valid",), "issuance")
     if order.get("status") == "invalid":
         _report_failures(client, order)
     if order.get("status") != "valid":
