@@ -40,10 +40,9 @@ def _finish(ctx, report, args):
         _out(json.dumps(report.to_dict(), indent=2, sort_keys=True))
     elif not args.quiet or not report.ok:
         print_summary(report)
-    if ctx.cfg.notify is not None and not report.dry_run:
+    if not report.dry_run:
         from acme_aliyun import notify
-        if not report.ok or ctx.cfg.notify.on_success:
-            notify.send(ctx.cfg.notify, report.to_dict(), failed=not report.ok)
+        notify.send(ctx.cfg.notify, report.to_dict(), failed=not report.ok)
     return report.exit_code
 
 

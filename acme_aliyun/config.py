@@ -19,7 +19,7 @@ from typing import Dict, List, Optional
 from urllib.parse import urlsplit
 
 from acme_aliyun.cloud.settings import CloudSettings
-from acme_aliyun.errors import ConfigError
+from acme_aliyun.errors import ConfigError, ini_error
 from acme_aliyun.names import NameError_, normalize_domain
 from acme_aliyun.keytypes import KEY_TYPES
 
@@ -180,10 +180,10 @@ def load(path):
             parser.read_file(fh)
     except FileNotFoundError:
         raise ConfigError("file does not exist", path) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError("cannot read: %s" % (getattr(e, "strerror", None) or e), path) from None
-    except configparser.Error as e:
-        raise ConfigError("not a valid ini file: %s" % " ".join(str(e).split()), path) from None
+    except OSError as e:
+        raise ConfigError("cannot read: %s" % e.strerror, path) from None
+    except (UnicodeDecodeError, configparser.Error) as e:
+        raise ConfigError("not a valid ini file: %s" % ini_error(e), path) from None
     warnings = []
     acme_names = [s for s in parser.sections() if s.lower() in ACME_SECTIONS]
     if not acme_names:

@@ -1,8 +1,10 @@
-"""Error classes shared by every layer.
+"""Error classes shared by every layer, and how to describe an ini file's parse error.
 
 The CLI turns any ToolError into one line on stderr and its exit code; nothing
 else should escape to the user as a traceback.
 """
+
+import configparser
 
 
 class ToolError(Exception):
@@ -37,3 +39,17 @@ class LockHeld(ToolError):
     """Another run holds the state lock and we were told not to wait: exit 3."""
 
     exit_code = 3
+
+
+def ini_error(e):
+    """What is wrong with an ini file, without quoting its lines (they may hold secrets)."""
+    if isinstance(e, configparser.MissingSectionHeaderError):
+        return "line %d comes before any [section]" % e.lineno
+    if isinstance(e, configparser.ParsingError):
+        return "line(s) %s not of the form 'key = value'" % ", ".join(str(n) for n, _ in e.errors)
+    if isinstance(e, (configparser.DuplicateOptionError, configparser.DuplicateSectionError)):
+        return "line %s: %s %r is given twice" % (e.lineno, "key" if hasattr(e, "option") else "section",
+                                                   getattr(e, "option", None) or e.section)
+    if isinstance(e, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    return getattr(e, "strerror", None) or type(e).__name__

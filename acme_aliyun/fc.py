@@ -30,10 +30,13 @@ class FcEventError(ValueError):
 
 def parse_event(event):
     """bytes/str/dict event -> {'action', 'certificates', 'force'}."""
-    if isinstance(event, (bytes, bytearray)):
-        event = event.decode("utf-8") if event else ""
-    if isinstance(event, str):
-        event = json.loads(event) if event.strip() else {}
+    try:
+        if isinstance(event, (bytes, bytearray)):
+            event = event.decode("utf-8") if event else ""
+        if isinstance(event, str):
+            event = json.loads(event) if event.strip() else {}
+    except ValueError:                  # UnicodeDecodeError and JSONDecodeError alike
+        raise FcEventError("the event is not UTF-8 JSON") from None
     if not isinstance(event, dict):
         raise FcEventError("the event is not a JSON object")
     request = event
@@ -89,20 +92,25 @@ def handler(event, context):
     from acme_aliyun.errors import ToolError
     logsetup.setup(verbose=os.environ.get("ACME_ALIYUN_VERBOSE") == "1")
     logger = logging.getLogger("acme_aliyun.fc")
+    loaded = {}
     try:
         request = parse_event(event)
-        result = _handle(request, context)
-    except (FcEventError, ToolError) as e:
-        message = logsetup.redact(str(e))
+        result = _handle(request, context, loaded)
+    except Exception as e:  # FC shows a traceback otherwise; ours is one masked line, and a webhook
+        message = logsetup.redact(str(e) if isinstance(e, (FcEventError, ToolError))
+                                  else "internal error: %s: %s" % (type(e).__name__, e))
         logger.error("%s", message)
         result = {"ok": False, "error": message}
+        if "config" in loaded:
+            from acme_aliyun import notify
+            notify.send(loaded["config"].notify, result, failed=True)
     return json.dumps(result, sort_keys=True)
 
 
-def _handle(request, context):
+def _handle(request, context, loaded):
     from acme_aliyun import runner
     from acme_aliyun.context import Context
-    cfg = load_config()
+    cfg = loaded["config"] = load_config()
     ctx = Context(cfg, credentials=_LazyCredentials(context))
     names = request["certificates"] or None
     if request["action"] == "status":
@@ -115,9 +123,8 @@ def _handle(request, context):
     else:
         report = runner.run(ctx, names, force_issue=request["force"])
     summary = report.to_dict()
-    if cfg.notify is not None and (not report.ok or cfg.notify.on_success):
-        from acme_aliyun import notify
-        notify.send(cfg.notify, summary, failed=not report.ok)
+    from acme_aliyun import notify
+    notify.send(cfg.notify, summary, failed=not report.ok)
     return summary
 
 

@@ -10,6 +10,7 @@ atomic switch only after it has been checked.
 import datetime
 import logging
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Callable, Optional
 
 from cryptography.hazmat.primitives import serialization
@@ -43,8 +44,15 @@ class IssueResult:
 
 
 def cleanup_leftovers(store, cert, cloud=None):
-    """Remove challenges a killed run presented and never cleaned up."""
-    for kind, challenges in store.pending_challenges(cert.name):
+    """Remove challenges an earlier run presented and did not clean up (killed, or cleanup failed).
+
+    What still cannot be cleaned stays in the journal for the next run.
+    """
+    leftovers = store.pending_challenges(cert.name)
+    if not leftovers:
+        return
+    failed = []
+    for kind, challenges in leftovers:
         try:
             solver = make_solver(cert, cloud, solver_kind=kind)
             try:
@@ -54,9 +62,12 @@ def cleanup_leftovers(store, cert, cloud=None):
         except Exception as e:          # never let old debris block a renewal
             log.warning("%s: could not clean up %d challenge(s) left by an earlier run: %s",
                         cert.name, len(challenges), e)
+            failed.append((kind, challenges))
             continue
         log.info("%s: cleaned up %d challenge(s) left by an earlier run", cert.name, len(challenges))
     store.clear_challenges(cert.name)
+    for kind, challenges in failed:
+        store.journal_challenges(cert.name, kind, challenges)
 
 
 def _order_key(store, cert, stored):
@@ -73,10 +84,8 @@ def _order_key(store, cert, stored):
             raise ToolError("%s: KeyFile %s does not match the key of CSRFile %s" % (cert.name, cert.key_file,
                                                                                      cert.csr_file))
         return key, pki.csr_der(csr)
-    if cert.reuse_key and stored is not None and pki.key_type_of(
-            serialization.load_pem_private_key(stored.key_pem, None)) == cert.key_type:
-        key = serialization.load_pem_private_key(stored.key_pem, None)
-    else:
+    key = serialization.load_pem_private_key(stored.key_pem, None) if cert.reuse_key and stored else None
+    if key is None or pki.key_type_of(key) != cert.key_type:
         key = serialization.load_pem_private_key(store.pending_key(cert.name, cert.key_type), None)
     return key, pki.csr_der(pki.make_csr(key, cert.domains))
 
@@ -110,9 +119,23 @@ def check_issued(pem, key, csr_der, names):
     return chain[0], "".join(chain[1:])
 
 
+def current(store, cert):
+    """The certificate in force for these settings: the stored pair, or, for a CSRFile without its
+    key (the article's flow, nothing stored), the certificate in ChainFile, without a key."""
+    stored = store.load(cert.name)
+    if stored is not None or not cert.csr_file or not cert.chain_file:
+        return stored
+    try:
+        with open(cert.chain_file) as fh:
+            bundle = pki.CertBundle.from_pems(fh.read(), "")
+    except (OSError, ValueError, pki.KeyFileError):
+        return None
+    return SimpleNamespace(name=cert.name, bundle=bundle, meta={}, key_pem=b"")
+
+
 def issue(cert, store, client, cloud=None, force=False, progress: Callable[[str], None] = None, timeout=300.0):
     """Issue when due (or forced). The caller holds the store lock."""
-    stored = store.load(cert.name)
+    stored = current(store, cert)
     cleanup_leftovers(store, cert, cloud)
     decision = renewal.decide(stored, cert, client.directory, client, store, force=force)
     if not decision.due:
@@ -159,7 +182,8 @@ def _order(cert, store, client, cloud, stored, decision, progress, timeout):
     opts = acme_order.OrderOptions(
         challenge_type=cert.challenge, profile=cert.profile, replaces=replaces,
         preferred_chain=cert.preferred_chain, timeout=timeout, progress=progress,
-        on_challenges=lambda ch: store.journal_challenges(cert.name, kind, ch))
+        on_challenges=lambda ch: store.journal_challenges(cert.name, kind, ch),
+        on_cleaned=lambda: store.clear_challenges(cert.name))
     try:
         issued = acme_order.obtain(client, cert.domains, csr_der, solver, opts)
     except AcmeProblem as e:
@@ -169,15 +193,17 @@ def _order(cert, store, client, cloud, stored, decision, progress, timeout):
                  cert.name)
         opts.replaces = None
         issued = acme_order.obtain(client, cert.domains, csr_der, make_solver(cert, cloud), opts)
-    store.clear_challenges(cert.name)
     leaf, chain = check_issued(issued.certificate_pem, key, csr_der, cert.domains)
     leaf_cert = pki.load_cert_pem(leaf)
     if key is None:
         # A CSR without its key (the article's flow): only the chain file can be written.
         if cert.chain_file:
             write_copy(cert.chain_file, leaf + chain, private=False)
-        return IssueResult(cert.name, "issued", "issued from CSRFile (no key: not stored, not deployable)",
-                           None, None, issued.order_url)
+        store.write_attempts(cert.name, None)
+        now_current = current(store, cert)
+        return IssueResult(cert.name, "issued", "issued from CSRFile into ChainFile (no key: not stored)",
+                           now_current, renewal.decide(now_current, cert).renew_at if now_current else None,
+                           issued.order_url)
     meta = {"order_url": issued.order_url, "ari_cert_id": ari.cert_id(leaf_cert) if _has_aki(leaf_cert) else None,
             "directory": client.directory_url, "profile": cert.profile}
     new = store.save(cert.name, pki.key_to_pem(key), leaf, chain, meta)

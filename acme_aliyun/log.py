@@ -91,12 +91,16 @@ def setup(verbose=False, quiet=False, stream=None):
         if _FILTER not in h.filters:
             h.addFilter(_FILTER)
     root.setLevel(level)
-    # The Alibaba Cloud core SDK logs signed URLs (key id, private keys) at ERROR
-    # and adds its own handlers: silence it entirely, we report its errors ourselves.
+    silence_sdk()
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    return root
+
+
+def silence_sdk():
+    """The Alibaba Cloud core SDK logs signed URLs (key id, private keys) at ERROR and adds its
+    own handlers: silence it entirely, we report its errors ourselves."""
     for name in ("aliyunsdkcore", "aliyunsdkcore.client", "aliyunsdkcore.http.http_response"):
         sdk_logger = logging.getLogger(name)
         sdk_logger.handlers[:] = []
         sdk_logger.propagate = False
         sdk_logger.disabled = True
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
-    return root

@@ -80,22 +80,17 @@ def run(ctx, names=None, wait=True, lock_timeout=None, force_issue=False, force_
     return RunReport(outcomes, dry_run)
 
 
-def _needs_issue(ctx, cert, issue_when, force_issue):
-    if force_issue or issue_when == "due":
-        return True
-    stored = ctx.store.load(cert.name)
-    if stored is None or stored.bundle.expired() or sorted(stored.bundle.names) != sorted(cert.domains):
-        return True
-    return False
-
-
 def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
-    from acme_aliyun import issuer
+    from acme_aliyun import issuer, renewal
     out = CertOutcome(cert.name)
-    if _needs_issue(ctx, cert, issue_when, force_issue) and not dry_run:
+    stored = issuer.current(ctx.store, cert)
+    # `deploy` issues only when there is no usable certificate; `run` whenever one is due
+    needs = force_issue or issue_when == "due" or renewal.decide(stored, cert).source in (
+        "missing", "names", "expired")
+    if needs and not dry_run:
         try:
             r = issuer.issue(cert, ctx.store, ctx.acme(), ctx.cloud, force=force_issue, progress=ctx.progress)
-            out.action, out.reason, out.next_renewal = r.action, r.reason, r.renew_at
+            out.action, out.reason, out.next_renewal, stored = r.action, r.reason, r.renew_at, r.stored
             if r.action == "deferred":
                 out.error = "renewal deferred: " + r.reason
         except UsageError:
@@ -103,16 +98,18 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         except ToolError as e:
             out.action, out.error = "failed", str(e)
             log.error("%s: issuance failed: %s", cert.name, e)
-    stored = ctx.store.load(cert.name)
+            stored = issuer.current(ctx.store, cert)
     if stored is None:
         if out.error is None:
             out.error = "no certificate to deploy"
         return out
     out.not_after = stored.bundle.not_after
     if out.next_renewal is None:
-        from acme_aliyun import renewal
         out.next_renewal = renewal.decide(stored, cert).renew_at
     if not deploy or not cert.targets:
+        return out
+    if not stored.key_pem:
+        out.error = "CSRFile without its KeyFile: the certificate cannot be deployed (set KeyFile)"
         return out
     from acme_aliyun import deployer
     try:

@@ -193,3 +193,29 @@ def test_external_account_binding(tmp_path, cli):
         wrong = cli("-c", ini, "account", "register")
         assert wrong.returncode == 1, wrong.stderr
         assert "error: unauthorized: external account binding" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_article_csr_flow_issues_into_chainfile_once(tmp_path, pebble, cli):
+    """[acme-neoprime] with CSRFile + ChainFile (no key): the chain is written, and a second run
+    sees it in ChainFile and orders nothing."""
+    from cryptography.hazmat.primitives import serialization
+    from acme_aliyun import pki
+    key = pki.generate_key("ec-256")
+    csr = pki.make_csr(key, ["neoprime.example.test"])
+    (tmp_path / "neoprime.csr").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "acme.ini").write_text(
+        "[acme-neoprime]\nUserAgent = neoprime.io-acme-client/1.0\nAccountKeyFile = account.key\n"
+        "CSRFile = neoprime.csr\nChainFile = neoprime.chain.pem\nACMEDirectory = %s\n"
+        "Contacts = mailto:webmaster@example.com\nLanguage = en\nCABundle = %s\n"
+        "HTTPListen = 127.0.0.1:%d\n" % (pebble.directory_url, pebble.ca_bundle, pebble.http_port))
+    ini = str(tmp_path / "acme.ini")
+    r = cli("-c", ini, "run")
+    assert r.returncode == 0, r.stdout + r.stderr
+    chain = (tmp_path / "neoprime.chain.pem").read_text()
+    bundle = pki.CertBundle.from_pems(chain, "")
+    assert bundle.names == ["neoprime.example.test"]
+    assert pki.public_der(bundle.cert.public_key()) == pki.public_der(key)
+    created = pebble.orders_created()
+    again = cli("-c", ini, "run")
+    assert again.returncode == 0 and "unchanged" in again.stdout, again.stdout + again.stderr
+    assert pebble.orders_created() == created

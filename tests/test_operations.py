@@ -152,3 +152,29 @@ def test_failing_target_triggers_the_webhook(ini, emu):
     assert failed[0]["request_id"]
     assert sum(1 for t in cert["targets"] if t["status"] == "deployed") == 5
     assert demo.SECRET.encode() not in body and b"PRIVATE KEY" not in body
+
+
+@pytest.mark.parametrize("event", [b"{not json", b"\xff\xfe", b"[1, 2]"])
+def test_function_compute_malformed_event_is_a_clean_error(event):
+    from acme_aliyun import fc
+    out = json.loads(fc.handler(event, _fc_context()))
+    assert out["ok"] is False and "the event is" in out["error"]
+
+
+def test_function_compute_run_that_cannot_start_notifies(tmp_path, monkeypatch):
+    """A run that stops before any certificate (here: none configured) returns ok: false and fires
+    the webhook, FC's only alert."""
+    from acme_aliyun import fc
+    receiver = Receiver()
+    try:
+        ini = tmp_path / "acme.ini"
+        ini.write_text("[acme]\nACMEDirectory = https://127.0.0.1:9/dir\nAccountKeyFile = a.key\n"
+                       "[notify]\nWebhook = %s\n" % receiver.url)
+        monkeypatch.setenv("ACME_ALIYUN_CONFIG", str(ini))
+        monkeypatch.setenv("ACME_ALIYUN_STATE_DIR", str(tmp_path / "nas"))
+        out = json.loads(fc.handler(b'{"action": "run"}', _fc_context()))
+    finally:
+        receiver.close()
+    assert out["ok"] is False and "no certificate configured" in out["error"]
+    [(ctype, body)] = receiver.bodies
+    assert b"no certificate configured" in body

@@ -10,7 +10,7 @@ any in-memory state (record ids, open sockets) from that run.
 import base64
 import hashlib
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 from acme_aliyun.errors import ToolError
 
@@ -55,8 +55,9 @@ class Solver:
         """Remove what present() put in place. Must not fail for things already gone."""
         raise NotImplementedError
 
-    def wait_until_visible(self, challenges: Sequence[Challenge], timeout: float) -> None:
-        """Block until the CA can see the challenges (DNS propagation). Default: at once."""
+    def wait_until_visible(self, challenges: Sequence[Challenge], timeout: Optional[float] = None) -> None:
+        """Block until the CA can see the challenges (DNS propagation), at most timeout seconds
+        (None: the solver's own configured limit). Default: at once."""
         return None
 
     def close(self) -> None:

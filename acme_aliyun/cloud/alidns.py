@@ -169,8 +169,9 @@ class AlidnsSolver(Solver):
                     seen.add(b"".join(rd.strings).decode("ascii", "replace"))
         return values <= seen
 
-    def wait_until_visible(self, challenges: Sequence[Challenge], timeout: float) -> None:
-        """With settings.dns_wait: poll each authoritative server until every TXT value answers."""
+    def wait_until_visible(self, challenges: Sequence[Challenge], timeout: Optional[float] = None) -> None:
+        """With settings.dns_wait: poll each authoritative server until every TXT value answers,
+        for at most timeout seconds, by default DNSWaitTimeout (settings.dns_wait_timeout)."""
         if not self.wait:
             return
         pending = []
@@ -179,6 +180,8 @@ class AlidnsSolver(Solver):
             for _rr, ch in items:
                 wanted[ch.dns_record_name.lower()].add(ch.dns_txt_value)
             pending += [(s, fqdn, vals) for s in self._servers(zone) for fqdn, vals in wanted.items()]
+        if timeout is None:
+            timeout = self.client.settings.dns_wait_timeout  # DNSWaitTimeout, not the order's budget
         deadline = time.monotonic() + timeout
         while True:
             pending = [p for p in pending if not self._visible(*p)]

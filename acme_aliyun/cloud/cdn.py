@@ -126,6 +126,7 @@ def _write_chunk(client, domains, cert_name, bundle, force):
     result = {}
     for d in domains:
         result.update(_write_chunk(client, [d], cert_name, bundle, force))
+        force = force or result[d] is None      # once uploaded, the name exists: overwrite it with itself
     return result
 
 

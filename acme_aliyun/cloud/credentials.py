@@ -33,7 +33,7 @@ from typing import Callable, List, Optional
 
 import requests
 
-from acme_aliyun.errors import ConfigError, ToolError, UsageError
+from acme_aliyun.errors import ConfigError, ToolError, UsageError, ini_error
 from acme_aliyun.log import register_secret
 
 logger = logging.getLogger(__name__)
@@ -159,8 +159,8 @@ def _from_credentials_file(settings, tried):
     except FileNotFoundError:
         tried.append("credentials file %s (missing)" % path)
         return None
-    except (OSError, configparser.Error) as e:
-        raise ConfigError("cannot read it: %s" % (getattr(e, "strerror", None) or e), file=path) from None
+    except (OSError, UnicodeDecodeError, configparser.Error) as e:
+        raise ConfigError("cannot read it: %s" % ini_error(e), file=path) from None
     if not parser.has_section(profile):
         tried.append("credentials file %s (no profile [%s])" % (path, profile))
         return None

@@ -27,16 +27,11 @@ from aliyunsdkcore.request import RpcRequest
 
 from acme_aliyun.cloud.credentials import mask_key_id
 from acme_aliyun.errors import ToolError, UsageError
-from acme_aliyun.log import redact
+from acme_aliyun.log import redact, silence_sdk
 
 logger = logging.getLogger(__name__)
 
-# The core logs signed URLs (key id, private keys) and adds its own handlers: silence it.
-for _name in ("aliyunsdkcore", "aliyunsdkcore.client", "aliyunsdkcore.http.http_response"):
-    _sdk_logger = logging.getLogger(_name)
-    _sdk_logger.handlers[:] = []
-    _sdk_logger.propagate = False
-    _sdk_logger.disabled = True
+silence_sdk()          # the core logs signed URLs (key id, private keys) and adds its own handlers
 
 
 @dataclass(frozen=True)

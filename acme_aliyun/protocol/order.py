@@ -55,6 +55,7 @@ class OrderOptions:
     preferred_chain: Optional[str] = None
     timeout: float = 300.0
     on_challenges: Optional[Callable[[List[Challenge]], None]] = None   # journal before present()
+    on_cleaned: Optional[Callable[[], None]] = None                      # after a successful cleanup()
     progress: Optional[Callable[[str], None]] = None
     sleep: Callable[[float], None] = time.sleep
 
@@ -164,7 +165,8 @@ def obtain(client, names: Sequence[str], csr_der: bytes, solver, opts: OrderOpti
             try:
                 progress("presenting %d %s challenge(s)" % (len(challenges), opts.challenge_type))
                 solver.present(challenges)
-                solver.wait_until_visible(challenges, timeout=opts.timeout)
+                solver.wait_until_visible(challenges)    # the solver's own limit (DNSWaitTimeout)
+                poller = _Poller(opts)          # a long DNS wait does not eat the validation budget
                 for p in pending:
                     if p.status == "pending":
                         client.post(p.challenge_url, {})
@@ -173,10 +175,7 @@ def obtain(client, names: Sequence[str], csr_der: bytes, solver, opts: OrderOpti
                 order = _poll_order(client, order_url, poller, ("ready", "processing", "valid"), "validation",
                                     first_wait=min(1.0, 0.1 + 0.004 * len(challenges)))
             finally:
-                try:
-                    solver.cleanup(challenges)
-                finally:
-                    solver.close()
+                _clean_up(solver, challenges, opts)
         else:
             order = _poll_order(client, order_url, poller, ("ready", "processing", "valid"), "validation")
     if order.get("status") == "ready":
@@ -201,6 +200,20 @@ def obtain(client, names: Sequence[str], csr_der: bytes, solver, opts: OrderOpti
         raise AcmeResponseError("the valid order has no certificate URL")
     pem, offered = download(client, cert_url, opts.preferred_chain)
     return Issued(order_url=order_url, certificate_pem=pem, chains_offered=offered, polls=poller.count)
+
+
+def _clean_up(solver, challenges, opts):
+    """Clean up without masking the order's own outcome; on_cleaned only when it worked, so the
+    caller's journal keeps what is left for the next run."""
+    try:
+        solver.cleanup(challenges)
+    except Exception as e:  # a solver error must not hide the CA's answer nor throw away a good order
+        log.warning("cleaning up %d challenge(s) failed (%s); the next run tries again", len(challenges), e)
+    else:
+        if opts.on_cleaned:
+            opts.on_cleaned()
+    finally:
+        solver.close()
 
 
 def download(client, cert_url, preferred_chain=None):

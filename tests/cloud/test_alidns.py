@@ -100,6 +100,10 @@ def test_wait_until_visible_against_challtestsrv(emulator_factory, tmp_path):
         solver.cleanup([WILD, APEX])
         with pytest.raises(SolverError):
             solver.wait_until_visible([APEX], timeout=0.3)
+        # No timeout given (what the order does): DNSWaitTimeout bounds the wait.
+        limited = AlidnsSolver(make_client(emu, dns_wait=True, dns_wait_timeout=1.0), nameservers=[srv.dns_address])
+        with pytest.raises(SolverError, match=r"after 1s"):
+            limited.wait_until_visible([APEX])
     finally:
         srv.stop()
 
