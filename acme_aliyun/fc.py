@@ -92,25 +92,25 @@ def handler(event, context):
     from acme_aliyun.errors import ToolError
     logsetup.setup(verbose=os.environ.get("ACME_ALIYUN_VERBOSE") == "1")
     logger = logging.getLogger("acme_aliyun.fc")
-    loaded = {}
+    cfg = None
     try:
         request = parse_event(event)
-        result = _handle(request, context, loaded)
+        cfg = load_config()
+        result = _handle(request, cfg, context)
     except Exception as e:  # FC shows a traceback otherwise; ours is one masked line, and a webhook
         message = logsetup.redact(str(e) if isinstance(e, (FcEventError, ToolError))
                                   else "internal error: %s: %s" % (type(e).__name__, e))
         logger.error("%s", message)
         result = {"ok": False, "error": message}
-        if "config" in loaded:
+        if cfg is not None:
             from acme_aliyun import notify
-            notify.send(loaded["config"].notify, result, failed=True)
+            notify.send(cfg.notify, result, failed=True)
     return json.dumps(result, sort_keys=True)
 
 
-def _handle(request, context, loaded):
+def _handle(request, cfg, context):
     from acme_aliyun import runner
     from acme_aliyun.context import Context
-    cfg = loaded["config"] = load_config()
     ctx = Context(cfg, credentials=_LazyCredentials(context))
     names = request["certificates"] or None
     if request["action"] == "status":

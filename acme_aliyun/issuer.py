@@ -9,8 +9,7 @@ atomic switch only after it has been checked.
 
 import datetime
 import logging
-from dataclasses import dataclass
-from types import SimpleNamespace
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from cryptography.hazmat.primitives import serialization
@@ -38,9 +37,19 @@ class IssueResult:
     name: str
     action: str                        # issued | renewed | unchanged | deferred (backing off after failures)
     reason: str
-    stored: object = None              # store.StoredCert after the run (may be the old one)
+    stored: object = None              # store.StoredCert (or ChainFileCert) after the run (may be the old one)
     renew_at: Optional[datetime.datetime] = None
     order_url: Optional[str] = None
+
+
+@dataclass
+class ChainFileCert:
+    """The certificate in ChainFile, issued from a CSRFile without its key (the article's flow):
+    it is the current one for renewal decisions, but nothing is stored and it cannot be deployed."""
+    name: str
+    bundle: pki.CertBundle
+    meta: dict = field(default_factory=dict)
+    key_pem: bytes = b""
 
 
 def cleanup_leftovers(store, cert, cloud=None):
@@ -127,10 +136,9 @@ def current(store, cert):
         return stored
     try:
         with open(cert.chain_file) as fh:
-            bundle = pki.CertBundle.from_pems(fh.read(), "")
+            return ChainFileCert(cert.name, pki.CertBundle.from_pems(fh.read(), ""))
     except (OSError, ValueError, pki.KeyFileError):
         return None
-    return SimpleNamespace(name=cert.name, bundle=bundle, meta={}, key_pem=b"")
 
 
 def issue(cert, store, client, cloud=None, force=False, progress: Callable[[str], None] = None, timeout=300.0):
@@ -197,10 +205,11 @@ def _order(cert, store, client, cloud, stored, decision, progress, timeout):
     leaf_cert = pki.load_cert_pem(leaf)
     if key is None:
         # A CSR without its key (the article's flow): only the chain file can be written.
+        now_current = None
         if cert.chain_file:
             write_copy(cert.chain_file, leaf + chain, private=False)
+            now_current = ChainFileCert(cert.name, pki.CertBundle.from_pems(leaf + chain, ""))
         store.write_attempts(cert.name, None)
-        now_current = current(store, cert)
         return IssueResult(cert.name, "issued", "issued from CSRFile into ChainFile (no key: not stored)",
                            now_current, renewal.decide(now_current, cert).renew_at if now_current else None,
                            issued.order_url)
