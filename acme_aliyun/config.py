@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 from urllib.parse import urlsplit
 
+from acme_aliyun import config_checks
 from acme_aliyun.cloud.settings import CloudSettings
 from acme_aliyun.errors import ConfigError, ini_error
 from acme_aliyun.names import NameError_, normalize_domain
@@ -35,6 +36,26 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9
 _CERT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _GROUP_ID = re.compile(r"^[0-9a-f]{32}$")
 _TRUE, _FALSE = ("1", "yes", "true", "on"), ("0", "no", "false", "off")
+
+# --- the keys each section may hold (anything else is an error, with a suggestion) -----------
+ACME_KEYS = ("ACMEDirectory", "AccountKeyFile", "Contacts", "UserAgent", "Language", "StateDir", "CABundle",
+             "KeyType", "EABKeyId", "EABHMACKey")
+CERT_BASE_KEYS = ("Domains", "CSRFile", "Challenge", "Webroot", "HTTPListen", "DNSProvider", "DNSHook", "KeyType",
+                  "ReuseKey", "Profile", "PreferredChain", "RenewBeforeDays", "KeyFile", "ChainFile")
+ALIYUN_KEYS = ("Region", "International", "CertRegion", "Endpoint", "CDNEndpoint", "DCDNEndpoint",
+               "APIGatewayEndpoint", "DNSEndpoint", "AccessKeyId", "AccessKeySecret", "RamRole", "ConnectTimeout",
+               "ReadTimeout", "DNSTTL", "DNSWait", "DNSWaitTimeout")
+NOTIFY_KEYS = ("Webhook", "Format", "OnSuccess", "Timeout", "Language", "SMTP", "From", "To")
+
+
+def target_keys():
+    """The [cert:*] keys that name deploy targets (the targets registry will supply these)."""
+    return ("CDN", "DCDN", "APIGateway")
+
+
+def cert_keys():
+    """Every key a [cert:NAME] section may hold: the one place that lists them."""
+    return CERT_BASE_KEYS + target_keys()
 
 
 @dataclass
@@ -84,14 +105,19 @@ class CertSettings:
     csr_file: Optional[str] = None
     targets: Targets = field(default_factory=Targets)
     section: str = ""
+    csr_error: Optional[ConfigError] = None   # raised when a command needs this certificate
 
 
 @dataclass
 class NotifySettings:
-    webhook: str
-    format: str = "generic"           # generic | dingtalk | feishu
+    webhook: Optional[str]
+    format: str = "generic"           # generic | dingtalk | feishu | wecom
     on_success: bool = False
     timeout: float = 10.0
+    language: str = "en"              # en | zh-CN
+    smtp: Optional[str] = None        # host:port, STARTTLS
+    mail_from: Optional[str] = None
+    mail_to: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -105,18 +131,26 @@ class Config:
 
 
 class _Section:
-    """Reads one section, remembering which keys were used so the rest can be warned about."""
+    """Reads one section; keys match case-insensitively, and only the section's known keys exist."""
 
-    def __init__(self, path, parser, name):
-        self.path, self.name, self.data = path, name, parser[name]
-        self.used = set()
+    def __init__(self, path, parser, name, known):
+        self.path, self.name = path, name
+        self.known = {k.lower(): k for k in known}
+        self.data, self.spelled = {}, {}
+        for key, value in parser[name].items():
+            if key.lower() in self.data:
+                raise self.error(key, "is given twice (keys ignore case)")
+            self.data[key.lower()], self.spelled[key.lower()] = value, key
 
     def error(self, key, message):
         return ConfigError(message, self.path, self.name, key)
 
+    def has(self, key):
+        return bool((self.data.get(key.lower()) or "").strip())
+
     def get(self, key, default=None, required=False):
-        self.used.add(key.lower())
-        value = self.data.get(key)
+        assert key.lower() in self.known, "%s is not a known key of [%s]" % (key, self.name)
+        value = self.data.get(key.lower())
         if value is not None:
             value = value.strip()
         if not value:
@@ -167,63 +201,91 @@ class _Section:
             raise self.error(key, "%r is not one of %s" % (value, ", ".join(choices)))
         return value.lower()
 
-    def unknown_keys(self):
-        return sorted(k for k in self.data.keys() if k.lower() not in self.used)
+    def check_unknown(self):
+        """Raise for the first key this section does not know, suggesting the closest known one."""
+        for low in sorted(self.data):
+            if low not in self.known:
+                raise config_checks.unknown_key(self.path, self.name, self.spelled[low], self.known.values())
 
 
 def load(path):
     """Read and validate acme.ini; raises ConfigError naming file, section and key."""
     path = os.path.abspath(path)
-    parser = configparser.ConfigParser(interpolation=None, strict=True, default_section="\x00none")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            parser.read_file(fh)
-    except FileNotFoundError:
-        raise ConfigError("file does not exist", path) from None
-    except OSError as e:
-        raise ConfigError("cannot read: %s" % e.strerror, path) from None
-    except (UnicodeDecodeError, configparser.Error) as e:
-        raise ConfigError("not a valid ini file: %s" % ini_error(e), path) from None
-    warnings = []
+    parser = _read(path)
     acme_names = [s for s in parser.sections() if s.lower() in ACME_SECTIONS]
     if not acme_names:
         raise ConfigError("missing section [acme] (or [acme-neoprime])", path)
     if len(acme_names) > 1:
         raise ConfigError("both [acme] and [acme-neoprime] are present; keep one", path)
-    sec = _Section(path, parser, acme_names[0])
+    sec = _Section(path, parser, acme_names[0], ACME_KEYS + tuple(k for k in cert_keys() if k != "Domains"))
     acme = _acme(sec)
     certs = {}
-    if sec.get("CSRFile"):
+    if sec.has("CSRFile"):
         cert = _article_cert(sec, acme)
         certs[cert.name] = cert
-    warnings += _unknown(sec)
+    else:
+        _no_article_keys(sec)
+    sec.check_unknown()
     cloud = CloudSettings(config_file=path)
     notify = None
     for name in parser.sections():
         lower = name.lower()
         if lower in ACME_SECTIONS:
             continue
-        s = _Section(path, parser, name)
         if lower.startswith("cert:"):
+            s = _Section(path, parser, name, cert_keys())
             cert = _cert(s, name[5:].strip(), acme)
             if cert.name in certs:
                 raise ConfigError("certificate %r is defined twice" % cert.name, path, name)
             certs[cert.name] = cert
         elif lower == "aliyun":
+            s = _Section(path, parser, name, ALIYUN_KEYS)
             cloud = _aliyun(s)
         elif lower == "notify":
+            s = _Section(path, parser, name, NOTIFY_KEYS)
             notify = _notify(s)
         else:
-            warnings.append("%s: unknown section [%s] ignored" % (path, name))
-            continue
-        warnings += _unknown(s)
-    for w in warnings:
-        log.warning("%s", w)
-    return Config(path=path, acme=acme, certs=certs, cloud=cloud, notify=notify, warnings=warnings)
+            raise config_checks.unknown_section(path, name)
+        s.check_unknown()
+    _cross_checks(path, list(certs.values()))
+    return Config(path=path, acme=acme, certs=certs, cloud=cloud, notify=notify)
 
 
-def _unknown(sec):
-    return ["%s: [%s] unknown key %s ignored" % (sec.path, sec.name, k) for k in sec.unknown_keys()]
+def _read(path):
+    parser = configparser.ConfigParser(interpolation=None, strict=True, default_section="\x00none")
+    parser.optionxform = str        # keep the user's spelling for messages; _Section ignores case
+    try:
+        with open(path, encoding="utf-8-sig") as fh:      # -sig: Windows Notepad's byte order mark
+            parser.read_file(fh)
+    except FileNotFoundError:
+        raise ConfigError("file does not exist", path) from None
+    except PermissionError:
+        from acme_aliyun.perms import permission_error
+        raise ConfigError(permission_error(path, "read"), path) from None
+    except OSError as e:
+        raise ConfigError("cannot read: %s" % e.strerror, path) from None
+    except (UnicodeDecodeError, configparser.Error) as e:
+        raise ConfigError("not a valid ini file: %s" % ini_error(e), path) from None
+    return parser
+
+
+def _no_article_keys(sec):
+    """Certificate keys in [acme] only make sense with the article's CSRFile."""
+    for key in cert_keys():
+        if key.lower() not in (k.lower() for k in ACME_KEYS) and key.lower() in sec.data:
+            raise sec.error(sec.spelled[key.lower()], "applies only with CSRFile here; "
+                                                      "put it in a [cert:NAME] section")
+
+
+def _cross_checks(path, certs):
+    """What no single key shows: KeyFile/ChainFile folders, target coverage, shared targets."""
+    for cert in certs:
+        for key, file in (("KeyFile", cert.key_file), ("ChainFile", cert.chain_file)):
+            if file and not os.path.isdir(os.path.dirname(file)):
+                raise ConfigError("folder %s does not exist (create it first)" % os.path.dirname(file),
+                                  path, cert.section, key)
+        config_checks.check_coverage(path, cert, config_checks.target_entries(cert.targets))
+    config_checks.check_shared_targets(path, certs)
 
 
 def _acme(sec):
@@ -284,6 +346,9 @@ def _domains(sec, key, raw, allow_wildcard=True):
             if raw.strip():
                 raise sec.error(key, "has an empty entry (check the commas)")
             continue
+        shape = config_checks.value_shape(item)
+        if shape:
+            raise sec.error(key, shape)
         try:
             name = normalize_domain(item, allow_wildcard=allow_wildcard)
         except NameError_ as e:
@@ -349,6 +414,9 @@ def _cert_common(sec, cert, acme):
 def _apigateway(sec, raw):
     out = []
     for item in [i.strip() for i in raw.split(",") if i.strip()]:
+        shape = config_checks.value_shape(item)
+        if shape:
+            raise sec.error("APIGateway", shape)
         group, _, domain = item.partition(":")
         group = group.strip().lower()
         if not _GROUP_ID.match(group):
@@ -367,16 +435,27 @@ def _apigateway(sec, raw):
 def _cert(sec, name, acme):
     if not _CERT_NAME.match(name):
         raise ConfigError("certificate name %r: use letters, digits, '.', '_' or '-'" % name, sec.path, sec.name)
-    csr_file = sec.path_value("CSRFile", must_exist=True)
+    csr_file = sec.path_value("CSRFile")
     raw = sec.get("Domains", required=not csr_file)
     domains = _domains(sec, "Domains", raw) if raw else []
-    if csr_file:
-        domains = _csr_domains(sec, csr_file, domains)
-    if len(domains) > 100:
-        raise sec.error("Domains", "%d names; a certificate holds at most 100" % len(domains))
     cert = CertSettings(name=name, domains=domains, challenge="http-01", csr_file=csr_file, section=sec.name)
+    if csr_file:
+        _csr_later(sec, cert)
+    if len(cert.domains) > 100:
+        raise sec.error("Domains", "%d names; a certificate holds at most 100" % len(cert.domains))
     _cert_common(sec, cert, acme)
     return cert
+
+
+def _csr_later(sec, cert):
+    """Names from the CSR when it can be read now; else keep the error for the command that needs it
+    (the article writes acme.ini before the CSR exists)."""
+    try:
+        if not os.path.isfile(cert.csr_file):
+            raise sec.error("CSRFile", "file %s does not exist" % cert.csr_file)
+        cert.domains = _csr_domains(sec, cert.csr_file, cert.domains)
+    except ConfigError as e:
+        cert.csr_error = e
 
 
 def _csr_domains(sec, csr_file, domains):
@@ -396,11 +475,11 @@ def _csr_domains(sec, csr_file, domains):
 
 def _article_cert(sec, acme):
     """[acme-neoprime] CSRFile + ChainFile: one certificate named after the CSR file."""
-    csr_file = sec.path_value("CSRFile", must_exist=True)
+    csr_file = sec.path_value("CSRFile")
     base = os.path.basename(csr_file)
     name = re.sub(r"[^A-Za-z0-9._-]", "-", base[:-4] if base.lower().endswith(".csr") else base) or "default"
-    cert = CertSettings(name=name, domains=_csr_domains(sec, csr_file, []), challenge="http-01",
-                        csr_file=csr_file, section=sec.name)
+    cert = CertSettings(name=name, domains=[], challenge="http-01", csr_file=csr_file, section=sec.name)
+    _csr_later(sec, cert)
     _cert_common(sec, cert, acme)
     return cert
 
@@ -444,13 +523,33 @@ def _check_endpoint(sec, key, value):
 
 
 def _notify(sec):
-    url = sec.get("Webhook", required=True)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise sec.error("Webhook", "%r is not an http(s) URL" % url)
-    return NotifySettings(
+    url = sec.get("Webhook")
+    smtp = sec.get("SMTP")
+    if not url and not smtp:
+        raise sec.error("Webhook", "is required (or SMTP = host:port for email)")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise sec.error("Webhook", "%r is not an http(s) URL" % url)
+    s = NotifySettings(
         webhook=url,
-        format=sec.choice("Format", ("generic", "dingtalk", "feishu"), default="generic"),
+        format=sec.choice("Format", ("generic", "dingtalk", "feishu", "wecom"), default="generic"),
         on_success=sec.bool("OnSuccess", False),
         timeout=sec.number("Timeout", 10.0, 1, 120, kind=float),
+        language="zh-CN" if sec.choice("Language", ("en", "zh-cn"), default="en") == "zh-cn" else "en",
     )
+    if smtp:
+        _smtp_settings(sec, s, smtp)
+    return s
+
+
+def _smtp_settings(sec, s, smtp):
+    host, sep, port = smtp.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise sec.error("SMTP", "%r is not host:port (e.g. smtp.example.com:587)" % smtp)
+    s.smtp = smtp
+    s.mail_from = sec.get("From", required=True)
+    s.mail_to = [a.strip() for a in sec.get("To", required=True).split(",") if a.strip()]
+    for key, addr in [("From", s.mail_from)] + [("To", a) for a in s.mail_to]:
+        if not _EMAIL.match(addr):
+            raise sec.error(key, "%r is not an email address" % addr)

@@ -47,13 +47,15 @@ class Context:
         """The selected certificate settings, in config order; UsageError for an unknown name."""
         if not self.cfg.certs:
             raise UsageError("%s: no certificate configured (add a [cert:NAME] section)" % self.cfg.path)
-        if not names:
-            return list(self.cfg.certs.values())
-        unknown = [n for n in names if n not in self.cfg.certs]
+        unknown = [n for n in names or () if n not in self.cfg.certs]
         if unknown:
             raise UsageError("%s: no [cert:%s] section (configured: %s)" % (
                 self.cfg.path, unknown[0], ", ".join(self.cfg.certs)))
-        return [self.cfg.certs[n] for n in names]
+        selected = [self.cfg.certs[n] for n in names] if names else list(self.cfg.certs.values())
+        for cert in selected:       # a CSR is checked only by a command that needs the certificate
+            if cert.csr_error is not None:
+                raise cert.csr_error
+        return selected
 
     def close(self):
         if self._acme is not None:
