@@ -12,6 +12,7 @@ from acme_aliyun import log as logsetup
 from acme_aliyun.errors import ToolError, UsageError
 
 log = logging.getLogger("acme_aliyun")
+SYSTEM_CONFIG = "/etc/acme-aliyun/acme.ini"     # the fallback when ./acme.ini is absent (tests patch it)
 
 
 def _config(args):
@@ -66,6 +67,12 @@ def _print_account(a):
 def cmd_account_register(args):
     from acme_aliyun import acme_account
     from acme_aliyun.protocol import account as acct
+    cfg = _config(args)
+    probe = acme_account.make_client(cfg.acme, None)
+    try:
+        probe.directory             # the CA must answer before a key is written
+    finally:
+        probe.close()
     cfg, client = _account_client(args, create=True)
     d = client.directory
     if d.terms_of_service:
@@ -144,13 +151,42 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, "error: %s: %s (see '%s --help')\n" % (self.prog, message, self.prog))
 
 
+def _common_options(p, suppress=False):
+    """-c, -v, -q: on the main parser, and again on every verb so they also work after it."""
+    kw = {"default": argparse.SUPPRESS} if suppress else {}
+    p.add_argument("-c", "--config", help="path to acme.ini (default: $ACME_ALIYUN_CONFIG, else ./acme.ini, "
+                                          "else %s)" % SYSTEM_CONFIG, **kw)
+    p.add_argument("-v", "--verbose", action="store_true", help="more detail in the log", **kw)
+    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors (for cron)", **kw)
+
+
+def _leaf_parsers(p):
+    """Every parser that ends a command line (the verbs and their actions)."""
+    subs = [a for a in p._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [p]
+    out = []
+    for parser in dict.fromkeys(subs[0].choices.values()):     # aliases share one parser
+        out += _leaf_parsers(parser)
+    return out
+
+
+def locate_config(explicit, env=None):
+    """-c, else $ACME_ALIYUN_CONFIG, else ./acme.ini, else SYSTEM_CONFIG; UsageError naming both."""
+    env = os.environ if env is None else env
+    if explicit or env.get("ACME_ALIYUN_CONFIG"):
+        return explicit or env["ACME_ALIYUN_CONFIG"]
+    for candidate in ("acme.ini", SYSTEM_CONFIG):
+        if os.path.exists(candidate):
+            return candidate
+    raise UsageError("no configuration: neither %s nor %s exists (give one with -c)" % (
+        os.path.abspath("acme.ini"), SYSTEM_CONFIG))
+
+
 def build_parser():
     p = _Parser(prog="acme-aliyun",
                 description="Let's Encrypt certificates for Alibaba Cloud CDN, DCDN and API Gateway.")
-    p.add_argument("-c", "--config", default=os.environ.get("ACME_ALIYUN_CONFIG", "acme.ini"),
-                   help="path to acme.ini (default: ./acme.ini or $ACME_ALIYUN_CONFIG)")
-    p.add_argument("-v", "--verbose", action="store_true", help="more detail in the log")
-    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors (for cron)")
+    _common_options(p)
     p.add_argument("--version", action="version", version="acme-aliyun " + __version__)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")      # subparsers inherit _Parser
     sub.required = True
@@ -174,8 +210,11 @@ def build_parser():
     d.add_argument("--yes", action="store_true", help="confirm; this cannot be undone")
     d.set_defaults(func=cmd_account_deactivate)
 
-    from acme_aliyun import cli_ops
+    from acme_aliyun import cli_ops, completion
     cli_ops.add_commands(sub)
+    completion.add_command(sub)
+    for leaf in _leaf_parsers(p):
+        _common_options(leaf, suppress=True)
     return p
 
 
@@ -184,6 +223,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logsetup.setup(verbose=args.verbose, quiet=args.quiet)
     try:
+        if getattr(args, "needs_config", True):
+            args.config = locate_config(args.config)
         return args.func(args) or 0
     except ToolError as e:
         print("error: %s" % logsetup.redact(str(e)), file=sys.stderr)

@@ -15,10 +15,10 @@ def _out(text=""):
     print(logsetup.redact(text))
 
 
-def _context(args):
+def _context(args, read_only=False):
     from acme_aliyun import config
     from acme_aliyun.context import Context
-    return Context(config.load(args.config))
+    return Context(config.load(args.config), read_only=read_only)
 
 
 def cmd_issue(args):
@@ -70,7 +70,7 @@ def _status_rows(ctx):
 
 
 def cmd_status(args):
-    ctx = _context(args)
+    ctx = _context(args, read_only=True)
     rows = _status_rows(ctx)
     targets = None
     if args.targets:
@@ -127,12 +127,12 @@ def cmd_revoke(args):
 
 
 def add_commands(sub):
-    s = sub.add_parser("issue", help="issue or renew certificates that are due")
+    s = sub.add_parser("issue", aliases=["renew"], help="issue or renew certificates that are due")
     s.add_argument("names", nargs="*", metavar="NAME", help="certificates to consider (default: all)")
     s.add_argument("--force", action="store_true", help="issue even when not due")
     s.set_defaults(func=cmd_issue)
 
-    s = sub.add_parser("status", help="certificates, expiry and renewal times")
+    s = sub.add_parser("status", aliases=["certificates"], help="certificates, expiry and renewal times")
     s.add_argument("--json", action="store_true")
     s.add_argument("--targets", action="store_true", help="also read what each cloud target serves")
     s.set_defaults(func=cmd_status)

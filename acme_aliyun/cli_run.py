@@ -11,11 +11,11 @@ def _out(text=""):
     print(logsetup.redact(text))
 
 
-def _context(args):
+def _context(args, read_only=False):
     from acme_aliyun import config
     from acme_aliyun.context import Context
     from acme_aliyun.progress import Progress
-    return Context(config.load(args.config), progress=Progress(sys.stderr, quiet=args.quiet))
+    return Context(config.load(args.config), progress=Progress(sys.stderr, quiet=args.quiet), read_only=read_only)
 
 
 def print_summary(report):
@@ -54,14 +54,14 @@ def cmd_run(args):
                             force_issue=args.force)
     except LockHeld as e:
         if not args.quiet:
-            print("another run holds the lock: %s" % e, file=sys.stderr)
+            print("error: %s" % e, file=sys.stderr)
         return e.exit_code
     return _finish(ctx, report, args)
 
 
 def cmd_deploy(args):
     from acme_aliyun import runner
-    ctx = _context(args)
+    ctx = _context(args, read_only=args.dry_run)
     report = runner.run(ctx, [args.name], wait=True, force_deploy=args.force, dry_run=args.dry_run,
                         issue_when="missing")
     return _finish(ctx, report, args)
@@ -69,7 +69,7 @@ def cmd_deploy(args):
 
 def cmd_cloud_check(args):
     from acme_aliyun import deployer
-    ctx = _context(args)
+    ctx = _context(args, read_only=True)
     certs = ctx.certs(args.names) if args.names else list(ctx.cfg.certs.values())
     from acme_aliyun.config import Targets
     merged = Targets()

@@ -261,7 +261,7 @@ def _read(path):
         raise ConfigError("file does not exist", path) from None
     except PermissionError:
         from acme_aliyun.perms import permission_error
-        raise ConfigError(permission_error(path, "read"), path) from None
+        raise ConfigError(permission_error(path, "read")) from None
     except OSError as e:
         raise ConfigError("cannot read: %s" % e.strerror, path) from None
     except (UnicodeDecodeError, configparser.Error) as e:

@@ -12,8 +12,9 @@ log = logging.getLogger(__name__)
 
 
 class Context:
-    def __init__(self, cfg, credentials=None, progress=None):
+    def __init__(self, cfg, credentials=None, progress=None, read_only=False):
         self.cfg = cfg
+        self.read_only = read_only             # status, dry runs: the store creates nothing
         self._credentials = credentials        # a CredentialProvider (FC passes its own)
         self.progress = progress or (lambda msg: log.info("%s", msg))
         self._store = self._acme = self._cloud = None
@@ -22,7 +23,7 @@ class Context:
     def store(self):
         if self._store is None:
             from acme_aliyun.store import Store
-            self._store = Store(self.cfg.acme.state_dir)
+            self._store = Store(self.cfg.acme.state_dir, read_only=self.read_only)
         return self._store
 
     def acme(self, create_key=True):

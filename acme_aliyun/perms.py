@@ -33,6 +33,6 @@ def permission_error(path: str, action: str = "read") -> str:
     except OSError:
         return "cannot %s %s: permission denied (running as %s)" % (action, path, me)
     owner = _user(st.st_uid)
-    head = "cannot %s %s: " % (action, path) if where != path else "cannot %s: " % action
+    head = "cannot %s %s: " % (action, path) if where != os.path.abspath(path) else ""
     return "%s%s is owned by %s and mode %04o; run as %s or chown it to %s" % (
         head, where, owner, st.st_mode & 0o7777, owner, me)

@@ -86,6 +86,10 @@ def _fs_errors(method):
     def wrapper(self, *args, **kwargs):
         try:
             return method(self, *args, **kwargs)
+        except PermissionError as e:
+            from acme_aliyun.perms import permission_error
+            raise ToolError("state folder %s: %s" % (self.state_dir, permission_error(
+                e.filename or self.state_dir, "write" if method.__name__ != "load" else "read"))) from None
         except OSError as e:
             where = "%s: " % e.filename if e.filename else ""
             raise ToolError("state folder %s: %s%s" % (self.state_dir, where, e.strerror or e)) from None
@@ -111,9 +115,12 @@ class Store:
     """All the state the tool keeps between runs, in one folder (see the module docstring)."""
 
     @_fs_errors
-    def __init__(self, state_dir):
+    def __init__(self, state_dir, read_only=False):
+        """read_only: create nothing (no folder, no lock file); for status and dry runs, which only read."""
         self.state_dir = os.path.abspath(os.fspath(state_dir))
-        ensure_private_dir(self.state_dir)
+        self.read_only = read_only
+        if not read_only:
+            ensure_private_dir(self.state_dir)
 
     # --- paths ------------------------------------------------------------------------
 
@@ -366,11 +373,18 @@ class Store:
         kernel drops the lock when its holder dies; on NFS, where Linux maps
         flock() to a server-side lock, the server drops it when the dead
         client's lease expires (NFSv4: about 90 s). The file stays; it holds
-        the pid of the last holder, for the LockHeld message.
+        the pid and start time of the last holder, for the LockHeld message.
+        A read-only store takes no lock (readers need none) and creates no file.
         """
+        if self.read_only:
+            yield
+            return
         path = os.path.join(self.state_dir, ".lock")
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except PermissionError:
+            from acme_aliyun.perms import permission_error
+            raise ToolError("cannot open the lock file: %s" % permission_error(path, "write")) from None
         except OSError as e:
             raise ToolError("cannot open the lock file %s: %s" % (path, e.strerror)) from None
         try:
@@ -384,7 +398,7 @@ class Store:
                             _holder(fd), self.state_dir, " (waited %ss)" % timeout if wait else ""))
                     time.sleep(0.05)
             os.ftruncate(fd, 0)
-            os.pwrite(fd, b"%d\n" % os.getpid(), 0)
+            os.pwrite(fd, b"%d\n%d\n" % (os.getpid(), int(time.time())), 0)
             yield
         finally:
             os.close(fd)   # closing the descriptor releases the flock
@@ -413,9 +427,14 @@ def _try_flock(fd):
 
 
 def _holder(fd):
-    """' (pid N)' from the lock file, for the message; '' when unknown."""
-    pid = os.pread(fd, 32, 0).strip()
-    return " (pid %s)" % pid.decode() if pid.isdigit() else ""
+    """' (pid N, started HH:MM)' from the lock file, for the message; '' when unknown."""
+    lines = os.pread(fd, 64, 0).split()
+    if not lines or not lines[0].isdigit():
+        return ""
+    if len(lines) > 1 and lines[1].isdigit():
+        started = time.strftime("%H:%M", time.localtime(int(lines[1])))
+        return " (pid %s, started %s)" % (lines[0].decode(), started)
+    return " (pid %s)" % lines[0].decode()
 
 
 def _replace_symlink(path, target):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -56,7 +57,11 @@ def test_run_no_wait_exits_3_while_locked(ini, tmp_path):
     from acme_aliyun.store import Store
     with Store(str(tmp_path / "state")).lock():
         r = _run(ini, "run", "--no-wait")
-    assert r.returncode == 3 and "another run holds the lock" in r.stderr
+    assert r.returncode == 3, r.stderr
+    # the holder named once: pid and start time (issue 14, point 10)
+    assert re.search(r"^error: another run \(pid %d, started \d\d:\d\d\) holds the lock on \S+$" % os.getpid(),
+                     r.stderr.strip()), r.stderr
+    assert r.stderr.count("another run") == 1
 
 
 def test_deploy_on_fresh_state_issues_and_deploys(ini, pebble, emu, tmp_path):
