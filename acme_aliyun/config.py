@@ -531,6 +531,8 @@ def _notify(sec):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise sec.error("Webhook", "%r is not an http(s) URL" % url)
+        from acme_aliyun.notify import register_webhook_secrets
+        register_webhook_secrets(url)           # masked in every message from now on
     s = NotifySettings(
         webhook=url,
         format=sec.choice("Format", ("generic", "dingtalk", "feishu", "wecom"), default="generic"),

@@ -1,9 +1,13 @@
-"""Webhook notifications after a run: generic JSON, DingTalk robot or Feishu robot.
+"""Notifications after a run: generic JSON, DingTalk, Feishu or WeCom robot, and email.
 
 send(settings, summary, failed) posts one message when the run failed, or after a
-successful run when [notify] OnSuccess = yes. It never raises: a notification that
-cannot be delivered is a warning in the log, and that warning names only the
-webhook's scheme and host (robot tokens live in the query or the path).
+successful run when [notify] OnSuccess = yes: to the webhook when one is set, by
+email (notify_email, SMTP with STARTTLS) when SMTP is set. It never raises: a
+notification that cannot be delivered is a warning in the log, and that warning
+names only the webhook's scheme and host. The token of every webhook URL (query
+values, long path segments) is registered as a secret, so log.redact() masks it in
+every message; mask_webhook_url() is the one place that says what a token is.
+[notify] Language = zh-CN gives the fixed words in Chinese (notify_i18n).
 
 Every string that leaves through a webhook goes through log.redact() first (cloud
 secrets, STS tokens and PEM private keys are masked), then is cut to size: DingTalk
@@ -18,6 +22,8 @@ Formats ([notify] Format):
   feishu    {"msg_type": "text", "content": {"text"}}; when ACME_ALIYUN_FEISHU_SECRET
             is set, "timestamp" (s) and "sign" go in the body:
             sign = base64(HmacSHA256(key=timestamp + "\\n" + secret, msg=""))
+  wecom     WeCom (企业微信) group robot, .../cgi-bin/webhook/send?key=KEY:
+            {"msgtype": "markdown", "markdown": {"content"}}, content at most 4096 bytes
 The text always contains "acme-aliyun", so a robot whose security setting is a
 custom keyword can use that keyword.
 """
@@ -36,13 +42,15 @@ from typing import Dict
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from acme_aliyun import log as logsetup
+from acme_aliyun.notify_i18n import translator
 
 log = logging.getLogger(__name__)
 
 DINGTALK_SECRET_ENV = "ACME_ALIYUN_DINGTALK_SECRET"
 FEISHU_SECRET_ENV = "ACME_ALIYUN_FEISHU_SECRET"
-FORMATS = ("generic", "dingtalk", "feishu")
+FORMATS = ("generic", "dingtalk", "feishu", "wecom")
 MAX_TEXT_BYTES = 16000        # the robots' limit is ~20 000 bytes for the whole message
+MAX_WECOM_BYTES = 4000        # WeCom: markdown content at most 4096 bytes
 MAX_FIELD_CHARS = 4000        # any one string of the summary (an error text) in the generic body
 MAX_CERT_LINES = 60           # certificates listed in the text; the rest are counted
 _TRUNCATED = "\n… (truncated)"
@@ -63,15 +71,29 @@ class Request:
 
 def send(settings, summary, failed) -> None:
     """Post the notification for a run, when one is due. Never raises."""
+    if settings is None or (not failed and not settings.on_success):
+        return
+    if settings.webhook:
+        try:
+            register_webhook_secrets(settings.webhook)
+            _deliver(settings, summary, failed)
+        except Exception as e:      # a notification must never turn a good run into a crash
+            log.warning("notification not sent: %s: %s", type(e).__name__,
+                        _scrub(str(e), getattr(settings, "webhook", "") or ""))
+    if getattr(settings, "smtp", None):
+        _send_email(settings, summary, failed)
+
+
+def _send_email(settings, summary, failed):
+    from acme_aliyun import notify_email
     try:
-        if settings is None or not settings.webhook:
-            return
-        if not failed and not settings.on_success:
-            return
-        _deliver(settings, summary, failed)
-    except Exception as e:      # a notification must never turn a good run into a crash
-        log.warning("notification not sent: %s: %s", type(e).__name__,
-                    _scrub(str(e), getattr(settings, "webhook", "") or ""))
+        clean = _clean(summary if isinstance(summary, dict) else {"summary": summary})
+        subject = _title(clean, failed, translator(settings.language))
+        body = render_text(clean, failed, language=settings.language)
+        notify_email.send_email(settings, subject, body, os.environ)
+        log.debug("notification mailed through %s", settings.smtp)
+    except Exception as e:      # EmailError says what went wrong; anything else is a bug, still a warning
+        log.warning("email notification not sent: %s", _redact(str(e)))
 
 
 def build_request(settings, summary, failed, now=None, env=None) -> Request:
@@ -83,21 +105,27 @@ def build_request(settings, summary, failed, now=None, env=None) -> Request:
         raise ValueError("unknown notification format %r (use %s)" % (fmt, ", ".join(FORMATS)))
     clean = _clean(summary if isinstance(summary, dict) else {"summary": summary})
     url = settings.webhook
+    register_webhook_secrets(url)
+    language = getattr(settings, "language", "en")
     headers = {"Content-Type": _JSON, "User-Agent": "acme-aliyun-notify"}
     if fmt == "generic":
         doc = dict(clean)
         doc.setdefault("ok", not failed)
-        doc["text"] = _bound(render_text(clean, failed), MAX_TEXT_BYTES)
+        doc["text"] = _bound(render_text(clean, failed, language=language), MAX_TEXT_BYTES)
+    elif fmt == "wecom":
+        text = _bound(render_text(clean, failed, markdown=True, language=language), MAX_WECOM_BYTES)
+        doc = {"msgtype": "markdown", "markdown": {"content": text}}
     elif fmt == "dingtalk":
-        title = _bound(_title(clean, failed), 200)
-        text = _bound(render_text(clean, failed, markdown=True), MAX_TEXT_BYTES)
+        title = _bound(_title(clean, failed, translator(language)), 200)
+        text = _bound(render_text(clean, failed, markdown=True, language=language), MAX_TEXT_BYTES)
         doc = {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
         secret = env.get(DINGTALK_SECRET_ENV)
         if secret and not _has_query_param(url, "sign"):
             logsetup.register_secret(secret)
             url = _add_query(url, dingtalk_sign(secret, now))
     else:
-        doc = {"msg_type": "text", "content": {"text": _bound(render_text(clean, failed), MAX_TEXT_BYTES)}}
+        doc = {"msg_type": "text", "content": {"text": _bound(render_text(clean, failed, language=language),
+                                                               MAX_TEXT_BYTES)}}
         secret = env.get(FEISHU_SECRET_ENV)
         if secret:
             logsetup.register_secret(secret)
@@ -120,49 +148,57 @@ def feishu_sign(secret, now=None):
     return {"timestamp": ts, "sign": base64.b64encode(digest).decode("ascii")}
 
 
-def render_text(summary, failed, markdown=False):
+def render_text(summary, failed, markdown=False, language="en"):
     """A short human summary of a run report; every piece of it is redacted."""
+    tr = translator(language)
     summary = _clean(summary) if isinstance(summary, dict) else {}
     certs = [c for c in (summary.get("certificates") or []) if isinstance(c, dict)]
-    lines = [("### " if markdown else "") + _title(summary, failed)]
+    lines = [("### " if markdown else "") + _title(summary, failed, tr)]
     if markdown:
         lines.append("")
     bullet, sub = ("- ", "    - ") if markdown else ("- ", "    ")
     for c in certs[:MAX_CERT_LINES]:
         name = str(c.get("name") or "?")
-        action = str(c.get("action") or "?")
-        line = "%s%s: %s" % (bullet, "**%s**" % name if markdown else name, action)
+        line = "%s%s: %s" % (bullet, "**%s**" % name if markdown else name, tr(str(c.get("action") or "?")))
         if c.get("reason"):
             line += " (%s)" % _one_line(c["reason"])
         if c.get("next_renewal"):
-            line += "; next renewal %s" % str(c["next_renewal"])[:16].replace("T", " ")
+            line += "; %s %s" % (tr("next renewal"), str(c["next_renewal"])[:16].replace("T", " "))
         lines.append(line)
         if c.get("error"):
-            lines.append("%serror: %s" % (sub, _one_line(c["error"])))
-        targets = [t for t in (c.get("targets") or []) if isinstance(t, dict)]
-        good = [t for t in targets if t.get("status") in ("deployed", "unchanged", "planned")]
-        for t in targets:
-            if t.get("status") in ("deployed", "unchanged", "planned"):
-                continue
-            extra = []
-            if t.get("error_code"):
-                extra.append(str(t["error_code"]))
-            if t.get("request_id"):
-                extra.append("request %s" % t["request_id"])
-            lines.append("%s%s %s: %s%s%s" % (sub, t.get("kind") or "?", t.get("target") or "?",
-                                              t.get("status") or "?",
-                                              " - %s" % _one_line(t["reason"]) if t.get("reason") else "",
-                                              " [%s]" % ", ".join(extra) if extra else ""))
-        if good:
-            counts = {}
-            for t in good:
-                counts[t["status"]] = counts.get(t["status"], 0) + 1
-            lines.append("%stargets: %s" % (sub, ", ".join("%d %s" % (n, s) for s, n in sorted(counts.items()))))
+            lines.append("%s%s: %s" % (sub, tr("error"), _one_line(c["error"])))
+        lines += _target_lines(c, sub, tr)
     if len(certs) > MAX_CERT_LINES:
-        lines.append("%s… and %d more certificates" % (bullet, len(certs) - MAX_CERT_LINES))
+        lines.append(bullet + tr("… and %d more certificates") % (len(certs) - MAX_CERT_LINES))
     if not certs and summary.get("error"):
-        lines.append("%serror: %s" % (bullet, _one_line(summary["error"])))
+        lines.append("%s%s: %s" % (bullet, tr("error"), _one_line(summary["error"])))
     return _redact("\n".join(lines))
+
+
+def _target_lines(cert, sub, tr):
+    """One line per target that did not go well, then the counts of those that did."""
+    targets = [t for t in (cert.get("targets") or []) if isinstance(t, dict)]
+    good = [t for t in targets if t.get("status") in ("deployed", "unchanged", "planned")]
+    lines = []
+    for t in targets:
+        if t in good:
+            continue
+        extra = []
+        if t.get("error_code"):
+            extra.append(str(t["error_code"]))
+        if t.get("request_id"):
+            extra.append("%s %s" % (tr("request"), t["request_id"]))
+        lines.append("%s%s %s: %s%s%s" % (sub, t.get("kind") or "?", t.get("target") or "?",
+                                          tr(t.get("status") or "?"),
+                                          " - %s" % _one_line(t["reason"]) if t.get("reason") else "",
+                                          " [%s]" % ", ".join(extra) if extra else ""))
+    if good:
+        counts = {}
+        for t in good:
+            counts[t["status"]] = counts.get(t["status"], 0) + 1
+        lines.append("%s%s: %s" % (sub, tr("targets"), ", ".join(
+            "%d %s" % (n, tr(s)) for s, n in sorted(counts.items()))))
+    return lines
 
 
 # --- delivery ------------------------------------------------------------------------------
@@ -195,14 +231,14 @@ def _response_problem(fmt, resp):
     text = _short(resp.text)
     if resp.status_code >= 400:
         return "HTTP %d %s" % (resp.status_code, text)
-    if fmt in ("dingtalk", "feishu"):
+    if fmt in ("dingtalk", "feishu", "wecom"):
         try:
             doc = resp.json()
         except ValueError:
             return None if not resp.content else "HTTP %d, not a JSON answer: %s" % (resp.status_code, text)
         if not isinstance(doc, dict):
             return None
-        if fmt == "dingtalk":
+        if fmt in ("dingtalk", "wecom"):
             code, msg = doc.get("errcode", 0), doc.get("errmsg")
         else:   # current API: code/msg; older robots: StatusCode/StatusMessage
             code = doc.get("code", doc.get("StatusCode", 0))
@@ -270,14 +306,42 @@ def _short(text, limit=300):
     return _one_line(_redact(text or ""), limit)
 
 
-def _title(summary, failed):
+def _title(summary, failed, tr=translator("en")):
     host = summary.get("host") or socket.gethostname()
-    state = "FAILED" if failed else "OK"
-    dry = " (dry run)" if summary.get("dry_run") else ""
-    return "acme-aliyun: run %s on %s%s" % (state, host, dry)
+    return tr("acme-aliyun: run %(state)s on %(host)s%(dry)s") % {
+        "state": tr("FAILED" if failed else "OK"), "host": host,
+        "dry": tr(" (dry run)") if summary.get("dry_run") else ""}
 
 
 # --- webhook URLs ---------------------------------------------------------------------------
+
+def webhook_tokens(url):
+    """The parts of a webhook URL that are credentials: query values, the password, and path
+    segments of 16+ characters (Feishu /hook/<token>); the one definition of a webhook token."""
+    try:
+        parts = urlsplit(url or "")
+    except ValueError:
+        return []
+    tokens = [v for _, v in parse_qsl(parts.query, keep_blank_values=True) if len(v) >= 4]
+    if parts.password:
+        tokens.append(parts.password)
+    tokens += [seg for seg in parts.path.split("/") if len(seg) >= 16]
+    return tokens
+
+
+def mask_webhook_url(url):
+    """The URL with each token replaced by '***', for messages: https://host/send?key=***"""
+    masked = url or ""
+    for token in sorted(set(webhook_tokens(url)), key=len, reverse=True):
+        masked = masked.replace(token, "***")
+    return masked
+
+
+def register_webhook_secrets(url):
+    """Make log.redact() mask this webhook's tokens in every log line, printed message and body."""
+    for token in webhook_tokens(url):
+        logsetup.register_secret(token)
+
 
 def _has_query_param(url, name):
     return any(k == name for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True))

@@ -87,6 +87,7 @@ def test_http01_webroot(tmp_path, pebble, cli):
 
 @pytest.mark.parametrize("key_type", ["ec-256", "rsa-2048"])
 def test_http01_standalone_and_revoke(tmp_path, pebble, cli, key_type):
+    (tmp_path / "out").mkdir()          # KeyFile/ChainFile folders must exist (checked at load)
     ini = write_ini(tmp_path, pebble, """
         [cert:solo]
         Domains = solo.example.test

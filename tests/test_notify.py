@@ -228,8 +228,8 @@ def test_text_is_bounded(receiver, fmt):
     body = receiver.one()["body"]
     doc = json.loads(body)
     text = {"generic": lambda d: d["text"], "dingtalk": lambda d: d["markdown"]["text"],
-            "feishu": lambda d: d["content"]["text"]}[fmt](doc)
-    assert len(text.encode("utf-8")) <= notify.MAX_TEXT_BYTES
+            "feishu": lambda d: d["content"]["text"], "wecom": lambda d: d["markdown"]["content"]}[fmt](doc)
+    assert len(text.encode("utf-8")) <= (notify.MAX_WECOM_BYTES if fmt == "wecom" else notify.MAX_TEXT_BYTES)
     assert "truncated" in text
     if fmt != "generic":
         assert len(body) < 20000
