@@ -95,8 +95,17 @@ chown "$NAME:$NAME" "$CONF_DIR" && chmod 0700 "$CONF_DIR"
 chown -R "$NAME:$NAME" "$STATE_DIR" && chmod 0700 "$STATE_DIR"
 
 # --- the virtualenv ------------------------------------------------------------------------------
-if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-    say "the virtualenv's Python is gone (system upgrade?): recreating $VENV"
+# venv_matches VENV PYTHON: true when VENV's interpreter runs (with ssl, which pip
+# needs) and is the same Python as PYTHON (version and installation).
+venv_matches() {
+    local probe='import sys, ssl; print(sys.version.split()[0], sys.base_prefix)'
+    local have want
+    have="$("$1/bin/python" -c "$probe" 2>/dev/null)" || return 1
+    want="$("$2" -c "$probe" 2>/dev/null)" || return 1
+    [ -n "$have" ] && [ "$have" = "$want" ]
+}
+if [ -e "$VENV" ] && ! venv_matches "$VENV" "$python"; then
+    say "$VENV does not work or is not $("$python" -V 2>&1) from $(command -v "$python"): recreating it"
     rm -rf "$VENV"
 fi
 if [ ! -x "$VENV/bin/python" ]; then
@@ -175,7 +184,7 @@ EOF
 if [ "$have_config" = no ]; then
     cat <<EOF
 Next:
-  1. cp $CONF_DIR/acme.ini.example $CONF_DIR/acme.ini   (keep it 0600, owner $NAME)
+  1. install -m 0600 -o $NAME -g $NAME $CONF_DIR/acme.ini.example $CONF_DIR/acme.ini
      and edit it: your e-mail, domains, CDN/DCDN/API Gateway targets, RamRole.
      Nothing runs until that file exists.
 EOF

@@ -2,15 +2,17 @@
 # Build the Function Compute code package: dist/acme-aliyun-fc.zip holding the
 # acme_aliyun package, its dependencies built for the FC runtime (Linux x86_64,
 # CPython 3.10, manylinux2014 wheels for cryptography/cffi), index.py (handler
-# index.handler) and deploy/fc/acme.ini when it exists.
+# index.handler) and the acme.ini the function reads.
 #
-# Usage: deploy/fc/build.sh [ACME_INI]
-#   ACME_INI   config to pack as acme.ini (default: deploy/fc/acme.ini if present;
-#              without one, set ACME_ALIYUN_CONFIG_TEXT or ACME_ALIYUN_CONFIG on the function)
+# Usage: deploy/fc/build.sh [--without-ini] [ACME_INI]
+#   ACME_INI       config to pack as acme.ini (default: deploy/fc/acme.ini). The build
+#                  stops when there is none: a function without its config cannot run.
+#   --without-ini  pack no acme.ini, because the function gets its config another way
+#                  (ACME_ALIYUN_CONFIG_TEXT or ACME_ALIYUN_CONFIG set on the function)
 # Environment:
 #   PYTHON          interpreter that runs pip (default python3; any 3.9+ works,
 #                   the target version is FC_PYTHON_VERSION)
-#   FC_PYTHON_VERSION  3.10 (match the runtime in s.yaml: python3.10 -> 3.10)
+#   FC_PYTHON_VERSION  default: read from the runtime in s.yaml (python3.10 -> 3.10)
 #   FC_PLATFORM     manylinux2014_x86_64 (a space-separated list gives pip several --platform)
 #   PIP_INDEX_URL etc. are passed through to pip (e.g. a mirror:
 #                   PIP_INDEX_URL=https://mirrors.aliyun.com/pypi/simple/)
@@ -22,19 +24,37 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 python="${PYTHON:-python3}"
-pyver="${FC_PYTHON_VERSION:-3.10}"
 platform="${FC_PLATFORM:-manylinux2014_x86_64}"
 build="$root/build/fc"
 wheels="$root/build/fc-wheels"
 out="$root/dist/acme-aliyun-fc.zip"
+without_ini=no
+if [ "${1:-}" = "--without-ini" ]; then
+    without_ini=yes
+    shift
+fi
 ini="${1:-}"
-if [ -z "$ini" ] && [ -f "$here/acme.ini" ]; then
+if [ -z "$ini" ] && [ "$without_ini" = no ]; then
     ini="$here/acme.ini"
+    if [ ! -f "$ini" ]; then
+        echo "build.sh: no $ini: copy deploy/fc/acme.ini.example there and edit it, give ACME_INI," >&2
+        echo "          or use --without-ini when the function gets ACME_ALIYUN_CONFIG_TEXT" >&2
+        exit 2
+    fi
 fi
 if [ -n "$ini" ] && [ ! -f "$ini" ]; then
     echo "build.sh: $ini does not exist" >&2
     exit 2
 fi
+# The target Python is the runtime s.yaml deploys (runtime: python3.10 -> 3.10).
+runtime="$(sed -n 's/^[[:space:]]*runtime:[[:space:]]*python\([0-9][0-9.]*\)[[:space:]]*\(#.*\)\{0,1\}$/\1/p' "$here/s.yaml" | head -n 1)"
+pyver="${FC_PYTHON_VERSION:-$runtime}"
+if [ -z "$pyver" ]; then
+    echo "build.sh: no 'runtime: python3.X' in $here/s.yaml; set FC_PYTHON_VERSION" >&2
+    exit 2
+fi
+if [ -n "${FC_PYTHON_VERSION:-}" ]; then from="FC_PYTHON_VERSION"; else from="s.yaml"; fi
+echo "==> target runtime python$pyver (from $from)"
 
 platform_args=()
 for p in $platform; do
@@ -71,7 +91,7 @@ if [ -n "$ini" ]; then
     chmod 0644 "$build/acme.ini"    # FC reads it as another user than the packer
     echo "==> packed $ini as acme.ini"
 else
-    echo "==> no acme.ini packed: set ACME_ALIYUN_CONFIG_TEXT (the ini text) or ACME_ALIYUN_CONFIG on the function"
+    echo "==> no acme.ini packed (--without-ini): set ACME_ALIYUN_CONFIG_TEXT or ACME_ALIYUN_CONFIG on the function"
 fi
 
 echo "==> $out"
@@ -104,4 +124,8 @@ for need in ("index.py", "acme_aliyun/fc.py", "cryptography", "requests", "aliyu
     if not os.path.exists(os.path.join(build, need)):
         sys.exit("build.sh: %s is missing from the package" % need)
 EOF
-echo "==> done; next: cd deploy/fc && s deploy"
+cat <<'EOF'
+==> done; next:
+    cd deploy/fc && s deploy
+    s invoke -e '{"triggerName":"manual","payload":"{\"action\":\"run\"}"}'
+EOF
