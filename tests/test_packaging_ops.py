@@ -128,3 +128,15 @@ def test_license_matches_setup_cfg():
     assert cfg["metadata"]["license"] == "MIT"
     text = _read(os.path.join(ROOT, "LICENSE"))
     assert text.startswith("MIT License") and "WITHOUT WARRANTY OF ANY KIND" in text
+
+
+# --- 20: the Chinese README ---------------------------------------------------------------------
+
+def test_chinese_readme_is_linked_and_covers_the_basics():
+    text = _read(os.path.join(ROOT, "README.zh-CN.md"))
+    assert "(README.zh-CN.md)" in _read(os.path.join(ROOT, "README.md"))
+    for piece in ("pip install .", "make demo", "make test", "[cert:NAME]", "deploy/install-ecs.sh",
+                  "deploy/fc/build.sh", "s deploy", "install -m 0600 -o acme-aliyun -g acme-aliyun"):
+        assert piece in text, piece
+    line = re.search(r"(s invoke -e '\{\"triggerName\".*?\}')", _read(os.path.join(ROOT, "README.md"))).group(1)
+    assert line in text
