@@ -229,6 +229,10 @@ def main(argv=None):
     except ToolError as e:
         print("error: %s" % logsetup.redact(str(e)), file=sys.stderr)
         return e.exit_code
+    except PermissionError as e:      # a file the other layers did not expect to be refused
+        from acme_aliyun.perms import permission_error
+        print("error: %s" % logsetup.redact(permission_error(e.filename or ".", "use")), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

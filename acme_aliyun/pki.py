@@ -60,6 +60,9 @@ def load_private_key(path, what="key file"):
             data = fh.read()
     except FileNotFoundError:
         raise KeyFileError("%s %s does not exist" % (what, path)) from None
+    except PermissionError:
+        from acme_aliyun.perms import permission_error
+        raise KeyFileError("%s: %s" % (what, permission_error(path, "read"))) from None
     except OSError as e:
         raise KeyFileError("%s %s cannot be read: %s" % (what, path, e.strerror)) from None
     return parse_private_key(data, "%s %s" % (what, path))

@@ -239,3 +239,35 @@ def test_bash_completion_is_generated_from_the_parser(capsys):
     assert _complete(script, "acme-aliyun", "revoke", "www", "--reason", "k") == ["keyCompromise"]
     assert "--dry-run" in _complete(script, "acme-aliyun", "deploy", "--")
     assert _complete(script, "acme-aliyun", "cloud", "") == ["--help", "-h", "check"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to act as another user")
+def test_unreadable_key_and_state_say_owner_and_fix(capsys):
+    """As user nobody: a root-only account key and state folder get the same owner/mode/fix line."""
+    import pwd
+    folder = tempfile.mkdtemp()
+    os.chmod(folder, 0o755)
+    ini = os.path.join(folder, "acme.ini")
+    with open(ini, "w") as fh:
+        fh.write(MINIMAL)
+    os.chmod(ini, 0o644)
+    key = os.path.join(folder, "account.key")
+    with open(key, "w") as fh:
+        fh.write("not read anyway\n")
+    os.chmod(key, 0o600)
+    os.mkdir(os.path.join(folder, "state"), 0o700)
+    cli.main(["-c", ini, "status"])             # imports everything while still root
+    capsys.readouterr()
+    os.seteuid(pwd.getpwnam("nobody").pw_uid)
+    try:
+        show = cli.main(["-c", ini, "account", "show"])
+        show_err = capsys.readouterr().err
+        status = cli.main(["-c", ini, "status"])
+        status_err = capsys.readouterr().err
+    finally:
+        os.seteuid(0)
+        shutil.rmtree(folder)
+    assert show == 2 and show_err.count("\n") == 1, show_err
+    assert "%s is owned by root and mode 0600; run as root or chown it to nobody" % key in show_err
+    assert status == 1 and status_err.count("\n") == 1, status_err
+    assert "%s/state is owned by root and mode 0700; run as root or chown it to nobody" % folder in status_err
