@@ -1,16 +1,20 @@
-"""acme.ini → typed settings. Every check lives here; every error names file, section and key.
+"""acme.ini → typed settings. Every error names file, section and key.
 
 Sections:
   [acme]         (or the original article's [acme-neoprime]) the CA and the account
   [cert:NAME]    one certificate each: names, challenge, key, where to deploy it
   [aliyun]       Alibaba Cloud region, endpoints, optional keys
-  [notify]       optional webhook for failures
+  [notify]       optional webhook and/or email for failures
 An [acme-neoprime] section that has CSRFile also defines one certificate whose
-names come from the CSR, as in the article series.
+names come from the CSR, as in the article series; a CSR that cannot be read yet
+is reported by the command that needs the certificate (Context.certs), not here.
+
+Each section knows its keys (ACME_KEYS, cert_keys(), ALIYUN_KEYS, NOTIFY_KEYS);
+anything else is an error. The checks that look past one value (suggestions,
+coverage, shared targets) live in config_checks.
 """
 
 import configparser
-import logging
 import os
 import re
 import shlex
@@ -24,7 +28,6 @@ from acme_aliyun.errors import ConfigError, ini_error
 from acme_aliyun.names import NameError_, normalize_domain
 from acme_aliyun.keytypes import KEY_TYPES
 
-log = logging.getLogger(__name__)
 
 DIRECTORY_ALIASES = {
     "letsencrypt": "https://acme-v02.api.letsencrypt.org/directory",

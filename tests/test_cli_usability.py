@@ -13,7 +13,6 @@ import pytest
 
 from acme_aliyun import cli
 from tests import demo
-from tests.conftest import write_ini
 
 MINIMAL = """\
 [acme]

@@ -68,8 +68,8 @@ def _check_file(path):
             for c in certs:
                 x509.load_pem_x509_certificate(c.encode("ascii"))
         elif name == ".lock":
-            if data.strip() and not data.strip().isdigit():
-                return "lock file holds %r" % data[:40]
+            if data.strip() and not all(f.isdigit() for f in data.split()[:2]) or len(data.split()) > 2:
+                return "lock file holds %r" % data[:40]       # empty, or "pid\nstart time\n"
         else:
             return "unexpected file (a leftover temp file?)"
     except (ValueError, TypeError, UnicodeDecodeError) as e:
