@@ -10,6 +10,7 @@ names come from the CSR, as in the article series.
 """
 
 import configparser
+import ipaddress
 import logging
 import os
 import re
@@ -51,6 +52,7 @@ class AcmeSettings:
     eab_hmac_key: Optional[str]
     section: str
     config_path: str = ""
+    validation_timeout: float = 300.0     # seconds the CA gets to validate (and issue) one order
 
 
 @dataclass
@@ -232,8 +234,9 @@ def _acme(sec):
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise sec.error("ACMEDirectory", "%r is not an https URL (or letsencrypt / letsencrypt-staging)" % raw)
-    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise sec.error("ACMEDirectory", "%r uses plain http; ACME requires https" % raw)
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        raise sec.error("ACMEDirectory", "%r uses plain http; ACME requires https (plain http only on "
+                                         "loopback: 127.0.0.0/8, ::1, localhost)" % raw)
     contacts = []
     for item in (sec.get("Contacts") or "").split(";"):
         item = item.strip()
@@ -274,7 +277,18 @@ def _acme(sec):
         eab_hmac_key=eab_key,
         section=sec.name,
         config_path=sec.path,
+        validation_timeout=sec.number("ValidationTimeout", default=300, minimum=1, maximum=86400),
     )
+
+
+def _loopback(host):
+    """localhost, 127.0.0.0/8 or ::1: the only places a plain-http ACME directory is allowed."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _domains(sec, key, raw, allow_wildcard=True):
