@@ -228,7 +228,8 @@ def _unknown(sec):
     return ["%s: [%s] unknown key %s ignored" % (sec.path, sec.name, k) for k in sec.unknown_keys()]
 
 
-def _acme(sec):
+def _directory_url(sec):
+    """ACMEDirectory: an https URL or an alias; plain http only on loopback (a local test CA)."""
     raw = sec.get("ACMEDirectory", required=True)
     url = DIRECTORY_ALIASES.get(raw.lower(), raw)
     parts = urlsplit(url)
@@ -237,6 +238,11 @@ def _acme(sec):
     if parts.scheme == "http" and not _loopback(parts.hostname):
         raise sec.error("ACMEDirectory", "%r uses plain http; ACME requires https (plain http only on "
                                          "loopback: 127.0.0.0/8, ::1, localhost)" % raw)
+    return url
+
+
+def _acme(sec):
+    url = _directory_url(sec)
     contacts = []
     for item in (sec.get("Contacts") or "").split(";"):
         item = item.strip()

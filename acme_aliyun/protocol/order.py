@@ -110,8 +110,8 @@ def new_order(client, names, profile=None, replaces=None):
 def _authorize(client, order_url, order, solver, opts):
     """Present and answer every pending challenge, wait for the CA; returns (order, poller)."""
     progress = opts.progress or (lambda msg: None)
-    authz_urls = list(order.get("authorizations") or [])
     pending = _pending_challenges(client, order, opts.challenge_type)
+    authz_urls = [p.authz_url for p in pending]          # the valid ones need no watching
     challenges = [p.challenge for p in pending]
     if not challenges:
         poller = _Poller(opts)
