@@ -364,3 +364,13 @@ def test_directory_piped_to_head_exits_0_with_no_message(tmp_path, ca):
     err = writer.stderr.read()
     assert writer.wait(60) == 0 and err == b"", err
     assert head.returncode == 0 and head.stdout.decode().startswith("Directory: " + ca.directory_url)
+
+
+def test_plain_http_ca_on_another_loopback_address(tmp_path):
+    """127.0.0.2 is loopback too (the whole of 127.0.0.0/8 is): a local test CA there is usable."""
+    with FakeCA(tmp_path / "ca2", host="127.0.0.2") as ca2:
+        ini = _ini(tmp_path, ca2)
+        r = run_cli("-c", ini, "directory", timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.startswith("Directory: http://127.0.0.2:")
+        assert ca2.count("directory") == 1
