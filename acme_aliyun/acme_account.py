@@ -1,11 +1,18 @@
-"""Glue between acme.ini and the protocol layer: the account key, the client, the cached account URL."""
+"""Glue between acme.ini and the protocol layer: the account key, the client, the cached account URL.
 
+A deactivated account (RFC 8555 §7.3.6) is final: its key is moved aside and
+the deactivation is recorded in the state folder, so an unattended run refuses
+instead of silently registering a new account (and agreeing to the terms)
+nobody asked for. Only `account register` clears the record.
+"""
+
+import datetime
 import json
 import logging
 import os
 
 from acme_aliyun import pki
-from acme_aliyun.errors import ConfigError
+from acme_aliyun.errors import ConfigError, ToolError
 from acme_aliyun.fsio import atomic_write, ensure_private_dir
 from acme_aliyun.protocol import account as acct
 from acme_aliyun.protocol import jose
@@ -13,6 +20,52 @@ from acme_aliyun.protocol.client import AcmeClient
 
 log = logging.getLogger(__name__)
 CACHE = "accounts.json"
+
+
+class AccountDeactivated(ToolError):
+    """The account for this CA was deactivated here; automatic runs must not register a new one."""
+
+
+def dated_name(path, what):
+    """'account.key.20261129-024950.<what>': where an old key is kept (rollover, deactivation)."""
+    return "%s.%s.%s" % (path, datetime.datetime.now().strftime("%Y%m%d-%H%M%S"), what)
+
+
+def record_deactivation(acme, store, account_url) -> str:
+    """After the CA deactivated the account: move its key aside and record it. Returns the key's new path."""
+    moved = dated_name(acme.account_key_file, "deactivated")
+    os.replace(acme.account_key_file, moved)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    store.write_account_state(acme.directory_url, {"deactivated_at": now, "account_url": account_url,
+                                                   "key_moved_to": moved})
+    return moved
+
+
+def refuse_if_deactivated(acme, store=None) -> None:
+    """AccountDeactivated when the account at this CA was deactivated and no new one registered since.
+    Without a store, the state folder is only read (not created) when it exists."""
+    if store is None:
+        if not os.path.isdir(acme.state_dir):
+            return
+        from acme_aliyun.store import Store
+        store = Store(acme.state_dir)
+    when = store.read_account_state(acme.directory_url).get("deactivated_at")
+    if when:
+        shown = str(when).replace("T", " ").replace("Z", " UTC")
+        raise AccountDeactivated("the ACME account was deactivated on %s; run `account register` to create "
+                                 "a new one" % shown)
+
+
+def usable_account_key(acme, store=None, create=False):
+    """The account key for a command that talks to the CA: an existing key is read first (so an
+    unreadable one is named as such), then a recorded deactivation refuses; a missing key is
+    created only when no deactivation is recorded."""
+    if os.path.exists(acme.account_key_file):
+        key = load_account_key(acme)
+        refuse_if_deactivated(acme, store)
+        return key
+    refuse_if_deactivated(acme, store)
+    return load_account_key(acme, create=create)
 
 
 def load_account_key(acme, create=False):

@@ -1,10 +1,10 @@
 """Command line: one small function per verb; exit codes 0 ok, 1 failed, 2 usage/config, 3 lock held."""
 
 import argparse
-import datetime
 import json
 import logging
 import os
+import select
 import sys
 
 from acme_aliyun import __version__
@@ -13,6 +13,8 @@ from acme_aliyun.errors import ToolError, UsageError
 
 log = logging.getLogger("acme_aliyun")
 SYSTEM_CONFIG = "/etc/acme-aliyun/acme.ini"     # the fallback when ./acme.ini is absent (tests patch it)
+# The directory keys that name endpoints: RFC 8555 §7.1.1 and RFC 9773 §3 (profiles live in meta).
+DIRECTORY_ENDPOINTS = ("newNonce", "newAccount", "newOrder", "newAuthz", "revokeCert", "keyChange", "renewalInfo")
 
 
 def _config(args):
@@ -32,12 +34,18 @@ def cmd_directory(args):
     client = AcmeClient(cfg.acme.directory_url, user_agent=cfg.acme.user_agent, language=cfg.acme.language,
                         ca_bundle=cfg.acme.ca_bundle)
     d = client.directory
+    endpoints = {k: v for k, v in d.urls.items() if k in DIRECTORY_ENDPOINTS}
+    others = sorted(k for k in d.urls if k not in DIRECTORY_ENDPOINTS)
     if args.json:
-        _out(json.dumps({"url": d.url, "endpoints": d.urls, "meta": d.meta}, indent=2, sort_keys=True))
+        _out(json.dumps({"url": d.url, "endpoints": endpoints, "other_keys": {k: d.urls[k] for k in others},
+                         "meta": d.meta}, indent=2, sort_keys=True))
         return 0
     _out("Directory: %s" % d.url)
-    for name in sorted(d.urls):
-        _out("  %-12s %s" % (name, d.urls[name]))
+    for name in DIRECTORY_ENDPOINTS:
+        if name in endpoints:
+            _out("  %-12s %s" % (name, endpoints[name]))
+    if others:
+        _out("Other keys (not ACME endpoints, ignored): %s" % _short_list(others))
     _out("Terms of service: %s" % (d.terms_of_service or "none"))
     _out("External account binding required: %s" % ("yes" if d.external_account_required else "no"))
     _out("Profiles: %s" % (", ".join("%s (%s)" % kv for kv in sorted(d.profiles.items())) or "none"))
@@ -48,10 +56,25 @@ def cmd_directory(args):
     return 0
 
 
+def _store(cfg):
+    from acme_aliyun.store import Store
+    return Store(cfg.acme.state_dir)
+
+
+def _short_list(names, width=24, count=5):
+    """A few names, each cut to `width` characters, for one short line."""
+    shown = [n if len(n) <= width else n[:width - 1] + "…" for n in names[:count]]
+    more = " and %d more" % (len(names) - count) if len(names) > count else ""
+    return ", ".join(shown) + more
+
+
 def _account_client(args, create=False):
     from acme_aliyun import acme_account
     cfg = _config(args)
-    key = acme_account.load_account_key(cfg.acme, create=create)
+    if create:
+        key = acme_account.load_account_key(cfg.acme, create=True)
+    else:
+        key = acme_account.usable_account_key(cfg.acme)
     return cfg, acme_account.make_client(cfg.acme, key)
 
 
@@ -80,6 +103,7 @@ def cmd_account_register(args):
     a = acct.register(client, cfg.acme.contacts, agree_tos=True, eab_kid=cfg.acme.eab_kid,
                       eab_hmac_key=cfg.acme.eab_hmac_key)
     acme_account.remember(cfg.acme, client.key, a.url)
+    _store(cfg).write_account_state(cfg.acme.directory_url, None)     # a deactivation is behind us now
     _out("Registered a new account." if a.created else "An account already exists for this key.")
     _print_account(a)
     return 0
@@ -118,8 +142,7 @@ def cmd_account_rollover(args):
     pending = path + ".new"
     pki.write_private_key(pending, new_key)
     acct.change_key(client, new_key)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    backup = "%s.%s.bak" % (path, stamp)
+    backup = acme_account.dated_name(path, "bak")
     atomic_write(backup, pki.key_to_pem(old_key), mode=0o600)
     os.replace(pending, path)
     acme_account.forget(cfg.acme, old_key)
@@ -138,7 +161,10 @@ def cmd_account_deactivate(args):
     acct.find(client)
     a = acct.deactivate(client)
     acme_account.forget(cfg.acme, client.key)
+    moved = acme_account.record_deactivation(cfg.acme, _store(cfg), a.url)
     _out("Account %s is now %s. This cannot be undone; its certificates stay valid." % (a.url, a.status))
+    _out("Its key is kept in %s. Automatic runs now stop until `account register` creates a new account."
+         % moved)
     return 0
 
 
@@ -222,6 +248,16 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     logsetup.setup(verbose=args.verbose, quiet=args.quiet)
+    code = _run(args)
+    try:
+        sys.stdout.flush()              # a reader that went away shows here, not at interpreter exit
+    except BrokenPipeError:
+        return _stdout_gone(code)
+    return code
+
+
+def _run(args):
+    """The verb, with every failure turned into one line and an exit code."""
     try:
         if getattr(args, "needs_config", True):
             args.config = locate_config(args.config)
@@ -237,8 +273,33 @@ def main(argv=None):
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # a bug: still one line, unless asked for detail
+        if isinstance(e, BrokenPipeError) and _stdout_closed():
+            return _stdout_gone(0)      # the reader closed our stdout: a quiet end, not a bug
         if args.verbose:
             log.exception("internal error")
         print("internal error: %s: %s (run with -v for details)" % (type(e).__name__, logsetup.redact(str(e))),
               file=sys.stderr)
         return 1
+
+
+def _stdout_closed():
+    """True when whoever read our stdout has closed it (`acme-aliyun directory | head -1`)."""
+    try:
+        fd = sys.stdout.fileno()
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return True         # no real descriptor to ask: the error came from writing it
+
+
+def _stdout_gone(code):
+    """The reader closed the pipe: nothing more to say to it. Point stdout at /dev/null so the
+    interpreter's final flush does not complain either, and end quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass
+    return code

@@ -30,7 +30,8 @@ def cmd_issue(args):
         client = ctx.acme()
         for cert in certs:
             try:
-                r = issuer.issue(cert, ctx.store, client, ctx.cloud, force=args.force, progress=ctx.progress)
+                r = issuer.issue(cert, ctx.store, client, ctx.cloud, force=args.force, progress=ctx.progress,
+                                 timeout=ctx.cfg.acme.validation_timeout)
             except ToolError as e:
                 if isinstance(e, UsageError):
                     raise
@@ -54,17 +55,15 @@ def _status_rows(ctx):
         row = {"name": cert.name, "domains": cert.domains, "stored": stored is not None}
         if stored is not None:
             b = stored.bundle
-            d = renewal.decide(stored, cert, now=now)
-            ari_meta = stored.meta.get("ari") or {}
-            renew_at = d.renew_at
-            if ari_meta.get("chosen") and d.source != "names":
-                chosen = datetime.datetime.fromisoformat(ari_meta["chosen"])
-                renew_at = min(renew_at, chosen) if renew_at else chosen
+            d = renewal.decide(stored, cert, now=now)      # the stored ARI answer, no request to the CA
+            window = renewal.ari_window(stored)
             row.update({
                 "serial": b.serial, "issuer": b.issuer, "not_before": b.not_before.isoformat(),
                 "not_after": b.not_after.isoformat(), "days_left": round((b.not_after - now).total_seconds() / 86400, 1),
-                "renew_at": renew_at.isoformat() if renew_at else None, "due": d.due or bool(renew_at and renew_at <= now),
-                "reason": d.reason, "path": ctx.store.cert_dir(cert.name)})
+                "renew_at": d.renew_at.isoformat() if d.renew_at else None, "due": d.due,
+                "renew_source": d.source, "reason": d.reason, "path": ctx.store.cert_dir(cert.name),
+                "ari_window": {"start": window["start"], "end": window["end"], "chosen": window["chosen"]}
+                if window else None})
         rows.append(row)
     return rows
 
@@ -89,8 +88,13 @@ def cmd_status(args):
         if not r["stored"]:
             _out("%-20s %-40s %-11s %6s  %s" % (r["name"], names, "-", "-", "due now (no certificate yet)"))
             continue
-        due = "due now" if r["due"] else "at " + r["renew_at"][:16].replace("T", " ")
-        _out("%-20s %-40s %-11s %6.1f  %s" % (r["name"], names, r["not_after"][:10], r["days_left"], due))
+        due = "due now" if r["due"] else "at " + _when(r["renew_at"])
+        _out("%-20s %-40s %-11s %6.1f  %s (%s)" % (r["name"], names, r["not_after"][:10], r["days_left"], due,
+                                                 r["renew_source"]))
+        w = r["ari_window"]
+        if w:
+            _out("%-20s ARI window %s to %s, chosen %s" % ("", _when(w["start"]), _when(w["end"]),
+                                                          _when(w["chosen"])))
     if targets is not None:
         _out("")
         _out("%-20s %-10s %-40s %-11s %s" % ("CERTIFICATE", "KIND", "TARGET", "EXPIRES", "MATCHES LOCAL"))
@@ -98,6 +102,12 @@ def cmd_status(args):
             _out("%-20s %-10s %-40s %-11s %s" % (t["certificate"], t["kind"], t["target"],
                                                 (t.get("not_after") or "-")[:10], t["state"]))
     return 0
+
+
+def _when(iso):
+    """'2026-12-24 13:05 UTC' from a stored ISO time."""
+    t = datetime.datetime.fromisoformat(iso).astimezone(datetime.timezone.utc)
+    return t.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def cmd_revoke(args):

@@ -46,8 +46,18 @@ def _finish(ctx, report, args):
     return report.exit_code
 
 
+def _refused(ctx, error):
+    """The run cannot start at all (the account was deactivated): one line, and the webhook is told."""
+    from acme_aliyun import notify
+    message = logsetup.redact(str(error))
+    print("error: %s" % message, file=sys.stderr)
+    notify.send(ctx.cfg.notify, {"ok": False, "error": message}, failed=True)
+    return error.exit_code
+
+
 def cmd_run(args):
     from acme_aliyun import runner
+    from acme_aliyun.acme_account import AccountDeactivated
     ctx = _context(args)
     try:
         report = runner.run(ctx, args.names, wait=not args.no_wait, lock_timeout=args.lock_timeout,
@@ -56,14 +66,20 @@ def cmd_run(args):
         if not args.quiet:
             print("error: %s" % e, file=sys.stderr)
         return e.exit_code
+    except AccountDeactivated as e:
+        return _refused(ctx, e)
     return _finish(ctx, report, args)
 
 
 def cmd_deploy(args):
     from acme_aliyun import runner
+    from acme_aliyun.acme_account import AccountDeactivated
     ctx = _context(args, read_only=args.dry_run)
-    report = runner.run(ctx, [args.name], wait=True, force_deploy=args.force, dry_run=args.dry_run,
-                        issue_when="missing")
+    try:
+        report = runner.run(ctx, [args.name], wait=True, force_deploy=args.force, dry_run=args.dry_run,
+                            issue_when="missing")
+    except AccountDeactivated as e:
+        return _refused(ctx, e)
     return _finish(ctx, report, args)
 
 

@@ -15,6 +15,7 @@ coverage, shared targets) live in config_checks.
 """
 
 import configparser
+import ipaddress
 import os
 import re
 import shlex
@@ -42,7 +43,7 @@ _TRUE, _FALSE = ("1", "yes", "true", "on"), ("0", "no", "false", "off")
 
 # --- the keys each section may hold (anything else is an error, with a suggestion) -----------
 ACME_KEYS = ("ACMEDirectory", "AccountKeyFile", "Contacts", "UserAgent", "Language", "StateDir", "CABundle",
-             "KeyType", "EABKeyId", "EABHMACKey")
+             "KeyType", "EABKeyId", "EABHMACKey", "ValidationTimeout")
 CERT_BASE_KEYS = ("Domains", "CSRFile", "Challenge", "Webroot", "HTTPListen", "DNSProvider", "DNSHook", "KeyType",
                   "ReuseKey", "Profile", "PreferredChain", "RenewBeforeDays", "KeyFile", "ChainFile")
 ALIYUN_KEYS = ("Region", "International", "CertRegion", "Endpoint", "CDNEndpoint", "DCDNEndpoint",
@@ -75,6 +76,7 @@ class AcmeSettings:
     eab_hmac_key: Optional[str]
     section: str
     config_path: str = ""
+    validation_timeout: float = 300.0     # seconds the CA gets to validate (and issue) one order
 
 
 @dataclass
@@ -291,14 +293,21 @@ def _cross_checks(path, certs):
     config_checks.check_shared_targets(path, certs)
 
 
-def _acme(sec):
+def _directory_url(sec):
+    """ACMEDirectory: an https URL or an alias; plain http only on loopback (a local test CA)."""
     raw = sec.get("ACMEDirectory", required=True)
     url = DIRECTORY_ALIASES.get(raw.lower(), raw)
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise sec.error("ACMEDirectory", "%r is not an https URL (or letsencrypt / letsencrypt-staging)" % raw)
-    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        raise sec.error("ACMEDirectory", "%r uses plain http; ACME requires https" % raw)
+    if parts.scheme == "http" and not _loopback(parts.hostname):
+        raise sec.error("ACMEDirectory", "%r uses plain http; ACME requires https (plain http only on "
+                                         "loopback: 127.0.0.0/8, ::1, localhost)" % raw)
+    return url
+
+
+def _acme(sec):
+    url = _directory_url(sec)
     contacts = []
     for item in (sec.get("Contacts") or "").split(";"):
         item = item.strip()
@@ -339,7 +348,18 @@ def _acme(sec):
         eab_hmac_key=eab_key,
         section=sec.name,
         config_path=sec.path,
+        validation_timeout=sec.number("ValidationTimeout", default=300, minimum=1, maximum=86400),
     )
+
+
+def _loopback(host):
+    """localhost, 127.0.0.0/8 or ::1: the only places a plain-http ACME directory is allowed."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _domains(sec, key, raw, allow_wildcard=True):

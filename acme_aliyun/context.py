@@ -27,10 +27,10 @@ class Context:
         return self._store
 
     def acme(self, create_key=True):
-        """The ACME client with its account (found, or registered on first use)."""
+        """The ACME client with its account (found, or registered on first use; never after a deactivation)."""
         if self._acme is None:
             from acme_aliyun import acme_account
-            key = acme_account.load_account_key(self.cfg.acme, create=create_key)
+            key = acme_account.usable_account_key(self.cfg.acme, self.store, create=create_key)
             client = acme_account.make_client(self.cfg.acme, key)
             acme_account.ensure_account(self.cfg.acme, client)
             self._acme = client

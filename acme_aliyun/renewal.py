@@ -1,8 +1,12 @@
 """When is a stored certificate due? ARI (RFC 9773) when the CA offers it, lifetime otherwise.
 
-The ARI answer is kept in the certificate's meta.json with the moment we picked
-inside the window and the time of the next fetch (the server's Retry-After), so
-a timer that fires twice a day asks the CA no more often than the CA wants.
+RFC 9773 §4.2: when the CA suggests a window, renew at a uniformly random moment
+inside it. That moment is picked once and kept in the certificate's meta.json
+with the window and the time of the next fetch (the server's Retry-After), so a
+timer that fires twice a day asks the CA no more often than the CA wants and
+the moment does not move from run to run; it is picked again only when the CA
+changes its window. The lifetime rule (or RenewBeforeDays) applies only when
+there is no ARI answer, or when the window ends after the certificate expires.
 """
 
 import datetime
@@ -44,33 +48,57 @@ def decide(stored, cert_settings, directory=None, client=None, store=None, force
     if bundle.not_after <= now:
         return Decision(True, "expired on %s" % bundle.not_after.date(), None, "expired")
     backstop = ari.fallback_renewal_time(bundle.not_before, bundle.not_after, cert_settings.renew_before_days)
-    source = "RenewBeforeDays" if cert_settings.renew_before_days else "lifetime"
-    renew_at = backstop
-    if directory is not None and directory.renewal_info and client is not None:
-        chosen = _ari_time(stored, directory, client, store, now)
-        if chosen is not None and chosen <= renew_at:     # the lifetime rule stays a backstop
+    renew_at, source = backstop, "RenewBeforeDays" if cert_settings.renew_before_days else "lifetime"
+    window = _ari_window(stored, directory, client, store, now)
+    if window is not None:
+        chosen, end = _parse(window["chosen"]), _parse(window["end"])
+        if end <= bundle.not_after:
+            renew_at, source = chosen, "ari"
+        elif chosen < renew_at:                 # the window runs past expiry: the lifetime rule is the backstop
             renew_at, source = chosen, "ari"
     if renew_at <= now:
         return Decision(True, "renewal window reached (%s)" % source, renew_at, source)
     return Decision(False, "valid until %s" % bundle.not_after.strftime("%Y-%m-%d %H:%M UTC"), renew_at, source)
 
 
-def _ari_time(stored, directory, client, store, now):
+def ari_window(stored) -> Optional[dict]:
+    """The stored ARI answer for this certificate: {start, end, chosen, ...} (ISO strings), or None."""
     meta = stored.meta.get("ari") or {}
-    cid = stored.meta.get("ari_cert_id") or ari.cert_id(stored.bundle.cert)
-    next_fetch = _parse(meta.get("next_fetch"))
-    if meta.get("chosen") and next_fetch and next_fetch > now and meta.get("cert_id") == cid:
-        return _parse(meta["chosen"])
+    cid = stored.meta.get("ari_cert_id")
+    if not meta.get("chosen") or not meta.get("start") or not meta.get("end"):
+        return None
+    if cid is None:
+        try:
+            cid = ari.cert_id(stored.bundle.cert)
+        except ari.AriError:
+            return None
+    return meta if meta.get("cert_id") == cid else None
+
+
+def _ari_window(stored, directory, client, store, now):
+    """The ARI answer to follow: the stored one while it is fresh (or without a client to ask),
+    else the CA's current window, keeping the chosen moment unless the window changed."""
+    cached = ari_window(stored)
+    if directory is None or not directory.renewal_info or client is None:
+        return cached
+    next_fetch = _parse((cached or {}).get("next_fetch"))
+    if cached and next_fetch and next_fetch > now:
+        return cached
     try:
+        cid = stored.meta.get("ari_cert_id") or ari.cert_id(stored.bundle.cert)
         info = ari.fetch_renewal_info(client.session, directory.renewal_info, cid,
                                       timeout=client.timeout, verify=client._verify())
     except ari.AriError as e:
-        log.warning("%s: renewal info unavailable (%s); using the lifetime rule", stored.name, e)
-        return _parse(meta.get("chosen")) if meta.get("cert_id") == cid else None
-    chosen = ari.choose_renewal_time(info, now=now)
+        log.warning("%s: renewal info unavailable (%s); using what is known", stored.name, e)
+        return cached
+    start, end = info.start.isoformat(), info.end.isoformat()
+    if cached and (cached["start"], cached["end"]) == (start, end):
+        chosen = cached["chosen"]                 # the same window: the same moment
+    else:
+        chosen = ari.choose_renewal_time(info, now=now).isoformat()
+    window = {"cert_id": cid, "start": start, "end": end, "chosen": chosen,
+              "explanation_url": info.explanation_url,
+              "next_fetch": (now + datetime.timedelta(seconds=info.retry_after_seconds)).isoformat()}
     if store is not None:
-        store.update_meta(stored.name, ari={
-            "cert_id": cid, "start": info.start.isoformat(), "end": info.end.isoformat(),
-            "chosen": chosen.isoformat(), "explanation_url": info.explanation_url,
-            "next_fetch": (now + datetime.timedelta(seconds=info.retry_after_seconds)).isoformat()})
-    return chosen
+        store.update_meta(stored.name, ari=window)
+    return window

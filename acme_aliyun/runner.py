@@ -82,6 +82,7 @@ def run(ctx, names=None, wait=True, lock_timeout=None, force_issue=False, force_
 
 def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
     from acme_aliyun import issuer, renewal
+    from acme_aliyun.acme_account import AccountDeactivated
     out = CertOutcome(cert.name)
     stored = issuer.current(ctx.store, cert)
     # `deploy` issues only when there is no usable certificate; `run` whenever one is due
@@ -89,11 +90,12 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         "missing", "names", "expired")
     if needs and not dry_run:
         try:
-            r = issuer.issue(cert, ctx.store, ctx.acme(), ctx.cloud, force=force_issue, progress=ctx.progress)
+            r = issuer.issue(cert, ctx.store, ctx.acme(), ctx.cloud, force=force_issue, progress=ctx.progress,
+                             timeout=ctx.cfg.acme.validation_timeout)
             out.action, out.reason, out.next_renewal, stored = r.action, r.reason, r.renew_at, r.stored
             if r.action == "deferred":
                 out.error = "renewal deferred: " + r.reason
-        except UsageError:
+        except (UsageError, AccountDeactivated):    # not this certificate's fault: the whole run stops
             raise
         except ToolError as e:
             out.action, out.error = "failed", str(e)

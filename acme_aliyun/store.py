@@ -4,6 +4,7 @@ Layout (the same on a local disk and on a NAS/NFS mount)::
 
     <state_dir>/                      0700
       .lock                           flock()ed by the running process
+      account-state.json              0600, per CA directory: a deactivated account (when, which)
       certs/<name>/                   0700
         versions/<id>/                0700, one complete, fsynced set of files:
           privkey.pem                   0600
@@ -89,7 +90,7 @@ def _fs_errors(method):
         except PermissionError as e:
             from acme_aliyun.perms import permission_error
             raise ToolError("state folder %s: %s" % (self.state_dir, permission_error(
-                e.filename or self.state_dir, "write" if method.__name__ != "load" else "read"))) from None
+                e.filename or self.state_dir, "read" if method.__name__.startswith(("load", "read")) else "write"))) from None
         except OSError as e:
             where = "%s: " % e.filename if e.filename else ""
             raise ToolError("state folder %s: %s%s" % (self.state_dir, where, e.strerror or e)) from None
@@ -334,6 +335,38 @@ class Store:
             return
         self._ensure_cert_dir(name)
         atomic_write(self._attempts_path(name), json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
+
+    # --- the ACME account's standing, per CA directory -------------------------------------
+
+    def _account_state_path(self):
+        return os.path.join(self.state_dir, "account-state.json")
+
+    @_fs_errors
+    def read_account_state(self, directory_url) -> dict:
+        """What is recorded about the account at this CA ({} when nothing): e.g. its deactivation."""
+        try:
+            with open(self._account_state_path(), "rb") as fh:
+                data = json.load(fh)
+        except (FileNotFoundError, ValueError):
+            return {}
+        entry = data.get(directory_url) if isinstance(data, dict) else None
+        return entry if isinstance(entry, dict) else {}
+
+    @_fs_errors
+    def write_account_state(self, directory_url, entry: Optional[dict]) -> None:
+        """Record (atomically) the account's standing at this CA; None clears it."""
+        try:
+            with open(self._account_state_path(), "rb") as fh:
+                data = json.load(fh)
+        except (FileNotFoundError, ValueError):
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        if entry is None:
+            if data.pop(directory_url, None) is None:
+                return
+        else:
+            data[directory_url] = entry
+        atomic_write(self._account_state_path(), json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
 
     # --- meta.json ---------------------------------------------------------------------
 

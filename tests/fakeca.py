@@ -11,8 +11,12 @@ A `Scenario` makes it hostile: a canned `Reply` per endpoint (malformed JSON,
 wrong Content-Type, a streamed 100 MB body, a redirect, a problem document, a
 500), challenges that fail, an order that never leaves `processing` or goes
 `invalid`, a certificate for another key or other names, or badNonce for
-everything. Endpoints: directory, newNonce, newAccount, newOrder, order, authz,
-challenge, finalize, cert.
+everything; an authorization that fails while the order stays `pending`, a
+validation that never ends, an order handed back already `processing`, an
+ARI window (renewalInfo), extra directory keys. Accounts can be deactivated
+(RFC 8555 §7.3.6: every later request with that account is `unauthorized`).
+Endpoints: directory, newNonce, newAccount, newOrder, order, authz, challenge,
+finalize, cert, acct, renewalInfo.
 
     with FakeCA(workdir) as ca:
         ca.scenario = Scenario(replies={"newOrder": problem("rateLimited", "slow down", 429)})
@@ -107,11 +111,19 @@ class Scenario:
 
     replies: Dict[str, ReplySource] = field(default_factory=dict)  # endpoint -> Reply, or f(Seen) -> Reply|None
     failing_names: Dict[str, dict] = field(default_factory=dict)   # name -> error its challenge ends with
+    #                                       (a dict with neither type nor detail: invalid, no error given)
     after_finalize: str = "valid"           # valid | processing (forever) | invalid
     order_error: Optional[dict] = None      # the order's error when it goes invalid after finalize
-    retry_after: Optional[str] = None       # Retry-After on order polls while not finished
+    retry_after: Optional[str] = None       # Retry-After on order and authorization polls while not finished
     leaf: str = "ok"                        # ok | other-key | extra-name | missing-name | expired
     bad_nonce_always: bool = False          # every POST answered badNonce (with a fresh nonce)
+    order_on_failure: str = "invalid"       # invalid | pending: the order stays pending when an authz fails
+    validation: str = "instant"             # instant | never: answered challenges stay processing forever
+    challenge_reply: str = "processing"     # processing | outcome: the answer's reply shows status and error
+    reuse_orders: bool = False              # newOrder hands back the account's unfinished order for the names
+    ari_window: Optional[tuple] = None      # (start, end) datetimes: the directory offers renewalInfo
+    ari_retry_after: str = "21600"
+    directory_extra: Dict[str, object] = field(default_factory=dict)   # more top-level directory keys
 
 
 @dataclass
@@ -144,6 +156,7 @@ class FakeCA:
         self._lock = threading.RLock()
         self._nonces, self._used_nonces = set(), set()
         self._accounts = {}                   # canonical jwk -> account URL
+        self.deactivated = set()              # account URLs
         self._orders, self._authzs, self._challenges = {}, {}, {}
         self._root_key = ec.generate_private_key(ec.SECP256R1())
         self._root = _self_signed(self._root_key, "fakeca throw-away root %s" % secrets.token_hex(3))
@@ -237,7 +250,7 @@ class FakeCA:
             bad = self._check_jws(seen, body)
             if bad is not None:
                 return bad
-        elif endpoint not in ("directory", "newNonce") or h.command not in ("GET", "HEAD"):
+        elif endpoint not in ("directory", "newNonce", "renewalInfo") or h.command not in ("GET", "HEAD"):
             return problem("malformed", "%s %s: ACME wants POST (POST-as-GET for reads)" % (h.command, seen.path), 405)
         scripted = self.scenario.replies.get(endpoint)
         if scripted is not None:
@@ -278,15 +291,27 @@ class FakeCA:
         if seen.endpoint not in ("newAccount",) and prot.get("kid") not in self._accounts.values():
             self.violations.append("%s: kid %r is not an account" % (seen.path, prot.get("kid")))
             return problem("accountDoesNotExist", "no such account", 400)
+        if prot.get("kid") in self.deactivated or (
+                "jwk" in prot and self._accounts.get(json.dumps(prot["jwk"], sort_keys=True)) in self.deactivated):
+            return problem("unauthorized", "account is deactivated", 401)
         return None
 
     # -- endpoints --
 
     def _ep_directory(self, seen):
         b = self.base_url
-        return Reply(200, {"newNonce": b + "/new-nonce", "newAccount": b + "/new-acct", "newOrder": b + "/new-order",
-                           "revokeCert": b + "/revoke-cert", "keyChange": b + "/key-change",
-                           "meta": {"termsOfService": b + "/terms"}})
+        doc = {"newNonce": b + "/new-nonce", "newAccount": b + "/new-acct", "newOrder": b + "/new-order",
+               "revokeCert": b + "/revoke-cert", "keyChange": b + "/key-change",
+               "meta": {"termsOfService": b + "/terms"}}
+        if self.scenario.ari_window:
+            doc["renewalInfo"] = b + "/renewal-info"
+        doc.update(self.scenario.directory_extra)
+        return Reply(200, doc)
+
+    def _ep_renewalInfo(self, seen, cert_id):
+        start, end = self.scenario.ari_window
+        return Reply(200, {"suggestedWindow": {"start": _iso(start), "end": _iso(end)}},
+                     headers={"Retry-After": self.scenario.ari_retry_after})
 
     def _ep_newNonce(self, seen):
         return Reply(200 if seen.method == "HEAD" else 204, b"", None)
@@ -312,8 +337,13 @@ class FakeCA:
         names = [i.get("value") for i in (seen.payload or {}).get("identifiers", [])]
         if not names:
             return problem("malformed", "no identifiers")
-        oid = str(len(self._orders) + 1)
         acct_jwk = next(k for k, v in self._accounts.items() if v == seen.protected.get("kid"))
+        if self.scenario.reuse_orders:
+            for oid, o in self._orders.items():
+                if o["names"] == names and o["status"] in ("pending", "ready", "processing") and \
+                        json.dumps(o["jwk"], sort_keys=True) == acct_jwk:
+                    return Reply(200, self._order_json(oid), headers={"Location": self._url("/order/" + oid)})
+        oid = str(len(self._orders) + 1)
         order = {"status": "pending", "names": names, "authzs": [], "jwk": json.loads(acct_jwk), "error": None}
         for i, name in enumerate(names):
             aid = "%s-%d" % (oid, i)
@@ -358,7 +388,10 @@ class FakeCA:
                "expires": _iso(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=7))}
         if a["wildcard"]:
             doc["wildcard"] = True
-        return Reply(200, doc)
+        headers = {}
+        if self.scenario.retry_after and a["status"] == "pending":
+            headers["Retry-After"] = self.scenario.retry_after
+        return Reply(200, doc, headers=headers)
 
     def _challenge_json(self, cid):
         c = self._challenges[cid]
@@ -371,17 +404,21 @@ class FakeCA:
         c = self._challenges[cid]
         authz = self._authzs[c["authz"]]
         order = self._orders[authz["order"]]
-        if c["status"] == "pending" and seen.payload is not None:
+        if c["status"] == "pending" and seen.payload is not None and self.scenario.validation == "never":
+            c["status"] = "processing"          # and so it stays: the CA never decides
+        elif c["status"] == "pending" and seen.payload is not None:
             name = ("*." if authz["wildcard"] else "") + authz["identifier"]
             error = self.scenario.failing_names.get(name) or self._check_webroot(c, order, authz)
             c["status"] = authz["status"] = "invalid" if error else "valid"
             if error:
-                c["error"] = error
-                order["status"] = "invalid"
+                if error.get("type") or error.get("detail"):
+                    c["error"] = error
+                if self.scenario.order_on_failure == "invalid":
+                    order["status"] = "invalid"
             elif order["status"] == "pending" and all(self._authzs[a]["status"] == "valid" for a in order["authzs"]):
                 order["status"] = "ready"
         doc = self._challenge_json(cid)
-        if c["status"] != "pending":
+        if c["status"] != "pending" and self.scenario.challenge_reply == "processing":
             doc["status"] = "processing"        # as a real CA answers; the authorization shows the outcome
             doc.pop("error", None)
         return Reply(200, doc, headers={"Link": '<%s>;rel="up"' % self._url("/authz/" + c["authz"])})
@@ -464,6 +501,10 @@ class FakeCA:
         return Reply(200, o["pem"].encode("ascii"), PEM_CHAIN)
 
     def _ep_acct(self, seen, _):
+        url = self._url(seen.path)
+        if (seen.payload or {}).get("status") == "deactivated":
+            self.deactivated.add(url)
+            return Reply(200, {"status": "deactivated"})
         return Reply(200, {"status": "valid"})
 
 
@@ -478,6 +519,7 @@ _ROUTES = [
     (re.compile(r"^/finalize/([\w-]+)$"), "finalize"),
     (re.compile(r"^/cert/([\w-]+)$"), "cert"),
     (re.compile(r"^/acct/([\w-]+)$"), "acct"),
+    (re.compile(r"^/renewal-info/([\w.-]+)$"), "renewalInfo"),
 ]
 
 

@@ -88,8 +88,18 @@ def test_deactivate_needs_yes_and_is_final(tmp_path, pebble, cli):
     r = cli("-c", ini, "account", "deactivate", "--yes")
     assert r.returncode == 0, r.stderr
     assert "deactivated" in r.stdout and "cannot be undone" in r.stdout
+    # the key is moved aside (dated, 0600) and the deactivation recorded: nothing uses it by accident
+    assert not (tmp_path / "account.key").exists()
+    moved = [p for p in tmp_path.iterdir() if p.name.startswith("account.key.") and p.name.endswith(".deactivated")]
+    assert len(moved) == 1 and moved[0].stat().st_mode & 0o777 == 0o600
     after = cli("-c", ini, "account", "show")
     assert after.returncode == 1
+    assert "the ACME account was deactivated on" in after.stderr, after.stderr
+    # Pebble itself says the old account is gone for good: its key is refused (RFC 8555 §7.3.6)
+    (tmp_path / "account.key").write_bytes(moved[0].read_bytes())
+    (tmp_path / "state" / "account-state.json").unlink()
+    old = cli("-c", ini, "account", "show")
+    assert old.returncode == 1 and "deactivated" in old.stderr, old.stderr
 
 
 def test_article_acme_ini_registers_and_shows(tmp_path, pebble, cli):

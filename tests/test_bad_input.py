@@ -53,6 +53,12 @@ CASES = {
                                "[acme] ACMEDirectory"),
     "plain http directory": _ini_case(BASE.replace("https://127.0.0.1:9/dir", "http://ca.example/dir"),
                                       "ACME requires https"),
+    "plain http on a private address": _ini_case(BASE.replace("https://127.0.0.1:9/dir", "http://10.0.0.1/dir"),
+                                                 "ACME requires https"),
+    "plain http on 128.0.0.1": _ini_case(BASE.replace("https://127.0.0.1:9/dir", "http://128.0.0.1/dir"),
+                                         "ACME requires https"),
+    "ValidationTimeout not a number": _ini_case(BASE + "ValidationTimeout = soon\n", "[acme] ValidationTimeout"),
+    "ValidationTimeout zero": _ini_case(BASE + "ValidationTimeout = 0\n", "[acme] ValidationTimeout"),
     "directory not a url": _ini_case(BASE.replace("https://127.0.0.1:9/dir", "letsencrypt-prod"),
                                      "[acme] ACMEDirectory"),
     "missing AccountKeyFile": _ini_case(BASE.replace("AccountKeyFile = account.key\n", ""),
@@ -312,3 +318,20 @@ def test_fuzzed_config_loads_or_names_the_problem(tmp_path_factory, sections, ju
     assert cfg.acme.directory_url.startswith(("https://", "http://"))
     for cert in cfg.certs.values():
         assert (cert.domains or cert.csr_error) and cert.challenge in ("http-01", "dns-01")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:4000/dir", "http://127.0.0.2:4000/dir",
+                                 "http://127.255.255.254/dir", "http://[::1]:4000/dir", "http://localhost:4000/dir",
+                                 "http://LOCALHOST/dir"])
+def test_plain_http_allowed_on_every_loopback_address(tmp_path, url):
+    ini = tmp_path / "acme.ini"
+    ini.write_text(BASE.replace("https://127.0.0.1:9/dir", url) + CERT)
+    assert config.load(str(ini)).acme.directory_url == url
+
+
+def test_validation_timeout_default_and_setting(tmp_path):
+    ini = tmp_path / "acme.ini"
+    ini.write_text(BASE + CERT)
+    assert config.load(str(ini)).acme.validation_timeout == 300
+    ini.write_text(BASE + "ValidationTimeout = 3\n" + CERT)
+    assert config.load(str(ini)).acme.validation_timeout == 3

@@ -11,6 +11,7 @@ import email.utils
 import json
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -121,6 +122,7 @@ class AcmeClient:
         self.timeout = timeout
         self.sleep = sleep
         self._nonce = None
+        self._nonce_lock = threading.Lock()     # polls run concurrently: a nonce goes to one request only
         self._directory = None
         self.request_count = 0
         self.session = requests.Session()
@@ -247,14 +249,15 @@ class AcmeClient:
         return self._directory
 
     def _take_nonce(self):
-        if self._nonce is None:
-            resp = self._send("HEAD", self.directory["newNonce"])
-            if resp.status >= 400:
-                self._decode(resp, want_json=False)
-            if not self._nonce:
-                raise AcmeResponseError("newNonce gave no Replay-Nonce header")
-        nonce, self._nonce = self._nonce, None
-        return nonce
+        with self._nonce_lock:
+            if self._nonce is None:
+                resp = self._send("HEAD", self.directory["newNonce"])
+                if resp.status >= 400:
+                    self._decode(resp, want_json=False)
+                if not self._nonce:
+                    raise AcmeResponseError("newNonce gave no Replay-Nonce header")
+            nonce, self._nonce = self._nonce, None
+            return nonce
 
     # --- signed requests ------------------------------------------------------------------
 
