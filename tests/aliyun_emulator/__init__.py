@@ -12,12 +12,13 @@ and Alibaba Cloud DNS (Alidns 2015-01-09). Drive it with the real legacy SDK:
 
 Modules: config (EmulatorConfig, default tables), signature (V1 algorithm), auth (keys, STS, timestamp,
 nonce), ratelimit (QPS), faults (random faults, failing domains, write overlap), certs (upload checks),
-state (resources), products/* (one module per product), challtestsrv (TXT mirror), calllog, server
+state (resources), products/* (one module per product), challtestsrv (TXT mirror), calllog, keywatch
+(key material in URL queries), server
 (HTTP + pipeline), emulator (public API), testcerts (certificates for tests), __main__ (standalone).
 """
 
-from .calllog import CallRecord
+from .calllog import CallList, CallRecord
 from .config import DEFAULT_QPS, FAULT_KINDS, EmulatorConfig
 from .emulator import Emulator
 
-__all__ = ["CallRecord", "DEFAULT_QPS", "Emulator", "EmulatorConfig", "FAULT_KINDS"]
+__all__ = ["CallList", "CallRecord", "DEFAULT_QPS", "Emulator", "EmulatorConfig", "FAULT_KINDS"]

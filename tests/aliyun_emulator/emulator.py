@@ -9,6 +9,7 @@ from .certs import load_upload
 from .challtestsrv import TxtMirror
 from .config import FAULT_KINDS, EmulatorConfig
 from .faults import FaultInjector
+from .keywatch import KeyWatch
 from .ratelimit import RateLimiter
 from .server import Dispatcher, EmulatorHTTPServer
 from .state import ApiDomain, ApiGroup, CdnDomain, DeployedCert, DnsZone, State, utcnow
@@ -30,10 +31,11 @@ class Emulator:
         self._auth = Authenticator(c.accounts, c.timestamp_tolerance_s, c.nonce_ttl_s)
         self._faults = FaultInjector(c.fault_rate, c.fault_kinds, c.fault_seed, c.fault_actions)
         self._calls = CallLog()
+        self._keys = KeyWatch()
         self._stopping = threading.Event()
         mirror = TxtMirror(c.challtestsrv_url) if c.challtestsrv_url else None
         self._dispatcher = Dispatcher(c, self._state, self._auth, RateLimiter(c.qps_limit, c.enforce_qps),
-                                      self._faults, self._calls, mirror, self._stopping)
+                                      self._faults, self._calls, mirror, self._stopping, self._keys)
         self._server = None
         self._thread = None
 
@@ -95,6 +97,7 @@ class Emulator:
             now = utcnow()
             entry = CdnDomain(domain, int(self._state.new_id()), status, cdn_type, now, now)
             if cert_pem:
+                self._keys.remember(key_pem)
                 upload = load_upload(cert_pem, key_pem)
                 name = cert_name or "cert-" + upload.fingerprint[:16]
                 cert_id = self._state.cert_names.claim(name, upload)
@@ -129,7 +132,8 @@ class Emulator:
     # -- call log --------------------------------------------------------------------------------
     @property
     def calls(self):
-        """Every request so far, oldest first (list of CallRecord)."""
+        """Every request so far, oldest first: a CallList (a list of CallRecord) whose
+        ``key_in_query()`` returns the requests that carried private-key material in the URL query."""
         return self._calls.snapshot()
 
     def write_calls(self):

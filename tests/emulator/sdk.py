@@ -29,6 +29,18 @@ def req(request_class, **params):
     return request
 
 
+def form(request_class, body, **params):
+    """Like ``req``, with the ``body`` dict's parameters in the POST form body instead of the URL query.
+
+    The SDK signs body parameters too (rpc_signature_composer adds them to the string to sign).
+    """
+    request = req(request_class, **params)
+    request.set_method("POST")
+    for name, value in body.items():
+        request.add_body_params(name, value)
+    return request
+
+
 def call(acs_client, emu, request):
     """Send ``request`` to the emulator; the parsed JSON answer (ServerException on errors)."""
     request.set_endpoint(emu.endpoint)
