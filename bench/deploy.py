@@ -43,11 +43,11 @@ for _k in list(os.environ):
 os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
 
 from acme_aliyun import deployer  # noqa: E402
-from acme_aliyun.cloud.certinfo import unique_cert_name  # noqa: E402
+from acme_aliyun.targets.served import unique_cert_name  # noqa: E402
 from acme_aliyun.cloud.credentials import CredentialProvider  # noqa: E402
 from acme_aliyun.cloud.sdk import CloudClient, CloudError  # noqa: E402
 from acme_aliyun.cloud.settings import CloudSettings  # noqa: E402
-from acme_aliyun.config import Targets  # noqa: E402
+from acme_aliyun import targets as target_kinds  # noqa: E402
 from acme_aliyun.pki import CertBundle  # noqa: E402
 from tests.aliyun_emulator import Emulator, EmulatorConfig  # noqa: E402
 from tests.aliyun_emulator.testcerts import make_cert  # noqa: E402
@@ -64,7 +64,7 @@ DCDN = ["d%02d.bench.test" % i for i in range(1, N_DCDN + 1)]
 GROUPS = {"%08x" % (0xbe7c0000 + g) + "0" * 24: ["g%da%d.bench.test" % (g, j) for j in range(1, PER_GROUP + 1)]
           for g in range(1, N_GROUPS + 1)}
 API = ["%s:%s" % (g, d) for g, ds in GROUPS.items() for d in ds]
-TARGETS = Targets(cdn=list(CDN), dcdn=list(DCDN), apigateway=list(API))
+TARGETS = target_kinds.specs(cdn=CDN, dcdn=DCDN, apigateway=API)
 
 
 def new_emulator():
