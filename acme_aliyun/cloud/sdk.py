@@ -50,6 +50,12 @@ class Product:
     endpoint: Callable[[str, bool], str]          # (region, international) -> host
     qps: Mapping[str, float] = field(default_factory=dict)   # per action: documented or ASSUMED limits
     regional: bool = False                        # calls carry RegionId (the request's own region)
+    ram: str = ""                                 # RAM service prefix of its actions ("cdn", "yundun-cert")
+
+
+def ram_actions() -> "set[str]":
+    """'prefix:Action' for every action of every registered product (what a policy must grant)."""
+    return {"%s:%s" % (p.ram, a) for p in PRODUCTS.values() if p.ram for a in p.qps}
 
 
 PRODUCTS: Dict[str, Product] = {}
@@ -62,7 +68,9 @@ def register(product: Product) -> Product:
 
 
 register(Product("dns", "Alidns", "2015-01-09", "aliyunsdkalidns.request.v20150109",
-                 lambda region, intl: "alidns.aliyuncs.com"))
+                 lambda region, intl: "alidns.aliyuncs.com",
+                 {a: 10 for a in ("AddDomainRecord", "DeleteDomainRecord", "DescribeSubDomainRecords",
+                                  "DescribeDomains")}, ram="alidns"))
 register(Product("sts", "Sts", "2015-04-01", "", lambda region, intl: "sts.aliyuncs.com"))
 
 DEFAULT_QPS = 10

@@ -26,7 +26,7 @@ FACTS = Product(
     # ASSUMED, not documented: conservative guesses (comparable documented actions allow
     # 30/s for a write, 100/s for a read); the pacer's 75% margin applies on top.
     merge_qps({}, {"SetDomainCertificate": 20, "DescribeApiGroup": 20, "DescribeDomain": 20}),
-    regional=True,
+    regional=True, ram="apigateway",
 )
 
 NOT_BOUND = "not a custom domain of API group"
@@ -38,7 +38,6 @@ class ApiGatewayKind(TargetKind):
     ini_key = "APIGateway"
     endpoint_key = "APIGatewayEndpoint"
     facts = FACTS
-    ram_prefix = "apigateway"
 
     def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:
         out: List[TargetSpec] = []

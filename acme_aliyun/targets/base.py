@@ -135,9 +135,7 @@ class TargetKind(abc.ABC):
 
     def ram_actions(self) -> List[str]:
         """The RAM actions this kind calls, as 'ram-prefix:Action'."""
-        return ["%s:%s" % (self.ram_prefix, a) for a in sorted(self.facts.qps)]
-
-    ram_prefix: str = ""
+        return ["%s:%s" % (self.facts.ram, a) for a in sorted(self.facts.qps)]
 
 
 def merge_qps(documented: Mapping[str, float], assumed: Mapping[str, float]) -> Dict[str, float]:

@@ -42,6 +42,7 @@ FACTS = Product(
     lambda region, intl: "cas.ap-southeast-1.aliyuncs.com" if intl else "cas.aliyuncs.com",
     merge_qps({"UploadUserCertificate": 100, "ListUserCertificateOrder": 10, "GetUserCertificateDetail": 100,
                "DeleteUserCertificate": 100}, {}),
+    ram="yundun-cert",
 )
 RAM_PREFIX = "yundun-cert"
 

@@ -30,6 +30,7 @@ FACTS = Product(
     merge_qps({"SetCdnDomainSSLCertificate": 30, "BatchSetCdnDomainServerCertificate": 10,
                "DescribeDomainCertificateInfo": 100, "DescribeCdnHttpsDomainList": 100,
                "DescribeUserDomains": 100}, {}),
+    ram="cdn",
 )
 
 
@@ -39,7 +40,6 @@ class CdnKind(TargetKind):
     endpoint_key = "CDNEndpoint"
     facts = FACTS
     by_reference = True
-    ram_prefix = "cdn"
     list_action = "DescribeCdnHttpsDomainList"
     detail_action = "DescribeDomainCertificateInfo"
     set_action = "SetCdnDomainSSLCertificate"

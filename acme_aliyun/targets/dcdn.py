@@ -24,6 +24,7 @@ FACTS = Product(
     merge_qps({"DescribeDcdnHttpsDomainList": 100, "DescribeDcdnDomainCertificateInfo": 100},
               # ASSUMED, not documented: the comparable CDN write allows 30/s
               {"SetDcdnDomainSSLCertificate": 20}),
+    ram="dcdn",
 )
 
 
@@ -32,7 +33,6 @@ class DcdnKind(CdnKind):
     ini_key = "DCDN"
     endpoint_key = "DCDNEndpoint"
     facts = FACTS
-    ram_prefix = "dcdn"
     list_action = "DescribeDcdnHttpsDomainList"
     detail_action = "DescribeDcdnDomainCertificateInfo"
     set_action = "SetDcdnDomainSSLCertificate"
