@@ -60,6 +60,7 @@ class Plan:
     base_name: str = ""
     specs: Dict[Tuple[str, str], TargetSpec] = field(default_factory=dict, repr=False)
     all_specs: TargetSpecs = field(default_factory=dict, repr=False)
+    served: Dict[TargetSpec, Served] = field(default_factory=dict, repr=False)   # what the plan read
 
     @property
     def writes(self) -> List[TargetResult]:
@@ -134,12 +135,13 @@ def plan(bundle: CertBundle, cert_name: str, targets: TargetSpecs, client: Cloud
         results = [TargetResult(s.kind, s.target, "refused", whole) for specs in targets.values() for s in specs]
         return Plan(bundle, name, results, cert_name, all_specs=targets)
     items = _readings(client, targets, bundle)
-    results = _pool_map(lambda item: _decide(item[0], item[1], bundle, name, client, force), items)
-    return Plan(bundle, name, results, cert_name, {(s.kind, s.target): s for s, _ in items}, targets)
+    served: Dict[TargetSpec, Served] = {}
+    results = _pool_map(lambda item: _decide(item[0], item[1], bundle, name, client, force, served), items)
+    return Plan(bundle, name, results, cert_name, {(s.kind, s.target): s for s, _ in items}, targets, served)
 
 
 def _decide(spec: TargetSpec, listed: Reading, bundle: CertBundle, name: str, client: CloudClient,
-            force: bool) -> TargetResult:
+            force: bool, served: Dict[TargetSpec, Served]) -> TargetResult:
     if isinstance(listed, CloudError):
         return _failed(spec, listed)
     if isinstance(listed, Marker):
@@ -157,6 +159,7 @@ def _decide(spec: TargetSpec, listed: Reading, bundle: CertBundle, name: str, cl
             current = KINDS[spec.kind].read_one(client, spec)
         except CloudError as e:
             return _failed(spec, e)
+    served[spec] = current
     return _judge(spec, current, bundle, name, force)
 
 
@@ -188,10 +191,10 @@ def apply(plan: Plan, client: CloudClient, dry_run: bool = False) -> List[Target
     by_kind: Dict[str, List[TargetSpec]] = {}
     for r in plan.writes:
         by_kind.setdefault(r.kind, []).append(plan.specs[(r.kind, r.target)])
-    upload, upload_error = uploads.prepare(client, plan.bundle, plan.base_name, plan.cert_name,
-                                           [KINDS[k] for k in by_kind])
-    write_errors: Dict[TargetSpec, Optional[CloudError]] = {}
-    jobs = list(by_kind.items())
+    upload, write_errors, upload_error = uploads.prepare(
+        client, plan.bundle, plan.base_name, plan.cert_name, [(KINDS[k], specs) for k, specs in by_kind.items()],
+        plan.served)
+    jobs = [(k, [s for s in specs if s not in write_errors]) for k, specs in by_kind.items()]
     for errors in _pool_map(lambda job: _write_kind(client, job[0], job[1], upload, upload_error), jobs):
         write_errors.update(errors)
     written = [s for specs in by_kind.values() for s in specs if write_errors.get(s) is None]
@@ -216,6 +219,8 @@ def apply(plan: Plan, client: CloudClient, dry_run: bool = False) -> List[Target
 
 def _write_kind(client: CloudClient, kind: str, specs: List[TargetSpec], upload: Upload,
                 upload_error: Optional[CloudError]) -> Dict[TargetSpec, Optional[CloudError]]:
+    if not specs:
+        return {}
     if upload_error is not None and KINDS[kind].by_reference:
         return {s: upload_error for s in specs}
     return KINDS[kind].write(client, specs, uploads.for_kind(upload, KINDS[kind]))

@@ -74,7 +74,7 @@ def detail(items: List[dict], domain: str) -> Served:
     ssl_on = (item.get("ServerCertificateStatus") or item.get("SSLProtocol") or "on").lower() == "on"
     pem = item.get("ServerCertificate") or item.get("SSLPub")
     return Served.from_pem(pem, item.get("CertName"), parse_time(item.get("CertExpireTime")), ssl_on,
-                           _int(item.get("CertId")))
+                           _int(item.get("CertId")), item.get("CertRegion") or None)
 
 
 def cert_infos(data: dict) -> List[dict]:

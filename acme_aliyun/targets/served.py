@@ -80,11 +80,12 @@ class Served:
     serial: Optional[str] = None       # from the served PEM, when the read returned one
     ssl_on: bool = True
     cert_id: Optional[int] = None      # the CAS certificate it references, when the read says
+    cert_region: Optional[str] = None  # the CAS site region of that certificate, when the read says
 
     @classmethod
     def from_pem(cls, pem: Optional[str], cert_name: Optional[str] = None,
                  not_after: Optional[datetime.datetime] = None, ssl_on: bool = True,
-                 cert_id: Optional[int] = None) -> "Served":
+                 cert_id: Optional[int] = None, cert_region: Optional[str] = None) -> "Served":
         serial = None
         if pem and "BEGIN CERTIFICATE" in pem:
             try:
@@ -92,7 +93,7 @@ class Served:
                 serial, not_after = pki.serial_hex(cert), pki.not_after(cert)
             except (ValueError, x509.InvalidVersion):
                 pass
-        return cls(cert_name or None, not_after, serial, ssl_on, cert_id)
+        return cls(cert_name or None, not_after, serial, ssl_on, cert_id, cert_region)
 
     @property
     def empty(self) -> bool:
@@ -104,7 +105,7 @@ class Served:
             return False
         if self.serial:
             return self.serial.lower() == bundle.serial.lower()
-        if self.cert_name == cert_name:
+        if cert_name and self.cert_name == cert_name:
             return True
         if name_evidence(self.cert_name, bundle):
             return self.not_after is None or abs((self.not_after - bundle.not_after).total_seconds()) < 86400
