@@ -6,6 +6,7 @@ import threading
 from .auth import Authenticator
 from .calllog import CallLog
 from .certs import load_upload
+from .certstore import SITES
 from .challtestsrv import TxtMirror
 from .config import FAULT_KINDS, EmulatorConfig
 from .faults import FaultInjector
@@ -27,7 +28,7 @@ class Emulator:
     def __init__(self, config=None):
         self.config = config or EmulatorConfig()
         c = self.config
-        self._state = State()
+        self._state = State(names_per_site=c.cas_names_per_site)
         self._auth = Authenticator(c.accounts, c.timestamp_tolerance_s, c.nonce_ttl_s)
         self._faults = FaultInjector(c.fault_rate, c.fault_kinds, c.fault_seed, c.fault_actions)
         self._calls = CallLog()
@@ -100,9 +101,20 @@ class Emulator:
                 self._keys.remember(key_pem)
                 upload = load_upload(cert_pem, key_pem)
                 name = cert_name or "cert-" + upload.fingerprint[:16]
-                cert_id = self._state.cert_names.claim(name, upload)
-                entry.cert, entry.ssl = DeployedCert(name, cert_id, "upload", "cn-hangzhou", upload, now), "on"
+                stored = self._state.certs.seed(name, upload, now=now)
+                entry.cert = DeployedCert(name, str(stored.cert_id), "upload", stored.site, upload, now)
+                entry.ssl = "on"
             store[domain] = entry
+
+    def add_cas_certificate(self, cert_pem, key_pem, name, site="cn-hangzhou"):
+        """A certificate already in the SSL Certificates Service (uploaded by someone else); returns its
+        CertId. Seeding skips the content check; a name taken by another certificate is a ValueError."""
+        if site not in SITES:
+            raise ValueError("CAS site must be one of %s" % (SITES,))
+        self._keys.remember(key_pem)
+        upload = load_upload(cert_pem, key_pem)
+        with self._state.lock:
+            return self._state.certs.seed(name, upload, site).cert_id
 
     def add_api_group(self, group_id, domains, region="cn-hangzhou", name=None):
         """An API Gateway group in ``region`` with custom ``domains`` bound (no certificates yet)."""
@@ -164,6 +176,14 @@ class Emulator:
         not_after (all None while no certificate is set)."""
         with self._state.lock:
             return self._state.api_groups[group_id].domains[domain.lower()].snapshot(group_id)
+
+    def cas_certificates(self, site=None):
+        """list of dicts (oldest first): cert_id, name, site, source ("cas", "cdn", "dcdn", "seed"),
+        resource_id, cert_pem, key_pem, serial, fingerprint, not_before, not_after, common_name, dns_names,
+        created_at. site: "cn-hangzhou", "ap-southeast-1" or None for both."""
+        with self._state.lock:
+            sites = SITES if site is None else (site,)
+            return [c.snapshot() for s in sites for c in self._state.certs.in_site(s)]
 
     def dns_records(self, zone):
         """list of dicts: record_id, rr, type, value, ttl, line, priority, host — in creation order."""

@@ -81,6 +81,10 @@ CATALOGUE = {
     "InvalidParameter.CertificateNotMatch": (400, "The private key does not match the certificate."),
     "InvalidParameter.CertificateExpired": (400, "The certificate has expired."),
     "InvalidParameter.CertificateDomainNotMatch": (400, "The certificate does not cover the domain name."),
+    # CAS (codes the emulator chose: no document names them, [assumed])
+    "NameRepeat": (400, "名称重复，请重新输入。"),
+    "NotFound": (404, "The certificate does not exist."),
+    "CertificateInUse": (400, "The certificate is in use by a cloud product and cannot be deleted."),
     # Alidns
     "InvalidDomainName.NoExist": (400, "The specified domain name does not exist. Refresh the page and try again."),
     "DomainRecordDuplicate": (400, "The DNS record already exists."),

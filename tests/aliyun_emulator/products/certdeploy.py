@@ -4,8 +4,10 @@ certificate on domains, and the certificate views both products describe.
 Write order of checks: DomainName present, Env, SSLProtocol, each domain exists (InvalidDomain.NotFound)
 and is not offline (InvalidDomain.Offline), CertType/CertRegion, CertName length/presence, SSLPub/SSLPri
 present, certificate parses, key parses, key matches, not expired, covers every domain, CertName free
-(or held by the same certificate).
-Only then is anything stored, so a rejected write changes nothing.
+in the account (certstore: shared with CAS and the other product, whatever the content; the CDN batch
+call's ForceSet=1 replaces the same-name certificate), content not stored under another name
+(EmulatorConfig.refuse_duplicate_content).
+Only then is anything stored, so a rejected write changes nothing. An upload lands in CAS (China site).
 """
 
 from ..certs import CertProblem, load_upload
@@ -43,8 +45,10 @@ def deploy(ctx, product_key, store, params, names, force=False, staging=False):
             domain.ssl, domain.modified_at = "off", now
         return
     upload, name = _checked_upload(ctx, product_key, params, domains)
-    cert_id = ctx.state.cert_names.claim(name, upload, force, ctx.config.content_duplicate_code)
-    deployed = DeployedCert(name, cert_id, "upload", params.get("CertRegion", "cn-hangzhou"), upload, now)
+    codes = {check: ctx.config.cert_code(product_key, check) for check in ("name", "content")}
+    stored = ctx.state.certs.add(name, upload, CERT_REGIONS[0], product_key, codes, force=force,
+                                 refuse_content=ctx.config.refuse_duplicate_content, now=now)
+    deployed = DeployedCert(name, str(stored.cert_id), "upload", stored.site, upload, now)
     for domain in domains:
         if staging:
             domain.staging_cert = deployed
@@ -86,7 +90,7 @@ def _checked_upload(ctx, product_key, params, domains):
     for domain in domains:
         if domain_code and not upload.covers(domain.name):
             raise ApiError(domain_code, "The certificate does not match the domain name %s." % domain.name)
-    return upload, name or "cert-" + upload.fingerprint[:16]
+    return upload, name or "cert-%s-%s" % (upload.fingerprint[:16], ctx.state.new_id())
 
 
 def served_pem(ctx, deployed):
