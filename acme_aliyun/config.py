@@ -398,7 +398,7 @@ def _aliyun(sec):
     s.international = sec.bool("International", False)
     s.cert_region = sec.choice("CertRegion", ("cn-hangzhou", "ap-southeast-1"),
                                default="ap-southeast-1" if s.international else "cn-hangzhou")
-    s.upload = sec.choice("Upload", ("cas", "direct"), default="direct")   # interim, until the CAS emulator lands
+    s.upload = sec.choice("Upload", ("cas", "direct"), default="cas")
     s.endpoint = _endpoint(sec, "Endpoint")
     for product, key in _endpoint_keys():
         value = _endpoint(sec, key)

@@ -53,8 +53,6 @@ ALL_TARGETS = {("cdn", d) for d in CDN} | {("dcdn", d) for d in DCDN} | {
     ("apigateway", GROUP1 + ":api1.example.test"), ("apigateway", GROUP2 + ":api2.example.test")}
 
 
-@pytest.mark.xfail(reason="issue 11: one CertName reused across CDN and DCDN uploads; names are account-wide "
-                          "(Certificate.Duplicated)", strict=False)
 def test_deploy_all_then_rerun_is_unchanged_with_zero_writes(emu):
     client = make_client(emu)
     b = bundle()
@@ -90,8 +88,6 @@ def test_deploy_all_then_rerun_is_unchanged_with_zero_writes(emu):
                                                    "DescribeCdnHttpsDomainList", "DescribeDcdnHttpsDomainList"]
 
 
-@pytest.mark.xfail(reason="issue 11: one CertName reused across CDN and DCDN uploads; names are account-wide "
-                          "(Certificate.Duplicated)", strict=False)
 def test_same_certificate_under_another_base_name_is_unchanged(emu):
     client = make_client(emu)
     b = bundle()
@@ -148,8 +144,6 @@ def test_longer_lived_certificate_is_kept_unless_forced(emu):
     assert emu.cdn_state(CDN[0])["cert_name"] == unique_cert_name("new", short)
 
 
-@pytest.mark.xfail(reason="issue 11: one CertName reused across CDN and DCDN uploads; names are account-wide "
-                          "(Certificate.Duplicated)", strict=False)
 def test_faults_30_percent_still_deploy_everything(emulator_factory, caplog):  # noqa: F811
     emu = seed(emulator_factory(fault_rate=0.3, fault_kinds=("throttling", "unavailable", "reset"), fault_seed=7))
     client = make_client(emu, max_attempts=12)
@@ -284,8 +278,6 @@ def test_a_failed_listing_falls_back_to_per_domain_reads(emu, failing):
     assert n.get("DescribeDcdnDomainCertificateInfo", 0) == len(DCDN)     # unlisted DCDN domains are read
 
 
-@pytest.mark.xfail(reason="issue 11: one CertName reused across CDN and DCDN uploads; names are account-wide "
-                          "(Certificate.Duplicated)", strict=False)
 def test_unknown_domains_fail_with_the_cloud_code_and_request_id(emu):
     """CDN: DescribeUserDomains does not list it -> read -> NotFound at plan time; DCDN: at write time."""
     client = make_client(emu)
@@ -298,8 +290,6 @@ def test_unknown_domains_fail_with_the_cloud_code_and_request_id(emu):
     assert {t for t, r in res.items() if r.status == "deployed"} == {CDN[0], DCDN[0]}
 
 
-@pytest.mark.xfail(reason="issue 11: one CertName reused across CDN and DCDN uploads; names are account-wide "
-                          "(Certificate.Duplicated)", strict=False)
 def test_read_back_uses_the_bulk_listings(emu, monkeypatch):
     client = make_client(emu)
     plan = deployer.plan(bundle(), "site", SPECS, client)
@@ -329,8 +319,6 @@ def test_read_back_uses_the_bulk_listings(emu, monkeypatch):
     assert emu.cdn_state(CDN[1])["serial"] == b.cert.serial_number
 
 
-@pytest.mark.xfail(reason="issue 11: one CertName reused across CDN and DCDN uploads; names are account-wide "
-                          "(Certificate.Duplicated)", strict=False)
 def test_dcdn_and_api_gateway_writes_run_alongside_the_cdn_batches(emu):
     many = ["b%02d.example.test" % i for i in range(50)]       # 5 batches, paced at 7.5 a second
     for d in many:

@@ -92,8 +92,6 @@ def _fc_context():
                                  function=types.SimpleNamespace(name="acme", handler="index.handler"))
 
 
-@pytest.mark.xfail(reason="issue 11: one CertName reused across CDN and DCDN uploads; names are account-wide "
-                          "(Certificate.Duplicated)", strict=False)
 def test_function_compute_handler_issues_deploys_then_reuses_nas_state(tmp_path, pebble, emu, monkeypatch):
     from acme_aliyun import fc
     code = tmp_path / "code"

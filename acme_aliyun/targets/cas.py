@@ -39,7 +39,8 @@ FIND_DELAY = 1.0
 
 FACTS = Product(
     KEY, "cas", "2020-04-07", "",
-    lambda region, intl: "cas.ap-southeast-1.aliyuncs.com" if intl else "cas.aliyuncs.com",
+    # the site region decides the endpoint: the China site (cn-hangzhou) or the international one
+    lambda region, intl: "cas.ap-southeast-1.aliyuncs.com" if region == "ap-southeast-1" else "cas.aliyuncs.com",
     merge_qps({"UploadUserCertificate": 100, "ListUserCertificateOrder": 10, "GetUserCertificateDetail": 100,
                "DeleteUserCertificate": 100}, {}),
     ram="yundun-cert",
@@ -69,6 +70,11 @@ def cert_region(settings: object) -> str:
     return "ap-southeast-1" if getattr(settings, "international", False) else "cn-hangzhou"
 
 
+def _call(client: CloudClient, action: str, params: dict, write: bool) -> dict:
+    """A CAS call to the site CDN/DCDN references point at ([aliyun] CertRegion), with that RegionId."""
+    return client.call(KEY, action, params, write=write, region=cert_region(client.settings))
+
+
 def _serial(value: object) -> str:
     return str(value or "").replace(":", "").lower().lstrip("0")
 
@@ -87,7 +93,7 @@ def uploads(client: CloudClient) -> Iterator[Entry]:
     """Every uploaded certificate, page by page (advancing by the items received)."""
     page, seen = 1, 0
     while True:
-        data = client.call(KEY, "ListUserCertificateOrder", {"OrderType": "UPLOAD", "CurrentPage": page,
+        data = _call(client, "ListUserCertificateOrder", {"OrderType": "UPLOAD", "CurrentPage": page,
                                                              "ShowSize": SHOW_SIZE}, write=False)
         items = data.get("CertificateOrderList") or []
         for item in items:
@@ -107,7 +113,7 @@ def same_content(client: CloudClient, entry: Entry, bundle: CertBundle) -> bool:
         return False
     digests = entry.fingerprints
     if not digests:
-        data = client.call(KEY, "GetUserCertificateDetail", {"CertId": entry.cert_id, "CertFilter": "true"},
+        data = _call(client, "GetUserCertificateDetail", {"CertId": entry.cert_id, "CertFilter": "true"},
                            write=False)
         digests = _digests(data.get("Fingerprint"), data.get("CertSha2"), data.get("Sha2"))
     return bool(digests & _own_digests(bundle)) if digests else True
@@ -129,7 +135,7 @@ def ensure(client: CloudClient, bundle: CertBundle, base: str) -> CasRef:
         return CasRef(found.cert_id, found.name, region)
     name = unique_cert_name(base, bundle)
     try:
-        data = client.call(KEY, "UploadUserCertificate", {"Name": name, "Cert": bundle.fullchain_pem,
+        data = _call(client, "UploadUserCertificate", {"Name": name, "Cert": bundle.fullchain_pem,
                                                           "Key": bundle.key_pem}, write=True)
         return CasRef(int(data["CertId"]), name, region)
     except CloudError as e:
@@ -146,8 +152,9 @@ def ensure(client: CloudClient, bundle: CertBundle, base: str) -> CasRef:
 
 
 def _duplicate(err: CloudError) -> bool:
-    return err.code in DUPLICATE_CODES or "duplicat" in (err.code or "").lower() \
-        or "exist" in (err.code or "").lower()
+    """A name or content duplicate (codes vary and are partly unconfirmed: NameRepeat, *.Duplicated)."""
+    code = (err.code or "").lower()
+    return err.code in DUPLICATE_CODES or any(w in code for w in ("duplicat", "exist", "repeat"))
 
 
 def ours_pattern(base: str) -> "re.Pattern[str]":
@@ -169,7 +176,7 @@ def delete(client: CloudClient, entries: Iterable[Entry], served_ids: Set[int], 
         if entry.cert_id in served_ids or entry.name in served_names:
             continue
         try:
-            client.call(KEY, "DeleteUserCertificate", {"CertId": entry.cert_id}, write=True)
+            _call(client, "DeleteUserCertificate", {"CertId": entry.cert_id}, write=True)
             gone.append(entry.cert_id)
         except CloudError as e:
             logger.info("CAS certificate %s (%s) kept: %s", entry.cert_id, entry.name, e.code)
@@ -178,10 +185,10 @@ def delete(client: CloudClient, entries: Iterable[Entry], served_ids: Set[int], 
 
 def probe_write(client: CloudClient, bundle: CertBundle, name: str) -> str:
     """Upload a throwaway certificate and delete it: proves the write permission."""
-    data = client.call(KEY, "UploadUserCertificate", {"Name": name, "Cert": bundle.fullchain_pem,
+    data = _call(client, "UploadUserCertificate", {"Name": name, "Cert": bundle.fullchain_pem,
                                                       "Key": bundle.key_pem}, write=True)
     cert_id = int(data["CertId"])
-    client.call(KEY, "DeleteUserCertificate", {"CertId": cert_id}, write=True)
+    _call(client, "DeleteUserCertificate", {"CertId": cert_id}, write=True)
     return "uploaded and deleted a test certificate (id %d)" % cert_id
 
 

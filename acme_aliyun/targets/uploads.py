@@ -35,7 +35,7 @@ def prepare(client: CloudClient, bundle: CertBundle, base: str, cert_name: str, 
     seed), and the error that fails every other by-reference write (None when all is well)."""
     upload = Upload(bundle, cert_name, direct=client.settings.upload == "direct")
     by_ref = [(k, s) for k, specs in writes if k.by_reference for s in specs]
-    if not by_ref or client.settings.upload not in ("cas", "direct"):
+    if not by_ref:
         return upload, {}, None
     if not upload.direct:
         try:

@@ -46,7 +46,6 @@ def emulator_factory():
 def make_client(emu, key_id="testak", secret="testsecret", token=None, **settings):
     settings.setdefault("endpoint", emu.endpoint)
     settings.setdefault("read_timeout", 3.0)
-    settings.setdefault("upload", "shared")   # interim: one shared name, as before CAS (issue 11)
     settings.setdefault("connect_timeout", 2.0)
     return CloudClient(CloudSettings(**settings), CredentialProvider.static("test", key_id, secret, token),
                        retry_base=0.01, retry_cap=0.05)

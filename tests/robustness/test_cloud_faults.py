@@ -144,8 +144,6 @@ FAULTS = [   # rate, kinds, seed, burst limit (faults injected at most)
 ]
 
 
-@pytest.mark.xfail(reason="issue 11: one CertName reused across CDN and DCDN uploads; names are account-wide "
-                          "(Certificate.Duplicated)", strict=False)
 @pytest.mark.parametrize("rate,kinds,seed,limit", FAULTS)
 def test_run_retries_through_faults_and_finishes_every_target(tmp_path, pebble, emu, baseline, rate, kinds, seed,
                                                               limit):

@@ -21,7 +21,8 @@ def called_actions(path):
     tree = ast.parse(open(path, encoding="utf-8").read())
     found = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "call" and len(node.args) >= 2:
+        if isinstance(node, ast.Call) and (getattr(node.func, "attr", "") == "call" or
+                                           getattr(node.func, "id", "") == "_call") and len(node.args) >= 2:
             action = node.args[1]
             if isinstance(action, ast.Constant) and isinstance(action.value, str):
                 found.add(action.value)
