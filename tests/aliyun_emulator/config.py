@@ -19,6 +19,7 @@ DEFAULT_QPS = {
     "DescribeUserDomains": 50,                   # [assumed]
     "DescribeCdnDomainDetail": 50,               # [assumed]
     "SetDcdnDomainSSLCertificate": 20,           # [assumed]
+    "BatchSetDcdnDomainCertificate": 10,         # [doc]
     "DescribeDcdnDomainCertificateInfo": 100,    # [doc]
     "DescribeDcdnHttpsDomainList": 100,          # [doc]
     "SetDomainCertificate": 20,                  # [assumed]
@@ -101,6 +102,8 @@ class EmulatorConfig:
                                               # second copy [unverified; the suite runs with it on]
     cas_names_per_site: bool = False          # certificate names (and the content check) unique per account
                                               # across both CAS sites; True: per site region [unverified]
+    batch_refuses_cas: bool = True            # CDN/DCDN batch calls have no CertId: CertType=cas -> InvalidParameter;
+                                              # False picks the CAS certificate by CertName [unverified]
     cas_refuse_delete_in_use: bool = True     # CAS DeleteUserCertificate of a certificate a CDN/DCDN domain
                                               # serves -> CertificateInUse; False deletes it [unverified]
     server_certificate: str = "leaf"          # what ServerCertificate/SSLPub describe: "leaf" PEM block or the

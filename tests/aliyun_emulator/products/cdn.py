@@ -26,7 +26,7 @@ def batch_set_server_certificate(ctx, params):
         raise missing("DomainName", dotted=True)
     if len(names) > ctx.config.batch_max_domains:
         raise invalid("DomainName", "At most %d domain names per call." % ctx.config.batch_max_domains)
-    certdeploy.deploy(ctx, "cdn", ctx.state.cdn, params, names, force=params.get("ForceSet") == "1")
+    certdeploy.deploy(ctx, "cdn", ctx.state.cdn, params, names, force=params.get("ForceSet") == "1", batch=True)
     return {}
 
 

@@ -2,7 +2,10 @@
 certificate on domains, and the certificate views both products describe.
 
 Write order of checks: DomainName present, Env, SSLProtocol, each domain exists (InvalidDomain.NotFound)
-and is not offline (InvalidDomain.Offline), CertType/CertRegion, CertName length/presence, SSLPub/SSLPri
+and is not offline (InvalidDomain.Offline), CertType. For CertType=cas: CertRegion, CertId (a bare
+integer; CertId.MissingParameter), the certificate exists in that CAS site (Certificate.NotFind), not
+expired, covers every domain; the domain then serves the CAS certificate under its CAS name and id.
+For CertType=upload: CertRegion, CertName length/presence, SSLPub/SSLPri
 present, certificate parses, key parses, key matches, not expired, covers every domain, CertName free
 in the account (certstore: shared with CAS and the other product, whatever the content; the CDN batch
 call's ForceSet=1 replaces the same-name certificate), content not stored under another name
@@ -33,8 +36,8 @@ def find_domain(store, name, for_write=False):
     return domain
 
 
-def deploy(ctx, product_key, store, params, names, force=False, staging=False):
-    """Apply SSLProtocol (and for "on" the uploaded certificate) to every domain in ``names``."""
+def deploy(ctx, product_key, store, params, names, force=False, staging=False, batch=False):
+    """Apply SSLProtocol (and for "on" the uploaded or referenced certificate) to every domain in ``names``."""
     protocol = params.require("SSLProtocol")
     if protocol not in ("on", "off"):
         raise ApiError("InvalidSSLProtocol.ValueNotSupported")
@@ -44,11 +47,13 @@ def deploy(ctx, product_key, store, params, names, force=False, staging=False):
         for domain in domains:
             domain.ssl, domain.modified_at = "off", now
         return
-    upload, name = _checked_upload(ctx, product_key, params, domains)
-    codes = {check: ctx.config.cert_code(product_key, check) for check in ("name", "content")}
-    stored = ctx.state.certs.add(name, upload, CERT_REGIONS[0], product_key, codes, force=force,
-                                 refuse_content=ctx.config.refuse_duplicate_content, now=now)
-    deployed = DeployedCert(name, str(stored.cert_id), "upload", stored.site, upload, now)
+    cert_type = params.get("CertType", "upload")
+    if cert_type == "cas":
+        deployed = _cas_reference(ctx, product_key, params, domains, batch, now)
+    elif cert_type == "upload":
+        deployed = _uploaded(ctx, product_key, params, domains, force, now)
+    else:
+        raise ApiError("SetDomainCertificate.ParameterError", "The specified CertType is invalid.")
     for domain in domains:
         if staging:
             domain.staging_cert = deployed
@@ -65,14 +70,57 @@ def is_staging(params):
     return env == "staging"
 
 
+def _uploaded(ctx, product_key, params, domains, force, now):
+    """CertType=upload: check the PEM pair, store it in CAS (China site) under a free name."""
+    upload, name = _checked_upload(ctx, product_key, params, domains)
+    codes = {check: ctx.config.cert_code(product_key, check) for check in ("name", "content")}
+    stored = ctx.state.certs.add(name, upload, CERT_REGIONS[0], product_key, codes, force=force,
+                                 refuse_content=ctx.config.refuse_duplicate_content, now=now)
+    return DeployedCert(name, str(stored.cert_id), "upload", stored.site, upload, now)
+
+
+def _cas_reference(ctx, product_key, params, domains, batch, now):
+    """CertType=cas: the CAS certificate CertId in site CertRegion (default cn-hangzhou) serves the domains.
+
+    The batch calls have no CertId parameter: refused (EmulatorConfig.batch_refuses_cas), or when
+    relaxed the CAS certificate is chosen by CertName in the site given by Region (the presumed way).
+    """
+    region = params.get("CertRegion", CERT_REGIONS[0])
+    if region not in CERT_REGIONS:
+        raise ApiError("Abs.CertRegion.ValueNotSupported")
+    if batch:
+        stored = _cas_by_name(ctx, params)
+    else:
+        cert_id = params.integer("CertId", None, minimum=1)
+        if cert_id is None:
+            params.require("CertId")
+        stored = ctx.state.certs.get(region, cert_id)
+    if stored is None:
+        raise ApiError("Certificate.NotFind")
+    if stored.upload.expired():
+        raise ApiError(ctx.config.cert_code(product_key, "expired"))
+    _check_coverage(ctx, product_key, stored.upload, domains)
+    return DeployedCert(stored.name, str(stored.cert_id), "cas", stored.site, stored.upload, now)
+
+
+def _cas_by_name(ctx, params):
+    if ctx.config.batch_refuses_cas:
+        raise ApiError("InvalidParameter", "The specified parameter CertType is invalid: the batch call takes no "
+                                           "CertId, so CertType cas is not supported.")
+    name = params.require("CertName")
+    site = params.get("Region", CERT_REGIONS[0])
+    return next((c for c in ctx.state.certs.in_site(site) if c.name == name), None)
+
+
+def _check_coverage(ctx, product_key, upload, domains):
+    domain_code = ctx.config.cert_code(product_key, "domain")
+    for domain in domains:
+        if domain_code and not upload.covers(domain.name):
+            raise ApiError(domain_code, "The certificate does not match the domain name %s." % domain.name)
+
+
 def _checked_upload(ctx, product_key, params, domains):
-    cert_type = params.get("CertType", "upload")
-    if cert_type == "cas":
-        params.require("CertId")
-        raise ApiError("Certificate.NotFind")   # the emulator holds no SSL Certificates Service certificates
-    if cert_type != "upload":
-        raise ApiError("SetDomainCertificate.ParameterError", "The specified CertType is invalid.")
-    if params.get("CertRegion", "cn-hangzhou") not in CERT_REGIONS:
+    if params.get("CertRegion", CERT_REGIONS[0]) not in CERT_REGIONS:
         raise ApiError("Abs.CertRegion.ValueNotSupported")
     name = params.get("CertName")
     if name and len(name) > MAX_CERT_NAME:
@@ -86,10 +134,7 @@ def _checked_upload(ctx, product_key, params, domains):
         raise ApiError(ctx.config.cert_code(product_key, problem.kind)) from None
     if upload.expired():
         raise ApiError(ctx.config.cert_code(product_key, "expired"))
-    domain_code = ctx.config.cert_code(product_key, "domain")
-    for domain in domains:
-        if domain_code and not upload.covers(domain.name):
-            raise ApiError(domain_code, "The certificate does not match the domain name %s." % domain.name)
+    _check_coverage(ctx, product_key, upload, domains)
     return upload, name or "cert-%s-%s" % (upload.fingerprint[:16], ctx.state.new_id())
 
 
