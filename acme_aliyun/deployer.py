@@ -289,8 +289,8 @@ def _served_references(client: CloudClient, plan: Plan) -> Tuple[Set[int], Set[s
             continue
         answer = KINDS[kind].read_many(client, specs)
         for spec in specs:
-            served = answer.get(spec)
-            if not isinstance(served, Served) or served.cert_id is None:
+            served = answer.get(spec)       # a CAS name is unique in the account: it identifies the upload
+            if not isinstance(served, Served) or (served.cert_id is None and not served.cert_name):
                 served = KINDS[kind].read_one(client, spec)     # raises: no clean-up this time
             ids.update([served.cert_id] if served.cert_id is not None else [])
             names.update([served.cert_name] if served.cert_name else [])

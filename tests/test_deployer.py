@@ -49,6 +49,7 @@ def statuses(results):
     return {(r.kind, r.target): r.status for r in results}
 
 
+APIGW_TARGETS = [GROUP1 + ":api1.example.test", GROUP2 + ":api2.example.test"]
 ALL_TARGETS = {("cdn", d) for d in CDN} | {("dcdn", d) for d in DCDN} | {
     ("apigateway", GROUP1 + ":api1.example.test"), ("apigateway", GROUP2 + ":api2.example.test")}
 
@@ -71,9 +72,14 @@ def test_deploy_all_then_rerun_is_unchanged_with_zero_writes(emu):
     assert emu.apigw_domain_state(GROUP1, "api1.example.test")["serial"] == b.cert.serial_number
     assert emu.apigw_domain_state(GROUP1, "shop.other.test")["cert_name"] in ("", None)
     assert emu.apigw_domain_state(GROUP2, "api2.example.test")["cert_name"] == name
+    # one CAS upload; CDN and DCDN by reference, one domain a call; API Gateway with the PEM
     writes = sorted(c.action for c in emu.write_calls())
-    assert writes == ["BatchSetCdnDomainServerCertificate"] + ["SetDcdnDomainSSLCertificate"] * 2 + \
-        ["SetDomainCertificate"] * 2
+    assert writes == ["SetCdnDomainSSLCertificate"] * 3 + ["SetDcdnDomainSSLCertificate"] * 2 + \
+        ["SetDomainCertificate"] * 2 + ["UploadUserCertificate"]
+    [stored] = emu.cas_certificates()
+    assert (stored["name"], stored["serial"]) == (name, b.cert.serial_number)
+    assert {emu.cdn_state(d)["cert_id"] for d in CDN} | {emu.dcdn_state(d)["cert_id"] for d in DCDN} == {
+        str(stored["cert_id"])}
 
     view = deployer.describe_targets(SPECS, client, b, "site")
     assert {(s.kind, s.target) for s in view} == ALL_TARGETS
@@ -84,8 +90,10 @@ def test_deploy_all_then_rerun_is_unchanged_with_zero_writes(emu):
     assert statuses(again) == {t: "unchanged" for t in ALL_TARGETS}
     assert emu.write_calls() == []
     # the bulk listings answer for CDN and DCDN: no per-domain reads needed
+    # (and one CAS listing: no superseded upload of ours to clean up)
     assert sorted(c.action for c in emu.calls) == ["DescribeApiGroup", "DescribeApiGroup",
-                                                   "DescribeCdnHttpsDomainList", "DescribeDcdnHttpsDomainList"]
+                                                   "DescribeCdnHttpsDomainList", "DescribeDcdnHttpsDomainList",
+                                                   "ListUserCertificateOrder"]
 
 
 def test_same_certificate_under_another_base_name_is_unchanged(emu):
@@ -187,7 +195,8 @@ def test_cloud_check_reports_source_and_probes(emu):
     report = deployer.cloud_check(client.settings, SPECS, client=client, dns=True)
     assert report.source == "test" and report.ok
     assert [(p.kind, p.target) for p in report.probes] == [("cdn", d) for d in CDN] + [
-        ("dcdn", d) for d in DCDN] + [("apigateway", GROUP1), ("apigateway", GROUP2), ("dns", "zones")]
+        ("dcdn", d) for d in DCDN] + [("apigateway", GROUP1), ("apigateway", GROUP2), ("cas", "certificates"),
+                                      ("dns", "zones")]
     bad = deployer.cloud_check(client.settings, TargetSpecs(cdn=["nope.example.test"]), client=client)
     assert not bad.ok and "InvalidDomain.NotFound" in bad.probes[0].detail
 
@@ -204,30 +213,42 @@ def test_no_secret_or_private_key_in_logs_when_writes_are_reset(emu, caplog, cap
     client = make_client(emu, max_attempts=2)
     b = bundle()
     plan = deployer.plan(b, "site", SPECS, client)
-    emu.set_faults(1.0, ("reset",), None, actions=["BatchSetCdnDomainServerCertificate",
-                                                   "SetDcdnDomainSSLCertificate", "SetDomainCertificate"])
+    emu.set_faults(1.0, ("reset",), None, actions=["UploadUserCertificate", "SetDomainCertificate"])
     with caplog.at_level(logging.DEBUG):
         results = deployer.apply(plan, client)
-    assert {r.status for r in results} == {"failed"}
+    assert {r.status for r in results} == {"failed"}     # CDN and DCDN wait for the CAS upload, which fails
     assert {r.error_code for r in results} == {"SDK.HttpError"}
-    assert client.stats["retries"] == 5          # one retry for each of the 5 write calls
+    assert client.stats["retries"] == 3          # one retry for each of the 3 write calls (1 upload, 2 API)
     assert_clean(caplog.text + capsys.readouterr().err + " ".join(r.reason for r in results), b)
 
 
-def test_name_clash_from_an_earlier_upload_is_resolved_with_forceset(emu):
-    """Our unique CertName already holds another certificate: read back, then ForceSet=1."""
+def test_a_foreign_certificate_holding_our_cas_name_fails_the_references_only(emu, monkeypatch):
+    """Our unique name encodes expiry and serial prefix; another certificate under it is not ours."""
+    monkeypatch.setattr("acme_aliyun.targets.cas.FIND_DELAY", 0.0)
     client = make_client(emu)
     b = bundle()
-    name = unique_cert_name("site", b)
     other_pem, other_key = make_cert(NAMES, 90)
-    client.call("cdn", "SetCdnDomainSSLCertificate", {
-        "DomainName": CDN[2], "CertName": name, "CertType": "upload", "SSLProtocol": "on",
-        "SSLPub": other_pem, "SSLPri": other_key}, write=True)
+    emu.add_cas_certificate(other_pem, other_key, unique_cert_name("site", b))
+    results = {r.target: r for r in deployer.apply(deployer.plan(b, "site", SPECS, client), client)}
+    for d in CDN + DCDN:
+        assert results[d].status == "failed" and "taken by another certificate" in results[d].reason
+    assert {results[t].status for t in APIGW_TARGETS} == {"deployed"}
+    assert len(emu.cas_certificates()) == 1                # nothing deleted, nothing added
+
+
+def test_an_upload_already_in_cas_under_another_name_is_referenced(emu):
+    """A content duplicate is resolved by finding the existing upload: no failure, no second copy."""
+    client = make_client(emu)
+    b = bundle()
+    theirs = emu.add_cas_certificate(b.fullchain_pem, b.key_pem, "uploaded-by-hand")
+    results = deployer.apply(deployer.plan(b, "site", SPECS, client), client)
+    assert statuses(results) == {t: "deployed" for t in ALL_TARGETS}
+    assert {emu.cdn_state(d)["cert_id"] for d in CDN} == {str(theirs)}
+    assert not [c for c in emu.calls if c.action == "UploadUserCertificate"]
     emu.reset_calls()
-    results = deployer.apply(deployer.plan(b, "site", TargetSpecs(cdn=[CDN[0]]), client), client)
-    assert statuses(results) == {("cdn", CDN[0]): "deployed"}
-    assert [(c.action, c.code) for c in emu.write_calls()] == [
-        ("SetCdnDomainSSLCertificate", "Certificate.Duplicated"), ("BatchSetCdnDomainServerCertificate", None)]
+    assert statuses(deployer.apply(deployer.plan(b, "site", SPECS, client), client)) == {
+        t: "unchanged" for t in ALL_TARGETS}
+    assert emu.write_calls() == []
 
 
 # --- bulk reads and side-by-side writes ------------------------------------------------------------
@@ -314,13 +335,16 @@ def test_read_back_uses_the_bulk_listings(emu, monkeypatch):
     results = deployer.apply(plan, client)
     assert statuses(results) == {t: "deployed" for t in ALL_TARGETS}
     n = counts(emu)
-    assert (n.get("DescribeDomainCertificateInfo"), n.get("DescribeDomain")) == (1, 1)
+    # read back: the lagging CDN domain and API domain; the clean-up of the first upload reads
+    # the lagging CDN domain once more to learn what it serves
+    assert (n.get("DescribeDomainCertificateInfo"), n.get("DescribeDomain")) == (2, 1)
     assert not n.get("DescribeDcdnDomainCertificateInfo")
     assert emu.cdn_state(CDN[1])["serial"] == b.cert.serial_number
+    assert [c["serial"] for c in emu.cas_certificates()] == [b.cert.serial_number]   # the first upload is gone
 
 
-def test_dcdn_and_api_gateway_writes_run_alongside_the_cdn_batches(emu):
-    many = ["b%02d.example.test" % i for i in range(50)]       # 5 batches, paced at 7.5 a second
+def test_dcdn_and_api_gateway_writes_run_alongside_the_cdn_writes(emu):
+    many = ["b%02d.example.test" % i for i in range(50)]       # single-domain calls by reference, 22.5 a second
     for d in many:
         emu.add_cdn_domain(d)
     client = make_client(emu)
@@ -331,7 +355,7 @@ def test_dcdn_and_api_gateway_writes_run_alongside_the_cdn_batches(emu):
     times = {}
     for c in emu.write_calls():
         times.setdefault(c.action, []).append(c.time)
-    last_batch = max(times["BatchSetCdnDomainServerCertificate"])
-    assert len(times["BatchSetCdnDomainServerCertificate"]) == 5
+    last_batch = max(times["SetCdnDomainSSLCertificate"])
+    assert len(times["SetCdnDomainSSLCertificate"]) == 50
     assert max(times["SetDcdnDomainSSLCertificate"]) < last_batch
     assert max(times["SetDomainCertificate"]) < last_batch
