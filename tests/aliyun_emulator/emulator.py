@@ -13,7 +13,7 @@ from .faults import FaultInjector
 from .keywatch import KeyWatch
 from .ratelimit import RateLimiter
 from .server import Dispatcher, EmulatorHTTPServer
-from .state import ApiDomain, ApiGroup, CdnDomain, DeployedCert, DnsZone, State, utcnow
+from .state import ApiDomain, ApiGroup, CdnDomain, DeployedCert, DnsZone, State, accelerated_name, utcnow
 
 
 class Emulator:
@@ -86,14 +86,17 @@ class Emulator:
         self._auth.add_sts(access_key_id, access_key_secret, security_token, expires_in)
 
     def add_cdn_domain(self, domain, status="online", cert_pem=None, key_pem=None, cert_name=None, cdn_type="web"):
-        """A CDN domain; with cert_pem+key_pem it already serves HTTPS (even an expired certificate)."""
+        """A CDN domain; with cert_pem+key_pem it already serves HTTPS (even an expired certificate).
+
+        A wildcard accelerated domain is stored as the API names it, with a leading dot: ``.example.test``
+        (``*.example.test`` is accepted here and stored so; the API itself refuses the ``*.`` form)."""
         self._add_accelerated(self._state.cdn, domain, status, cert_pem, key_pem, cert_name, cdn_type)
 
     def add_dcdn_domain(self, domain, status="online", cert_pem=None, key_pem=None, cert_name=None):
         self._add_accelerated(self._state.dcdn, domain, status, cert_pem, key_pem, cert_name, "dynamic")
 
     def _add_accelerated(self, store, domain, status, cert_pem, key_pem, cert_name, cdn_type):
-        domain = domain.lower()
+        domain = accelerated_name(domain)
         with self._state.lock:
             now = utcnow()
             entry = CdnDomain(domain, int(self._state.new_id()), status, cdn_type, now, now)
@@ -161,15 +164,15 @@ class Emulator:
 
     # -- stored state ----------------------------------------------------------------------------
     def cdn_state(self, domain):
-        """dict: domain, status, ssl, cert_name, cert_id, cert_type, cert_region, cert_pem, key_pem, serial,
+        """(``*.x`` is read as the stored ``.x``) dict: domain, status, ssl, cert_name, cert_id, cert_type, cert_region, cert_pem, key_pem, serial,
         fingerprint, not_before, not_after (aware datetimes), common_name, dns_names, updated_at, staging."""
         with self._state.lock:
-            return self._state.cdn[domain.lower()].snapshot()
+            return self._state.cdn[accelerated_name(domain)].snapshot()
 
     def dcdn_state(self, domain):
-        """Same keys as cdn_state."""
+        """Same keys (and wildcard reading) as cdn_state."""
         with self._state.lock:
-            return self._state.dcdn[domain.lower()].snapshot()
+            return self._state.dcdn[accelerated_name(domain)].snapshot()
 
     def apigw_domain_state(self, group_id, domain):
         """dict: group_id, domain, cert_name, cert_id, cert_pem, key_pem, serial, fingerprint, not_before,

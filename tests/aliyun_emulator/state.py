@@ -20,6 +20,13 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
+def accelerated_name(domain):
+    """How CDN/DCDN store an accelerated domain: lower case, a wildcard as ``.example.test`` (for seeding
+    and test reads; API calls get no such mapping, so ``*.example.test`` there is not found)."""
+    domain = domain.lower().rstrip(".")
+    return domain[1:] if domain.startswith("*.") else domain
+
+
 def epoch_ms(when):
     return int(when.timestamp() * 1000)
 
