@@ -34,8 +34,6 @@ def _orders(pebble):
     return pebble.orders_created()
 
 
-@pytest.mark.xfail(reason="issue 11: one CertName reused across CDN and DCDN uploads; names are account-wide "
-                          "(Certificate.Duplicated)", strict=False)
 def test_make_demo_end_to_end(tmp_path):
     assert demo.main(str(tmp_path / "demo")) == 0
 
