@@ -78,13 +78,25 @@ def cmd_cloud_check(args):
             merged.setdefault(kind, [])
             merged[kind] += [s for s in specs if s not in merged[kind]]
         dns = dns or cert.dns_provider == "alidns"
-    report = deployer.cloud_check(ctx.cfg.cloud, merged, client=ctx.cloud(), dns=dns, write=args.write)
+    report = deployer.cloud_check(ctx.cfg.cloud, merged, client=ctx.cloud(), write=args.write,
+                                  extra=[_probe_dns_zones] if dns else [])
     _out("Credentials: %s" % report.source)
     for p in report.probes:
         _out("  %-10s %-40s %s  %s" % (p.kind, p.target, "ok  " if p.ok else "FAIL", p.detail))
     if not report.probes:
         _out("  (no targets configured)")
     return 0 if report.ok else 1
+
+
+def _probe_dns_zones(client):
+    """`cloud check` for dns-01 on Alibaba Cloud DNS: can these credentials list the zones?"""
+    from acme_aliyun.cloud.sdk import CloudError
+    from acme_aliyun.targets.base import Probe
+    try:
+        data = client.call("dns", "DescribeDomains", {"PageSize": 1}, write=False)
+        return Probe("dns", "zones", True, "%s zone(s)" % data.get("TotalCount", "?"))
+    except CloudError as e:
+        return Probe("dns", "zones", False, str(e))
 
 
 def add_commands(sub):

@@ -161,9 +161,7 @@ class _Section:
         return sorted(k for k in self.data.keys() if k.lower() not in self.used)
 
 
-def load(path):
-    """Read and validate acme.ini; raises ConfigError naming file, section and key."""
-    path = os.path.abspath(path)
+def _read(path):
     parser = configparser.ConfigParser(interpolation=None, strict=True, default_section="\x00none")
     try:
         with open(path, encoding="utf-8") as fh:
@@ -174,6 +172,13 @@ def load(path):
         raise ConfigError("cannot read: %s" % e.strerror, path) from None
     except (UnicodeDecodeError, configparser.Error) as e:
         raise ConfigError("not a valid ini file: %s" % ini_error(e), path) from None
+    return parser
+
+
+def load(path):
+    """Read and validate acme.ini; raises ConfigError naming file, section and key."""
+    path = os.path.abspath(path)
+    parser = _read(path)
     warnings = []
     acme_names = [s for s in parser.sections() if s.lower() in ACME_SECTIONS]
     if not acme_names:

@@ -3,14 +3,14 @@
 plan() reads what every target serves (each kind's bulk read first, a target on its
 own only where the bulk read lacks evidence) and decides per target: unchanged
 (already this certificate), refused (with the reason), failed (could not read) or
-planned. apply() makes the upload once (in cas mode: found in or uploaded to the SSL
-Certificates Service, for the kinds that take a reference), writes the planned
+planned. apply() prepares the upload once (targets.uploads: the certificate placed in
+the upload hub for the kinds that take a reference, or inline), writes the planned
 targets (one job per kind, side by side; the SDK layer paces every action), confirms
 them with the bulk reads, reads back one by one only what these do not yet show, and
-once every target has the certificate deletes our superseded CAS uploads that no
-target serves. describe_targets() is the read-only view for `status`;
+once every target has the certificate lets the hub delete our superseded uploads that
+no target serves. describe_targets() is the read-only view for `status`;
 cloud_check() the probes for `cloud check`. Every product-specific step is a call
-on a TargetKind from acme_aliyun.targets.
+on a TargetKind from acme_aliyun.targets; this module names no product.
 """
 
 import datetime
@@ -18,12 +18,12 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from acme_aliyun.cloud.credentials import resolve_credentials
 from acme_aliyun.cloud.sdk import CloudClient, CloudError
 from acme_aliyun.pki import CertBundle
-from acme_aliyun.targets import KINDS, cas, uploads
+from acme_aliyun.targets import KINDS, uploads
 from acme_aliyun.targets.base import Marker, Probe, Reading, TargetSpec, Upload
 from acme_aliyun.targets.served import Served, unique_cert_name
 
@@ -228,7 +228,7 @@ def _write_kind(client: CloudClient, kind: str, specs: List[TargetSpec], upload:
 
 def _confirm_in_bulk(client: CloudClient, written: List[TargetSpec], upload: Upload) -> Set[TargetSpec]:
     """The written specs whose kind's bulk read already shows the upload (by its name, which
-    encodes expiry and serial prefix, or by its CAS id); the rest are read back one by one."""
+    encodes expiry and serial prefix, or by its hub id); the rest are read back one by one."""
     by_kind: Dict[str, List[TargetSpec]] = {}
     for s in written:
         by_kind.setdefault(s.kind, []).append(s)
@@ -250,7 +250,7 @@ def _read_back(client: CloudClient, spec: TargetSpec, upload: Upload) -> TargetR
             now = KINDS[spec.kind].read_one(client, spec)
         except CloudError as e:
             return _failed(spec, e, "written, but the read-back failed: ")
-        if now.is_ours(name, upload.bundle) or (mine.cas is not None and now.cert_id == mine.cas.cert_id
+        if now.is_ours(name, upload.bundle) or (mine.ref is not None and now.cert_id == mine.ref.cert_id
                                                  and now.serial in (None, upload.bundle.serial)):
             return TargetResult(spec.kind, spec.target, "deployed", "now serves %s" % name,
                                 deployed_not_after=upload.bundle.not_after)
@@ -261,37 +261,27 @@ def _read_back(client: CloudClient, spec: TargetSpec, upload: Upload) -> TargetR
                         deployed_not_after=now.not_after)
 
 
-# --- clean-up of superseded CAS uploads -----------------------------------------------------------
+# --- clean-up of superseded uploads ---------------------------------------------------------------
 
 def _clean_up(client: CloudClient, plan: Plan, results: List[TargetResult]) -> None:
-    """Delete our superseded CAS uploads once every target of this certificate has it."""
-    if client.settings.upload != "cas" or any(r.status in ("failed", "planned") for r in results):
+    """Let the hub delete our superseded uploads, once every target of this certificate has it."""
+    if any(r.status in ("failed", "planned") for r in results):
         return
-    if not any(KINDS[k].by_reference for k, specs in plan.all_specs.items() if specs):
-        return
-    try:
-        old = cas.superseded(client, plan.base_name, plan.bundle)
-        if not old:
-            return
-        ids, names = _served_references(client, plan)
-        for cert_id in cas.delete(client, old, ids, names):
-            logger.info("deleted superseded CAS certificate %s", cert_id)
-    except CloudError as e:
-        logger.info("CAS clean-up skipped: %s", e)
+    by_reference = {k: specs for k, specs in plan.all_specs.items() if specs and KINDS[k].by_reference}
+    if by_reference:
+        uploads.clean_up(client, plan.base_name, plan.bundle, lambda: _served_references(client, by_reference))
 
 
-def _served_references(client: CloudClient, plan: Plan) -> Tuple[Set[int], Set[str]]:
-    """The CAS ids and certificate names every configured by-reference target serves now."""
+def _served_references(client: CloudClient, by_reference: TargetSpecs) -> Tuple[Set[int], Set[str]]:
+    """The hub ids and certificate names every by-reference target serves now (CloudError: unknown)."""
     ids: Set[int] = set()
     names: Set[str] = set()
-    for kind, specs in plan.all_specs.items():
-        if not specs or not KINDS[kind].by_reference:
-            continue
+    for kind, specs in by_reference.items():
         answer = KINDS[kind].read_many(client, specs)
         for spec in specs:
-            served = answer.get(spec)       # a CAS name is unique in the account: it identifies the upload
+            served = answer.get(spec)       # a hub name is unique in the account: it identifies the upload
             if not isinstance(served, Served) or (served.cert_id is None and not served.cert_name):
-                served = KINDS[kind].read_one(client, spec)     # raises: no clean-up this time
+                served = KINDS[kind].read_one(client, spec)
             ids.update([served.cert_id] if served.cert_id is not None else [])
             names.update([served.cert_name] if served.cert_name else [])
     return ids, names
@@ -334,22 +324,13 @@ class CheckReport:
 
 
 def cloud_check(settings: object, targets: TargetSpecs, client: Optional[CloudClient] = None,
-                dns: bool = False, write: bool = False) -> CheckReport:
-    """Resolve credentials, then one read per target (and DNS zones when dns=True); with
-    write=True (and cas mode) a throwaway certificate is uploaded to CAS and deleted."""
+                write: bool = False, extra: Sequence[Callable[[CloudClient], Probe]] = ()) -> CheckReport:
+    """Resolve credentials, then one read per target, the upload hub's probe (with write=True a
+    throwaway certificate uploaded and deleted) and the `extra` probes the caller adds."""
     client = client or CloudClient(settings, resolve_credentials(settings))
     jobs: List[Callable[[], List[Probe]]] = [
         (lambda kind=kind, specs=specs: KINDS[kind].probe(client, specs)) for kind, specs in targets.items() if specs]
-    if client.settings.upload == "cas" and any(KINDS[k].by_reference for k, s in targets.items() if s):
-        jobs.append(lambda: [uploads.probe_cas(client, write)])
-    if dns:
-        jobs.append(lambda: [_probe_dns(client)])
+    if any(KINDS[k].by_reference for k, s in targets.items() if s):
+        jobs.append(lambda: uploads.probe(client, write))
+    jobs += [(lambda fn=fn: [fn(client)]) for fn in extra]
     return CheckReport(client.source, [p for probes in _pool_map(lambda job: job(), jobs) for p in probes])
-
-
-def _probe_dns(client: CloudClient) -> Probe:
-    try:
-        data = client.call("dns", "DescribeDomains", {"PageSize": 1}, write=False)
-        return Probe("dns", "zones", True, "%s zone(s)" % data.get("TotalCount", "?"))
-    except CloudError as e:
-        return Probe("dns", "zones", False, str(e))

@@ -39,7 +39,7 @@ class Product:
     """What the transport needs to know about one API: who it is and where it lives.
 
     The cloud layer defines only the products it uses itself (dns, sts); the deploy
-    targets hand theirs in through register() (acme_aliyun.targets does so on import),
+    targets hand theirs in through register() (the targets package does so on import),
     so the dependency runs targets -> cloud and never back.
     """
 

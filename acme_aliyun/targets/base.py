@@ -58,12 +58,12 @@ class Upload:
 
     bundle: CertBundle
     cert_name: str                      # the name targets report (the CAS name in cas mode)
-    cas: Optional[CasRef] = None        # set in cas mode once the certificate is in CAS
+    ref: Optional[CasRef] = None        # the hub reference (set once the certificate is in CAS)
     direct: bool = False                # direct mode: every inline upload under a name of its own
 
     def name_for(self, kind: str) -> str:
         """The name a target of this kind is expected to report (direct: evidence only)."""
-        return self.cas.name if self.cas is not None else self.cert_name
+        return self.ref.name if self.ref is not None else self.cert_name
 
     def call_name(self, kind: str) -> str:
         """The name one inline upload goes under: fresh for every call in direct mode."""

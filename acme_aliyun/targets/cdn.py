@@ -90,7 +90,7 @@ class CdnKind(TargetKind):
         return common.detail(common.cert_infos(data), spec.target)
 
     def write(self, client: CloudClient, specs: List[TargetSpec], upload: Upload) -> WriteErrors:
-        if upload.cas is not None:
+        if upload.ref is not None:
             return self.write_each(client, specs, upload)
         result: WriteErrors = {}
         for i in range(0, len(specs), BATCH_SIZE):
@@ -138,7 +138,7 @@ class CdnKind(TargetKind):
                 result[s] = None
             else:
                 missing.append(s)
-        if missing and (err.code == "CertificateContent.Duplicated" or upload.cas is not None):
+        if missing and (err.code == "CertificateContent.Duplicated" or upload.ref is not None):
             result.update({s: err for s in missing})
         elif missing:
             try:
@@ -153,9 +153,9 @@ class CdnKind(TargetKind):
 
 def set_params(upload: Upload, kind: str) -> Dict[str, Optional[str]]:
     """The certificate part of a CDN/DCDN set call: a CAS reference, or the PEM inline."""
-    if upload.cas is not None:
-        return {"SSLProtocol": "on", "CertType": "cas", "CertId": str(upload.cas.cert_id),
-                "CertRegion": upload.cas.region}
+    if upload.ref is not None:
+        return {"SSLProtocol": "on", "CertType": "cas", "CertId": str(upload.ref.cert_id),
+                "CertRegion": upload.ref.region}
     return {"SSLProtocol": "on", "CertType": "upload", "CertName": upload.call_name(kind),
             "SSLPub": upload.bundle.fullchain_pem, "SSLPri": upload.bundle.key_pem}
 

@@ -14,15 +14,18 @@ already serves the certificate by id, nothing is uploaded at all. A rerun recogn
 the served certificate by its serial or the name's evidence, never by an exact name.
 """
 
+import logging
 import time
 from dataclasses import replace
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from acme_aliyun.cloud.sdk import CloudClient, CloudError
 from acme_aliyun.pki import CertBundle
 from acme_aliyun.targets import cas
 from acme_aliyun.targets.base import CasRef, Probe, TargetKind, TargetSpec, Upload
 from acme_aliyun.targets.served import Served, name_evidence
+
+logger = logging.getLogger(__name__)
 
 DIRECT_SEED_TRIES = 3
 Writes = List[Tuple[TargetKind, List[TargetSpec]]]
@@ -39,12 +42,12 @@ def prepare(client: CloudClient, bundle: CertBundle, base: str, cert_name: str, 
         return upload, {}, None
     if not upload.direct:
         try:
-            upload.cas = cas.ensure(client, bundle, base)
+            upload.ref = cas.ensure(client, bundle, base)
         except CloudError as e:
             return upload, {}, e
         return upload, {}, None
-    upload.cas = _served_reference(served, bundle)
-    if upload.cas is not None:
+    upload.ref = _served_reference(served, bundle)
+    if upload.ref is not None:
         return upload, {}, None
     return _seed(client, upload, by_ref)
 
@@ -74,35 +77,58 @@ def _seed(client: CloudClient, upload: Upload, by_ref: List[Tuple[TargetKind, Ta
         except CloudError:
             return upload, written, None      # written inline; the others go inline too
         if now.cert_id is not None and now.is_ours(None, upload.bundle):
-            upload.cas = CasRef(now.cert_id, now.cert_name or "", now.cert_region or "cn-hangzhou")
+            upload.ref = CasRef(now.cert_id, now.cert_name or "", now.cert_region or "cn-hangzhou")
         return upload, written, None
     return upload, written, err
 
 
 def for_kind(upload: Upload, kind: TargetKind) -> Upload:
     """The upload as this kind writes it: kinds that take no CAS reference get the PEM."""
-    if upload.cas is not None and not kind.by_reference:
-        return replace(upload, cas=None)
+    if upload.ref is not None and not kind.by_reference:
+        return replace(upload, ref=None)
     return upload
 
 
 def shows(served: Served, upload: Upload, kind: TargetKind) -> bool:
     """Does a listing entry show this upload? By CAS id, else by our exact name and expiry."""
-    if upload.cas is not None and served.cert_id is not None:
-        return served.cert_id == upload.cas.cert_id
-    if upload.direct or upload.cas is not None:   # names we did not choose: their expiry and serial evidence
+    if upload.ref is not None and served.cert_id is not None:
+        return served.cert_id == upload.ref.cert_id
+    if upload.direct or upload.ref is not None:   # names we did not choose: their expiry and serial evidence
         return served.is_ours(None, upload.bundle) and (
             name_evidence(served.cert_name, upload.bundle) or served.serial is not None)
     return served.shows_upload(upload.name_for(kind.name), upload.bundle)
 
 
-def probe_cas(client: CloudClient, write: bool) -> Probe:
-    """List the CAS uploads; with write, upload a throwaway self-signed certificate and delete it."""
+def probe(client: CloudClient, write: bool) -> List[Probe]:
+    """The hub for `cloud check`: cas mode lists the uploads (with write, uploads a throwaway
+    self-signed certificate and deletes it); direct mode calls nothing."""
+    if client.settings.upload != "cas":
+        return []
     try:
         count = sum(1 for _ in cas.uploads(client))
         detail = "%d uploaded certificate(s)" % count
         if write:
             detail += "; " + cas.probe_write(client, cas.throwaway_bundle(), "acme-aliyun-check-%d" % time.time())
-        return Probe("cas", "certificates", True, detail)
+        return [Probe("cas", "certificates", True, detail)]
     except CloudError as e:
-        return Probe("cas", "certificates", False, str(e))
+        return [Probe("cas", "certificates", False, str(e))]
+
+
+def clean_up(client: CloudClient, base: str, bundle: CertBundle,
+             served: Callable[[], Tuple[Set[int], Set[str]]]) -> List[int]:
+    """cas mode: delete our uploads of this certificate name with another serial that no target
+    serves (served() reads the targets; it runs only when there is something to delete)."""
+    if client.settings.upload != "cas":
+        return []
+    try:
+        old = cas.superseded(client, base, bundle)
+        if not old:
+            return []
+        ids, names = served()
+        gone = cas.delete(client, old, ids, names)
+    except CloudError as e:
+        logger.info("clean-up of superseded CAS uploads skipped: %s", e)
+        return []
+    for cert_id in gone:
+        logger.info("deleted superseded CAS certificate %s", cert_id)
+    return gone
