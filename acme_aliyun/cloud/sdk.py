@@ -5,7 +5,12 @@ it is loopback), signs with the credentials the provider hands out (always passe
 explicitly, so the legacy core's ALIYUN_ACCESS_KEY_* env override never applies),
 paces each action under its documented QPS, retries what is worth retrying with
 jittered exponential backoff, and turns every failure into a CloudError whose text
-is one sanitised line (no signed URL, key id or private key).
+is one sanitised line (no signed URL, key id or private key). Writes are POSTs with
+every parameter in the signed form body, so no certificate or key travels in a URL.
+
+The transport knows no deploy target: each product's facts (code, version, endpoint per
+region and site, QPS per action, RAM prefix) arrive through register(), which the
+targets package calls on import. Dependencies run targets -> cloud, never back.
 """
 
 import importlib
