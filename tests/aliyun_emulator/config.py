@@ -111,6 +111,9 @@ class EmulatorConfig:
     cert_codes: Optional[Dict[str, Dict[str, Optional[str]]]] = None  # product -> {check: code}, merged over
                                               # DEFAULT_CERT_CODES
     apigw_domain_not_bound_code: str = "NotFoundDomain"   # CloudAPI DomainName not bound to the group
+    apigw_refuse_get_with_key: bool = True    # CloudAPI SetDomainCertificate as GET with CertificatePrivateKey ->
+                                              # UnsupportedHTTPMethod (the key must travel in a POST body);
+                                              # False accepts it as the SDK class sends it [unverified]
     error_overrides: Optional[Dict[str, Tuple[int, str]]] = None  # code -> (HTTP status, Message)
 
     def __post_init__(self):

@@ -74,6 +74,7 @@ CATALOGUE = {
     "SetDomainCertificate.ParameterError": (400, "The specified parameters are invalid."),
     "NoHttpsDomain": (400, "Your account does not have any HTTPS domain."),
     # CloudAPI (codes after NotFoundApiGroup are the emulator's choice, [unverified])
+    "UnsupportedHTTPMethod": (400, "This http method is not supported."),  # [assumed]
     "NotFoundApiGroup": (404, "The specified API group does not exist."),  # status [unverified]
     "NotFoundDomain": (404, "The specified domain name is not bound to the API group."),  # [3rd-party]
     "InvalidParameter.Certificate": (400, "The certificate is invalid."),
