@@ -134,8 +134,6 @@ def test_refusals(emu):
     assert emu.write_calls() == []
 
 
-@pytest.mark.xfail(reason="issue 11: API Gateway SetDomainCertificate goes as GET with the key in the URL "
-                          "(UnsupportedHTTPMethod); one CertName reused across CDN and DCDN", strict=False)
 def test_longer_lived_certificate_is_kept_unless_forced(emu):
     client = make_client(emu)
     long_lived = bundle(days=200)
@@ -168,8 +166,6 @@ def test_faults_30_percent_still_deploy_everything(emulator_factory, caplog):  #
     assert [emu.dcdn_state(d)["cert_name"] for d in DCDN] == [name] * 2
 
 
-@pytest.mark.xfail(reason="issue 11: API Gateway SetDomainCertificate goes as GET with the key in the URL "
-                          "(UnsupportedHTTPMethod); one CertName reused across CDN and DCDN", strict=False)
 def test_failing_domain_reports_code_and_request_id_others_deploy(emu):
     emu.fail_domain("d2.example.test", "DomainInSafeMode", 400)
     emu.fail_domain("cdn3.example.test", "InternalError", 500)   # fails its batch: the others are redone

@@ -38,8 +38,6 @@ def test_make_demo_end_to_end(tmp_path):
     assert demo.main(str(tmp_path / "demo")) == 0
 
 
-@pytest.mark.xfail(reason="issue 11: API Gateway SetDomainCertificate goes as GET with the key in the URL "
-                          "(UnsupportedHTTPMethod); one CertName reused across CDN and DCDN", strict=False)
 def test_two_runs_started_together_make_one_order_per_certificate(ini, pebble, emu):
     before = _orders(pebble)
     procs = [subprocess.Popen([sys.executable, "-m", "acme_aliyun", "-c", ini, "run"], env=demo.tool_env(),
@@ -132,8 +130,6 @@ def test_function_compute_bad_event_is_a_clean_error():
     assert out == {"ok": False, "error": "unknown action 'explode' (use one of run, issue, deploy, status)"}
 
 
-@pytest.mark.xfail(reason="issue 11: API Gateway SetDomainCertificate goes as GET with the key in the URL "
-                          "(UnsupportedHTTPMethod); one CertName reused across CDN and DCDN", strict=False)
 def test_failing_target_triggers_the_webhook(ini, emu):
     receiver = Receiver()
     try:

@@ -185,8 +185,6 @@ def _failed_img(doc):
     return cert, [t for t in cert["targets"] if t["status"] == "failed"]
 
 
-@pytest.mark.xfail(reason="issue 11: API Gateway SetDomainCertificate goes as GET with the key in the URL "
-                          "(UnsupportedHTTPMethod); one CertName reused across CDN and DCDN", strict=False)
 def test_a_target_that_keeps_failing_is_reported_and_the_rest_finish(tmp_path, pebble, emu):
     with Receiver() as hook:
         ini = _ini(tmp_path, pebble, emu, extra=notify_section(hook.url))

@@ -113,8 +113,6 @@ def _common_checks(tmp_path, pebble, emu, results, orders_before):
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600, "account key mode %o" % os.stat(key).st_mode
 
 
-@pytest.mark.xfail(reason="issue 11: one CertName reused across CDN and DCDN uploads; names are account-wide "
-                          "(Certificate.Duplicated)", strict=False)
 @pytest.mark.slow
 def test_ten_runs_at_once_wait_for_each_other(tmp_path, pebble, emu):
     ini = demo.write_demo_ini(str(tmp_path), pebble, emu)
@@ -130,8 +128,6 @@ def test_ten_runs_at_once_wait_for_each_other(tmp_path, pebble, emu):
     print("%d runs at once: all exit 0, one issued each certificate" % RUNS)
 
 
-@pytest.mark.xfail(reason="issue 11: API Gateway SetDomainCertificate goes as GET with the key in the URL "
-                          "(UnsupportedHTTPMethod); one CertName reused across CDN and DCDN", strict=False)
 @pytest.mark.slow
 def test_ten_runs_at_once_no_wait(tmp_path, pebble, emu):
     ini = demo.write_demo_ini(str(tmp_path), pebble, emu)

@@ -173,8 +173,6 @@ def _kill_at(ini, delay, log_path):
         return finished, fh.read()
 
 
-@pytest.mark.xfail(reason="issue 11: one CertName reused across CDN and DCDN uploads; names are account-wide "
-                          "(Certificate.Duplicated)", strict=False)
 @pytest.mark.slow
 def test_kill_dash_nine_during_run_force(tmp_path, pebble, slow_emu):
     emu = slow_emu

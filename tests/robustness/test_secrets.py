@@ -112,8 +112,6 @@ def _error_lines(text):
 
 # --- the paths ----------------------------------------------------------------------------------
 
-@pytest.mark.xfail(reason="issue 11: API Gateway SetDomainCertificate goes as GET with the key in the URL "
-                          "(UnsupportedHTTPMethod); one CertName reused across CDN and DCDN", strict=False)
 def test_successful_run(world):
     r = world.first
     assert r.returncode == 0, r.stdout + r.stderr
@@ -198,8 +196,6 @@ def test_dry_run_plan(world, fresh):
     world.audit("deploy --dry-run --force --json", [r], fresh)
 
 
-@pytest.mark.xfail(reason="issue 11: one CertName reused across CDN and DCDN uploads; names are account-wide "
-                          "(Certificate.Duplicated)", strict=False)
 def test_verbose_debug_logs(world, fresh):
     results = [world.run("-v", "run", "--force"), world.run("-v", "cloud", "check"),
                world.run("-v", "status", "--targets")]
