@@ -95,6 +95,11 @@ class EmulatorConfig:
     nonce_ttl_s: int = 900                    # a SignatureNonce may not be reused within this time
     batch_max_domains: int = 10               # BatchSetCdnDomainServerCertificate DomainName list limit
     page_size_limits: Optional[Dict[str, int]] = None  # action -> max PageSize, overrides DEFAULT_PAGE_SIZE_MAX
+    page_size_cap: Optional[int] = None       # every paged listing answers at most this many items per page
+                                              # (PageSize/ShowSize in the answer say so), whatever was asked
+    listing_lag: int = 0                      # after a write, the next N bulk listings of that product
+                                              # (Describe*HttpsDomainList, DescribeApiGroup) show the state
+                                              # before it; per-domain reads show the new one (see lag.py)
     cert_name_required: bool = False          # CDN/DCDN: True -> omitted CertName is CertName.MissingParameter;
                                               # False -> the server generates a name [unverified]
     refuse_duplicate_content: bool = True     # CDN/DCDN upload and CAS upload: the same certificate under a
@@ -119,6 +124,10 @@ class EmulatorConfig:
     def __post_init__(self):
         if self.server_certificate not in ("leaf", "chain"):
             raise ValueError("server_certificate must be 'leaf' or 'chain'")
+        if self.page_size_cap is not None and self.page_size_cap < 1:
+            raise ValueError("page_size_cap must be a positive number of items")
+        if self.listing_lag < 0:
+            raise ValueError("listing_lag must be >= 0")
 
     def qps_limit(self, action):
         return (self.qps_limits or {}).get(action, DEFAULT_QPS[action])
@@ -127,8 +136,8 @@ class EmulatorConfig:
         return (self.page_size_limits or {}).get(action, DEFAULT_PAGE_SIZE_MAX[action])
 
     def capped(self, size):
-        """The page size a listing answers with: ``size`` (kept for later switches)."""
-        return size
+        """The page size a listing answers with: ``size``, or page_size_cap when that is smaller."""
+        return min(size, self.page_size_cap) if self.page_size_cap else size
 
     def cert_code(self, product, check):
         overrides = (self.cert_codes or {}).get(product, {})

@@ -28,7 +28,7 @@ class Emulator:
     def __init__(self, config=None):
         self.config = config or EmulatorConfig()
         c = self.config
-        self._state = State(names_per_site=c.cas_names_per_site)
+        self._state = State(names_per_site=c.cas_names_per_site, listing_lag=c.listing_lag)
         self._auth = Authenticator(c.accounts, c.timestamp_tolerance_s, c.nonce_ttl_s)
         self._faults = FaultInjector(c.fault_rate, c.fault_kinds, c.fault_seed, c.fault_actions)
         self._calls = CallLog()
@@ -164,8 +164,9 @@ class Emulator:
 
     # -- stored state ----------------------------------------------------------------------------
     def cdn_state(self, domain):
-        """(``*.x`` is read as the stored ``.x``) dict: domain, status, ssl, cert_name, cert_id, cert_type, cert_region, cert_pem, key_pem, serial,
-        fingerprint, not_before, not_after (aware datetimes), common_name, dns_names, updated_at, staging."""
+        """dict: domain, status, ssl, cert_name, cert_id, cert_type ("upload"/"cas"), cert_region, cert_pem,
+        key_pem, serial, fingerprint, not_before, not_after (aware datetimes), common_name, dns_names,
+        updated_at, staging. ``*.x`` is read as the stored ``.x``."""
         with self._state.lock:
             return self._state.cdn[accelerated_name(domain)].snapshot()
 

@@ -113,8 +113,16 @@ class Dispatcher:
             if overlapped and product.overlap_code and self._faults.chance(self._config.dns_conflict_rate):
                 raise ApiError(product.overlap_code)
             with self._state.lock:
-                return call.action.handler(self._ctx, Params(params, product.dotted_missing, call.method,
-                                                             frozenset(call.query), call.host))
+                frozen = self._freeze_for_lag(call)
+                result = call.action.handler(self._ctx, Params(params, product.dotted_missing, call.method,
+                                                               frozenset(call.query), call.host))
+                self._state.lag.written(product.code, frozen)
+                return result
+
+    def _freeze_for_lag(self, call):
+        """Before a write: the copy the listings keep showing if it succeeds (see lag.ListingLag)."""
+        resources = self._state.resources_of(call.product.code) if call.action.write else None
+        return None if resources is None else self._state.lag.before_write(call.product.code, resources)
 
     def _inject(self, kind):
         if kind == "reset":

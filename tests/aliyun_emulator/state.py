@@ -14,6 +14,7 @@ from typing import Dict, Optional
 
 from .certs import UploadedCert
 from .certstore import CertStore
+from .lag import ListingLag
 
 
 def utcnow():
@@ -141,7 +142,7 @@ class DnsZone:
 
 
 class State:
-    def __init__(self, names_per_site=False):
+    def __init__(self, names_per_site=False, listing_lag=0):
         self.lock = threading.RLock()
         self._ids = itertools.count(10000001)
         self.cdn = {}          # domain -> CdnDomain
@@ -149,6 +150,11 @@ class State:
         self.api_groups = {}   # group id -> ApiGroup
         self.zones = {}        # zone -> DnsZone
         self.certs = CertStore(self.new_id, names_per_site)   # CAS certificates and the name registry
+        self.lag = ListingLag(listing_lag)                     # bulk listings that trail writes
+
+    def resources_of(self, product_code):
+        """The resources a product's writes change, for the listing lag (None: no listing lags)."""
+        return {"Cdn": self.cdn, "dcdn": self.dcdn, "CloudAPI": self.api_groups}.get(product_code)
 
     def serving(self, stored):
         """The CDN/DCDN domains (production or staging) whose certificate is the CAS entry ``stored``."""

@@ -72,9 +72,10 @@ class Params:
             raise invalid(name, "It must be within %s..%s." % (minimum, maximum))
         return number
 
-    def paging(self, max_size):
-        """(PageNumber, PageSize): defaults 1 and 20."""
-        return self.integer("PageNumber", 1, minimum=1), self.integer("PageSize", 20, minimum=1, maximum=max_size)
+    def paging(self, max_size, cap=None):
+        """(PageNumber, PageSize): defaults 1 and 20; a server-side ``cap`` shrinks the page whatever was asked."""
+        size = self.integer("PageSize", 20, minimum=1, maximum=max_size)
+        return self.integer("PageNumber", 1, minimum=1), min(size, cap) if cap else size
 
 
 def page(items, number, size):

@@ -121,7 +121,7 @@ def list_user_certificate_order(ctx, params):
     wanted = (status,) if status else ("ISSUED", "WILLEXPIRED")
     keyword = params.get("Keyword", "").lower()
     matched = [c for c in certs if status_of(c.upload) in wanted and (not keyword or _matches(c, keyword))]
-    size = ctx.config.capped(size)
+    size = ctx.config.capped(size)          # EmulatorConfig.page_size_cap
     shown = matched[(number - 1) * size:number * size]
     return {"TotalCount": len(matched), "CurrentPage": number, "ShowSize": size,
             "CertificateOrderList": [_order_item(c) for c in shown]}

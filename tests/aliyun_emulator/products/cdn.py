@@ -51,11 +51,11 @@ def describe_certificate_info(ctx, params):
 
 
 def describe_https_domain_list(ctx, params):
-    return certdeploy.https_domain_list(ctx, ctx.state.cdn, params, "DescribeCdnHttpsDomainList")
+    return certdeploy.https_domain_list(ctx, ctx.state.cdn, params, "DescribeCdnHttpsDomainList", "Cdn")
 
 
 def describe_user_domains(ctx, params):
-    number, size = params.paging(ctx.config.page_size_max("DescribeUserDomains"))
+    number, size = params.paging(ctx.config.page_size_max("DescribeUserDomains"), ctx.config.page_size_cap)
     search = params.get("DomainSearchType", "fuzzy_match")
     if search not in SEARCH_TYPES:
         raise invalid("DomainSearchType")

@@ -155,13 +155,14 @@ def cert_life(upload):
     return "%d years" % (days // 365) if days >= 365 else "%d months" % max(1, round(days / 30))
 
 
-def https_domain_list(ctx, store, params, action):
-    """DescribeCdnHttpsDomainList / DescribeDcdnHttpsDomainList: every domain with HTTPS on.
+def https_domain_list(ctx, store, params, action, product_code):
+    """DescribeCdnHttpsDomainList / DescribeDcdnHttpsDomainList: every domain with HTTPS on (as the
+    listing lag lets this call see it).
 
     NoHttpsDomain only when the account has none at all; a Keyword matching nothing is an empty page.
     """
-    number, size = params.paging(ctx.config.page_size_max(action))
-    https = [d for _, d in sorted(store.items()) if d.ssl == "on" and d.cert]
+    number, size = params.paging(ctx.config.page_size_max(action), ctx.config.page_size_cap)
+    https = [d for _, d in sorted(ctx.state.lag.view(product_code, store).items()) if d.ssl == "on" and d.cert]
     if not https:
         raise ApiError("NoHttpsDomain")
     keyword = params.get("Keyword", "").lower()

@@ -4,8 +4,10 @@ Groups are regional: a GroupId asked for with another RegionId is NotFoundApiGro
 service where each region has its own endpoint (region: RegionId, else an apigateway.<region>.… Host,
 else cn-hangzhou). The SDK class sends SetDomainCertificate as GET with the key in the URL; the emulator
 refuses a GET that carries CertificatePrivateKey with UnsupportedHTTPMethod [assumed code]
-(EmulatorConfig.apigw_refuse_get_with_key), so the key must go as POST in the form body. SetDomainCertificate replaces the domain's certificate
-(new CertificateId each time). Certificate error codes are configurable (EmulatorConfig.cert_codes).
+(EmulatorConfig.apigw_refuse_get_with_key), so the key must go as POST in the form body.
+SetDomainCertificate replaces the domain's certificate (new CertificateId each time). Certificate error
+codes are configurable (EmulatorConfig.cert_codes). DescribeApiGroup is a bulk listing for the listing
+lag (EmulatorConfig.listing_lag); DescribeDomain is always live.
 """
 
 import uuid
@@ -24,8 +26,10 @@ def region_of(params):
     return params.get("RegionId") or from_host or "cn-hangzhou"
 
 
-def _group(ctx, params):
-    group = ctx.state.api_groups.get(params.require("GroupId"))
+def _group(ctx, params, listing=False):
+    """The addressed group; ``listing``: as DescribeApiGroup sees it under the listing lag."""
+    groups = ctx.state.lag.view("CloudAPI", ctx.state.api_groups) if listing else ctx.state.api_groups
+    group = groups.get(params.require("GroupId"))
     if group is None or region_of(params) != group.region:
         raise ApiError("NotFoundApiGroup")
     return group
@@ -75,7 +79,7 @@ _DOMAIN_STATUS = {"DomainBindingStatus": "BINDING", "DomainCNAMEStatus": "RESOLV
 
 
 def describe_api_group(ctx, params):
-    group = _group(ctx, params)
+    group = _group(ctx, params, listing=True)
     items = []
     for _, domain in sorted(group.domains.items()):
         item = {"DomainName": domain.name}

@@ -46,7 +46,7 @@ def describe_certificate_info(ctx, params):
 
 
 def describe_https_domain_list(ctx, params):
-    return certdeploy.https_domain_list(ctx, ctx.state.dcdn, params, "DescribeDcdnHttpsDomainList")
+    return certdeploy.https_domain_list(ctx, ctx.state.dcdn, params, "DescribeDcdnHttpsDomainList", "dcdn")
 
 
 PRODUCT = Product(
