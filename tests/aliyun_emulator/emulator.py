@@ -17,7 +17,7 @@ from .state import ApiDomain, ApiGroup, CdnDomain, DeployedCert, DnsZone, State,
 
 
 class Emulator:
-    """A loopback Alibaba Cloud OpenAPI (Cdn, dcdn, CloudAPI, Alidns) for the legacy Python SDK.
+    """A loopback Alibaba Cloud OpenAPI (Cdn, dcdn, CloudAPI, cas, Alidns) for the legacy Python SDK.
 
         emu = Emulator(EmulatorConfig(accounts={"testak": "testsecret"})).start()
         req.set_endpoint(emu.endpoint)
