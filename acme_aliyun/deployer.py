@@ -208,7 +208,8 @@ def apply(plan: Plan, client: CloudClient, dry_run: bool = False) -> List[Target
         if err is not None:
             return _failed(spec, err)
         if spec in confirmed:
-            return TargetResult(r.kind, r.target, "deployed", "now serves %s" % upload.name_for(r.kind),
+            name = uploads.for_kind(upload, KINDS[r.kind]).name_for(r.kind)
+            return TargetResult(r.kind, r.target, "deployed", "now serves %s" % name,
                                 deployed_not_after=plan.bundle.not_after)
         return _read_back(client, spec, upload)
 

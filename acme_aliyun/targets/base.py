@@ -12,7 +12,7 @@ Direction: targets import cloud (the transport); cloud never imports targets.
 
 import abc
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Union
 
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
