@@ -87,21 +87,32 @@ def cmd_cloud_check(args):
     from acme_aliyun import deployer
     ctx = _context(args, read_only=True)
     certs = ctx.certs(args.names) if args.names else list(ctx.cfg.certs.values())
-    from acme_aliyun.config import Targets
-    merged = Targets()
+    merged = {}
     dns = False
     for cert in certs:
-        merged.cdn += [d for d in cert.targets.cdn if d not in merged.cdn]
-        merged.dcdn += [d for d in cert.targets.dcdn if d not in merged.dcdn]
-        merged.apigateway += [s for s in cert.targets.apigateway if s not in merged.apigateway]
+        for kind, specs in cert.targets.items():
+            merged.setdefault(kind, [])
+            merged[kind] += [s for s in specs if s not in merged[kind]]
         dns = dns or cert.dns_provider == "alidns"
-    report = deployer.cloud_check(ctx.cfg.cloud, merged, client=ctx.cloud(), dns=dns)
+    report = deployer.cloud_check(ctx.cfg.cloud, merged, client=ctx.cloud(), write=args.write,
+                                  extra=[_probe_dns_zones] if dns else [])
     _out("Credentials: %s" % report.source)
     for p in report.probes:
         _out("  %-10s %-40s %s  %s" % (p.kind, p.target, "ok  " if p.ok else "FAIL", p.detail))
     if not report.probes:
         _out("  (no targets configured)")
     return 0 if report.ok else 1
+
+
+def _probe_dns_zones(client):
+    """`cloud check` for dns-01 on Alibaba Cloud DNS: can these credentials list the zones?"""
+    from acme_aliyun.cloud.sdk import CloudError
+    from acme_aliyun.targets.base import Probe
+    try:
+        data = client.call("dns", "DescribeDomains", {"PageSize": 1}, write=False)
+        return Probe("dns", "zones", True, "%s zone(s)" % data.get("TotalCount", "?"))
+    except CloudError as e:
+        return Probe("dns", "zones", False, str(e))
 
 
 def add_commands(sub):
@@ -126,5 +137,7 @@ def add_commands(sub):
     csub.required = True
     k = csub.add_parser("check", help="show the credential source and probe each target with read calls")
     k.add_argument("names", nargs="*", metavar="NAME")
+    k.add_argument("--write", action="store_true",
+                   help="also upload a throwaway self-signed certificate to CAS and delete it (proves write access)")
     k.set_defaults(func=cmd_cloud_check)
     return sub

@@ -9,7 +9,7 @@ An [acme-neoprime] section that has CSRFile also defines one certificate whose
 names come from the CSR, as in the article series; a CSR that cannot be read yet
 is reported by the command that needs the certificate (Context.certs), not here.
 
-Each section knows its keys (ACME_KEYS, cert_keys(), ALIYUN_KEYS, NOTIFY_KEYS);
+Each section knows its keys (ACME_KEYS, cert_keys(), aliyun_keys(), NOTIFY_KEYS);
 anything else is an error. The checks that look past one value (suggestions,
 coverage, shared targets) live in config_checks.
 """
@@ -20,7 +20,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 from urllib.parse import urlsplit
 
 from acme_aliyun import config_checks
@@ -29,6 +29,8 @@ from acme_aliyun.errors import ConfigError, ini_error
 from acme_aliyun.names import NameError_, normalize_domain
 from acme_aliyun.keytypes import KEY_TYPES
 
+if TYPE_CHECKING:
+    from acme_aliyun.targets.base import TargetSpec
 
 DIRECTORY_ALIASES = {
     "letsencrypt": "https://acme-v02.api.letsencrypt.org/directory",
@@ -38,7 +40,6 @@ ACME_SECTIONS = ("acme", "acme-neoprime")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 _CERT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_GROUP_ID = re.compile(r"^[0-9a-f]{32}$")
 _TRUE, _FALSE = ("1", "yes", "true", "on"), ("0", "no", "false", "off")
 
 # --- the keys each section may hold (anything else is an error, with a suggestion) -----------
@@ -46,15 +47,21 @@ ACME_KEYS = ("ACMEDirectory", "AccountKeyFile", "Contacts", "UserAgent", "Langua
              "KeyType", "EABKeyId", "EABHMACKey", "ValidationTimeout")
 CERT_BASE_KEYS = ("Domains", "CSRFile", "Challenge", "Webroot", "HTTPListen", "DNSProvider", "DNSHook", "KeyType",
                   "ReuseKey", "Profile", "PreferredChain", "RenewBeforeDays", "KeyFile", "ChainFile")
-ALIYUN_KEYS = ("Region", "International", "CertRegion", "Endpoint", "CDNEndpoint", "DCDNEndpoint",
-               "APIGatewayEndpoint", "DNSEndpoint", "AccessKeyId", "AccessKeySecret", "RamRole", "ConnectTimeout",
-               "ReadTimeout", "DNSTTL", "DNSWait", "DNSWaitTimeout")
+ALIYUN_BASE_KEYS = ("Region", "International", "CertRegion", "Upload", "Endpoint", "AccessKeyId",
+                    "AccessKeySecret", "RamRole", "ConnectTimeout", "ReadTimeout", "DNSTTL", "DNSWait",
+                    "DNSWaitTimeout")
 NOTIFY_KEYS = ("Webhook", "Format", "OnSuccess", "Timeout", "Language", "SMTP", "From", "To")
 
 
 def target_keys():
-    """The [cert:*] keys that name deploy targets (the targets registry will supply these)."""
-    return ("CDN", "DCDN", "APIGateway")
+    """The [cert:*] keys that name deploy targets: one per registered target kind."""
+    from acme_aliyun.targets import KINDS
+    return tuple(kind.ini_key for kind in KINDS.values())
+
+
+def aliyun_keys():
+    """Every key [aliyun] may hold: the fixed ones and each product's endpoint override."""
+    return ALIYUN_BASE_KEYS + tuple(key for _, key in _endpoint_keys())
 
 
 def cert_keys():
@@ -80,18 +87,6 @@ class AcmeSettings:
 
 
 @dataclass
-class Targets:
-    """Where a certificate goes: CDN and DCDN domains, API Gateway "GroupId:domain" or "GroupId"."""
-
-    cdn: List[str] = field(default_factory=list)
-    dcdn: List[str] = field(default_factory=list)
-    apigateway: List[str] = field(default_factory=list)     # "GroupId:domain" or "GroupId"
-
-    def __bool__(self):
-        return bool(self.cdn or self.dcdn or self.apigateway)
-
-
-@dataclass
 class CertSettings:
     name: str
     domains: List[str]
@@ -108,7 +103,7 @@ class CertSettings:
     key_file: Optional[str] = None
     chain_file: Optional[str] = None
     csr_file: Optional[str] = None
-    targets: Targets = field(default_factory=Targets)
+    targets: "Dict[str, List[TargetSpec]]" = field(default_factory=dict)   # kind name -> specs (targets.KINDS)
     section: str = ""
     csr_error: Optional[ConfigError] = None   # raised when a command needs this certificate
 
@@ -222,30 +217,32 @@ def load(path):
         raise ConfigError("missing section [acme] (or [acme-neoprime])", path)
     if len(acme_names) > 1:
         raise ConfigError("both [acme] and [acme-neoprime] are present; keep one", path)
+    cloud = CloudSettings(config_file=path)
+    for name in [n for n in parser.sections() if n.lower() == "aliyun"]:   # target defaults come from here
+        s = _Section(path, parser, name, aliyun_keys())
+        cloud = _aliyun(s)
+        s.check_unknown()
+    defaults = _target_defaults(cloud)
     sec = _Section(path, parser, acme_names[0], ACME_KEYS + tuple(k for k in cert_keys() if k != "Domains"))
     acme = _acme(sec)
     certs = {}
     if sec.has("CSRFile"):
-        cert = _article_cert(sec, acme)
+        cert = _article_cert(sec, acme, defaults)
         certs[cert.name] = cert
     else:
         _no_article_keys(sec)
     sec.check_unknown()
-    cloud = CloudSettings(config_file=path)
     notify = None
     for name in parser.sections():
         lower = name.lower()
-        if lower in ACME_SECTIONS:
+        if lower in ACME_SECTIONS or lower == "aliyun":
             continue
         if lower.startswith("cert:"):
             s = _Section(path, parser, name, cert_keys())
-            cert = _cert(s, name[5:].strip(), acme)
+            cert = _cert(s, name[5:].strip(), acme, defaults)
             if cert.name in certs:
                 raise ConfigError("certificate %r is defined twice" % cert.name, path, name)
             certs[cert.name] = cert
-        elif lower == "aliyun":
-            s = _Section(path, parser, name, ALIYUN_KEYS)
-            cloud = _aliyun(s)
         elif lower == "notify":
             s = _Section(path, parser, name, NOTIFY_KEYS)
             notify = _notify(s)
@@ -418,7 +415,7 @@ def _listen(sec, value):
     return value
 
 
-def _cert_common(sec, cert, acme):
+def _cert_common(sec, cert, acme, defaults):
     cert.key_type = sec.choice("KeyType", KEY_TYPES, default=acme.key_type)
     cert.reuse_key = sec.bool("ReuseKey", False)
     cert.profile = sec.get("Profile")
@@ -426,36 +423,30 @@ def _cert_common(sec, cert, acme):
     cert.renew_before_days = sec.number("RenewBeforeDays", minimum=1, maximum=365)
     cert.key_file = sec.path_value("KeyFile")
     cert.chain_file = sec.path_value("ChainFile")
-    cert.targets = Targets(
-        cdn=_domains(sec, "CDN", sec.get("CDN") or "", allow_wildcard=True),
-        dcdn=_domains(sec, "DCDN", sec.get("DCDN") or "", allow_wildcard=True),
-        apigateway=_apigateway(sec, sec.get("APIGateway") or ""),
-    )
+    cert.targets = _targets(sec, defaults)
     _challenge_settings(sec, cert)
 
 
-def _apigateway(sec, raw):
-    out = []
-    for item in [i.strip() for i in raw.split(",") if i.strip()]:
-        shape = config_checks.value_shape(item)
-        if shape:
-            raise sec.error("APIGateway", shape)
-        group, _, domain = item.partition(":")
-        group = group.strip().lower()
-        if not _GROUP_ID.match(group):
-            raise sec.error("APIGateway", "%r: the GroupId must be 32 hex characters" % item)
-        if domain.strip():
-            try:
-                domain = normalize_domain(domain, allow_wildcard=True)
-            except NameError_ as e:
-                raise sec.error("APIGateway", str(e)) from None
-            out.append("%s:%s" % (group, domain))
-        else:
-            out.append(group)
+def _targets(sec, defaults):
+    """Every registered kind's ini key, parsed by the kind; only kinds with targets are kept."""
+    from acme_aliyun.targets import KINDS
+    out = {}
+    for kind in KINDS.values():
+        raw = sec.get(kind.ini_key) or ""
+        for item in [i for i in raw.split(",") if i.strip()]:
+            shape = config_checks.value_shape(item)
+            if shape:
+                raise sec.error(kind.ini_key, shape)
+        try:
+            specs = kind.parse(raw, defaults)
+        except ValueError as e:
+            raise sec.error(kind.ini_key, str(e)) from None
+        if specs:
+            out[kind.name] = specs
     return out
 
 
-def _cert(sec, name, acme):
+def _cert(sec, name, acme, defaults):
     if not _CERT_NAME.match(name):
         raise ConfigError("certificate name %r: use letters, digits, '.', '_' or '-'" % name, sec.path, sec.name)
     csr_file = sec.path_value("CSRFile")
@@ -466,7 +457,7 @@ def _cert(sec, name, acme):
         _csr_later(sec, cert)
     if len(cert.domains) > 100:
         raise sec.error("Domains", "%d names; a certificate holds at most 100" % len(cert.domains))
-    _cert_common(sec, cert, acme)
+    _cert_common(sec, cert, acme, defaults)
     return cert
 
 
@@ -496,14 +487,14 @@ def _csr_domains(sec, csr_file, domains):
     return list(dict.fromkeys(from_csr))
 
 
-def _article_cert(sec, acme):
+def _article_cert(sec, acme, defaults):
     """[acme-neoprime] CSRFile + ChainFile: one certificate named after the CSR file."""
     csr_file = sec.path_value("CSRFile")
     base = os.path.basename(csr_file)
     name = re.sub(r"[^A-Za-z0-9._-]", "-", base[:-4] if base.lower().endswith(".csr") else base) or "default"
     cert = CertSettings(name=name, domains=[], challenge="http-01", csr_file=csr_file, section=sec.name)
     _csr_later(sec, cert)
-    _cert_common(sec, cert, acme)
+    _cert_common(sec, cert, acme, defaults)
     return cert
 
 
@@ -514,13 +505,13 @@ def _aliyun(sec):
         raise sec.error("Region", "%r is not a region id such as cn-hangzhou" % s.region)
     s.international = sec.bool("International", False)
     s.cert_region = sec.choice("CertRegion", ("cn-hangzhou", "ap-southeast-1"),
-                               default="ap-southeast-1" if s.international else None)
-    for key, attr in (("Endpoint", "endpoint"), ("CDNEndpoint", "cdn_endpoint"), ("DCDNEndpoint", "dcdn_endpoint"),
-                      ("APIGatewayEndpoint", "apigateway_endpoint"), ("DNSEndpoint", "dns_endpoint")):
-        value = sec.get(key)
+                               default="ap-southeast-1" if s.international else "cn-hangzhou")
+    s.upload = sec.choice("Upload", ("cas", "direct"), default="cas")
+    s.endpoint = _endpoint(sec, "Endpoint")
+    for product, key in _endpoint_keys():
+        value = _endpoint(sec, key)
         if value is not None:
-            _check_endpoint(sec, key, value)
-        setattr(s, attr, value)
+            s.endpoints[product] = value
     s.access_key_id = sec.get("AccessKeyId")
     s.access_key_secret = sec.get("AccessKeySecret")
     if bool(s.access_key_id) != bool(s.access_key_secret):
@@ -533,6 +524,25 @@ def _aliyun(sec):
     s.dns_wait = sec.bool("DNSWait", False)
     s.dns_wait_timeout = sec.number("DNSWaitTimeout", 300.0, 1, 3600, kind=float)
     return s
+
+
+def _endpoint_keys():
+    """(product key, [aliyun] key) for every per-product endpoint override."""
+    from acme_aliyun.targets import KINDS, cas
+    return [(k.facts.key, k.endpoint_key) for k in KINDS.values()] + [(cas.KEY, "CASEndpoint"),
+                                                                        ("dns", "DNSEndpoint")]
+
+
+def _endpoint(sec, key):
+    value = sec.get(key)
+    if value is not None:
+        _check_endpoint(sec, key, value)
+    return value
+
+
+def _target_defaults(cloud):
+    from acme_aliyun.targets.base import ParseDefaults
+    return ParseDefaults(region=cloud.region)
 
 
 def _check_endpoint(sec, key, value):

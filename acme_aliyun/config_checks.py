@@ -86,22 +86,16 @@ def check_shared_targets(path: str, certs) -> None:
             seen[ident] = cert.section
 
 
-# Targets field -> ini key. The targets registry (another branch) will supply this.
-_TARGET_FIELD_KEYS = {"cdn": "CDN", "dcdn": "DCDN", "apigateway": "APIGateway"}
-
-
 def target_entries(targets, with_groups: bool = False) -> List[Tuple[str, str]]:
-    """(ini key, domain) for every target domain; an API Gateway 'GroupId:domain' gives its domain,
-    a bare 'GroupId' gives itself only when with_groups."""
+    """(ini key, domain) for every target that names a domain; with_groups, (ini key, target) for
+    every target, scopes such as a bare API group included. `targets`: kind name -> TargetSpecs."""
+    from acme_aliyun.targets import KINDS
     out = []
-    for field_name, key in _TARGET_FIELD_KEYS.items():
-        for item in getattr(targets, field_name, None) or []:
-            if key == "APIGateway":
-                group, _, domain = item.partition(":")
-                if domain:
-                    out.append((key, domain if not with_groups else item))
-                elif with_groups:
-                    out.append((key, group))
-            else:
-                out.append((key, item))
+    for kind_name, specs in targets.items():
+        key = KINDS[kind_name].ini_key
+        for spec in specs:
+            if with_groups:
+                out.append((key, spec.target))
+            elif spec.domain:
+                out.append((key, spec.domain))
     return out

@@ -1,51 +1,51 @@
-"""Put one certificate on many CDN, DCDN and API Gateway targets, and say what happened.
+"""Put one certificate on many targets, and say what happened; names no product.
 
-plan() reads what every target serves and decides per target: unchanged (already
-this certificate), refused (with the reason), failed (could not read) or planned
-(to be written). Bulk listings answer for most targets (a domain a successful HTTPS
-list leaves out serves no certificate); a target is read on its own only where the
-listing failed or lacks evidence. apply() writes the planned ones under a CertName
-unique to the certificate (one job per product, side by side), confirms them with the
-same bulk listings, reads back one by one only what these do not yet show, and
-reports deployed or failed. describe_targets()
-is the read-only view for `status`; cloud_check() probes credentials and read
-access for `cloud check`. Targets are handled concurrently; the SDK layer paces
-every action under its QPS limit.
+plan() reads what every target serves (each kind's bulk read first, a target on its
+own only where the bulk read lacks evidence) and decides per target: unchanged
+(already this certificate), refused (with the reason), failed (could not read) or
+planned. apply() prepares the upload once (targets.uploads: the certificate placed in
+the upload hub for the kinds that take a reference, or inline), writes the planned
+targets (one job per kind, side by side; the SDK layer paces every action), confirms
+them with the bulk reads, reads back one by one only what these do not yet show, and
+once every target has the certificate lets the hub delete our superseded uploads that
+no target serves. describe_targets() is the read-only view for `status`;
+cloud_check() the probes for `cloud check`. Every product-specific step is a call
+on a TargetKind from acme_aliyun.targets; this module names no product.
 """
 
 import datetime
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import Callable, Dict, List, Optional
+from dataclasses import dataclass, field, replace
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
-from acme_aliyun.cloud import apigateway, cdn, dcdn
-from acme_aliyun.cloud.certinfo import Deployed, unique_cert_name
 from acme_aliyun.cloud.credentials import resolve_credentials
 from acme_aliyun.cloud.sdk import CloudClient, CloudError
-from acme_aliyun.config import Targets as TargetSpecs
 from acme_aliyun.pki import CertBundle
+from acme_aliyun.targets import KINDS, uploads
+from acme_aliyun.targets.base import Marker, Probe, Reading, TargetSpec, Upload
+from acme_aliyun.targets.served import Served, unique_cert_name
 
 logger = logging.getLogger(__name__)
 
 WORKERS = 12
 READBACK_ATTEMPTS = 3
 READBACK_DELAY = 2.0
-MODULES = {"cdn": cdn, "dcdn": dcdn, "apigateway": apigateway}
+TargetSpecs = Dict[str, List[TargetSpec]]     # kind -> its configured specs (config.CertSettings.targets)
 
 
 @dataclass
 class TargetResult:
-    kind: str                     # 'cdn' | 'dcdn' | 'apigateway'
-    target: str                   # domain, or GroupId:domain
+    kind: str                     # a name in targets.KINDS
+    target: str                   # the spec's target string (domain, [region/]GroupId:domain)
     status: str                   # 'deployed' | 'unchanged' | 'refused' | 'failed' | 'planned'
     reason: str = ""
     deployed_not_after: Optional[datetime.datetime] = None
     error_code: Optional[str] = None
     request_id: Optional[str] = None
 
-    def error_ref(self):
+    def error_ref(self) -> str:
         """' [Code, request ID]' for a target the cloud refused, '' otherwise."""
         if not self.error_code:
             return ""
@@ -57,6 +57,10 @@ class Plan:
     bundle: CertBundle
     cert_name: str                # the unique name the certificate is uploaded under
     results: List[TargetResult]
+    base_name: str = ""
+    specs: Dict[Tuple[str, str], TargetSpec] = field(default_factory=dict, repr=False)
+    all_specs: TargetSpecs = field(default_factory=dict, repr=False)
+    served: Dict[TargetSpec, Served] = field(default_factory=dict, repr=False)   # what the plan read
 
     @property
     def writes(self) -> List[TargetResult]:
@@ -73,8 +77,8 @@ class TargetStatus:
     error: Optional[str] = None
 
 
-def _failed(kind, target, err: CloudError, what="") -> TargetResult:
-    return TargetResult(kind, target, "failed", (what + str(err)) if what else str(err),
+def _failed(spec: TargetSpec, err: CloudError, what: str = "") -> TargetResult:
+    return TargetResult(spec.kind, spec.target, "failed", (what + str(err)) if what else str(err),
                         error_code=err.code, request_id=err.request_id)
 
 
@@ -87,61 +91,33 @@ def _pool_map(fn: Callable, items: list) -> list:
 
 # --- reading --------------------------------------------------------------------------------------
 
-def _listings(client, targets: TargetSpecs):
-    """Bulk reads: CDN and DCDN listings, each API Gateway group once.
-
-    (kind, None) -> {domain: Deployed} for the domains the bulk reads answer for (a
-    domain left out of a successful HTTPS list is Deployed(ssl_on=False)), or None when
-    the listing failed; ("apigateway", group) -> {domain: Deployed} or the CloudError.
-    """
-    groups = sorted({apigateway.parse_spec(s)[0] for s in targets.apigateway})
-    jobs = [("cdn", None)] * bool(targets.cdn) + [("dcdn", None)] * bool(targets.dcdn) + \
-        [("apigateway", g) for g in groups]
-
-    def run(job):
-        kind, group = job
-        try:
-            if kind == "apigateway":
-                return job, apigateway.read_group(client, group)
-            return job, MODULES[kind].read_many(client, getattr(targets, kind))
-        except CloudError as e:
-            if kind != "apigateway":   # the per-domain reads will say what is wrong
-                logger.debug("%s listing failed (%s); reading domains one by one", kind, e.code)
-                return job, None
-            return job, e
-
-    return dict(_pool_map(run, jobs))
-
-
-def _expand(targets: TargetSpecs, listings, bundle) -> List[tuple]:
-    """(kind, target, listed Deployed or None or CloudError); bare GroupIds become covered domains."""
-    out = []
-    for kind in ("cdn", "dcdn"):
-        listing = listings.get((kind, None)) or {}     # None: the listing failed, read every domain
-        out += [(kind, d.lower(), listing.get(d.lower())) for d in getattr(targets, kind)]
-    for spec in targets.apigateway:
-        group, domain = apigateway.parse_spec(spec)
-        listing = listings[("apigateway", group)]
-        if isinstance(listing, CloudError):
-            out.append(("apigateway", "%s:%s" % (group, domain) if domain else group, listing))
-            continue
-        if domain:
-            out.append(("apigateway", "%s:%s" % (group, domain), listing.get(domain, _NOT_BOUND)))
-            continue
-        covered = [d for d in sorted(listing) if bundle is None or bundle.covers(d)]
-        out += [("apigateway", "%s:%s" % (group, d), listing[d]) for d in covered]
-        if not covered:
-            out.append(("apigateway", group, _NONE_COVERED))
-    seen, unique = set(), []
-    for item in out:
-        if item[:2] not in seen:
-            seen.add(item[:2])
-            unique.append(item)
+def _readings(client: CloudClient, targets: TargetSpecs, bundle: Optional[CertBundle]) -> List[Tuple[TargetSpec, Reading]]:
+    """Each kind's bulk read, side by side; scopes expanded to the domains the certificate covers."""
+    jobs = [(name, specs) for name, specs in targets.items() if specs]
+    answers = _pool_map(lambda job: KINDS[job[0]].read_many(client, job[1]), jobs)
+    out: List[Tuple[TargetSpec, Reading]] = []
+    for (_, specs), answer in zip(jobs, answers):
+        for spec in specs:
+            out += _answer_for(spec, answer, bundle)
+    seen: Set[Tuple[str, str]] = set()
+    unique = []
+    for spec, reading in out:
+        if (spec.kind, spec.target) not in seen:
+            seen.add((spec.kind, spec.target))
+            unique.append((spec, reading))
     return unique
 
 
-_NOT_BOUND = object()       # an API Gateway domain not among the group's custom domains
-_NONE_COVERED = object()    # a bare GroupId none of whose custom domains the certificate covers
+def _answer_for(spec: TargetSpec, answer: Dict[TargetSpec, Reading],
+                bundle: Optional[CertBundle]) -> List[Tuple[TargetSpec, Reading]]:
+    if spec in answer:
+        return [(spec, answer[spec])]
+    children = [(s, r) for s, r in answer.items() if s.expanded and s.target.startswith(spec.target + ":")]
+    if not children:
+        return [(spec, None)]
+    covered = [(s, r) for s, r in children if bundle is None or bundle.covers(s.domain or "")]
+    return covered or [(spec, Marker("refused", "the certificate covers none of the custom domains of %s"
+                                     % spec.target))]
 
 
 # --- plan / apply ---------------------------------------------------------------------------------
@@ -156,39 +132,39 @@ def plan(bundle: CertBundle, cert_name: str, targets: TargetSpecs, client: Cloud
     elif bundle.expired():
         whole = "the certificate expired on %s" % bundle.not_after.strftime("%Y-%m-%d %H:%M UTC")
     if whole:
-        specs = [("cdn", d) for d in targets.cdn] + [("dcdn", d) for d in targets.dcdn] + \
-            [("apigateway", s) for s in targets.apigateway]
-        return Plan(bundle, name, [TargetResult(k, t, "refused", whole) for k, t in specs])
-    items = _expand(targets, _listings(client, targets), bundle)
-    return Plan(bundle, name, _pool_map(lambda item: _decide(item, bundle, name, client, force), items))
+        results = [TargetResult(s.kind, s.target, "refused", whole) for specs in targets.values() for s in specs]
+        return Plan(bundle, name, results, cert_name, all_specs=targets)
+    items = _readings(client, targets, bundle)
+    served: Dict[TargetSpec, Served] = {}
+    results = _pool_map(lambda item: _decide(item[0], item[1], bundle, name, client, force, served), items)
+    return Plan(bundle, name, results, cert_name, {(s.kind, s.target): s for s, _ in items}, targets, served)
 
 
-def _decide(item, bundle, name, client, force) -> TargetResult:
-    kind, target, listed = item
+def _decide(spec: TargetSpec, listed: Reading, bundle: CertBundle, name: str, client: CloudClient,
+            force: bool, served: Dict[TargetSpec, Served]) -> TargetResult:
     if isinstance(listed, CloudError):
-        return _failed(kind, target, listed)
-    if listed is _NONE_COVERED:
-        return TargetResult(kind, target, "refused", "the certificate covers none of the group's custom domains")
-    domain = target.split(":", 1)[1] if kind == "apigateway" else target
-    if listed is _NOT_BOUND:
-        return TargetResult(kind, target, "failed", "%s is not a custom domain of API group %s"
-                            % (domain, target.split(":")[0]), error_code="NotFoundDomain")
+        return _failed(spec, listed)
+    if isinstance(listed, Marker):
+        return TargetResult(spec.kind, spec.target, listed.status, listed.reason, error_code=listed.code)
+    domain = spec.domain or spec.target
     if not bundle.covers(domain):
-        return TargetResult(kind, target, "refused", "the certificate (%s) does not cover %s"
+        return TargetResult(spec.kind, spec.target, "refused", "the certificate (%s) does not cover %s"
                             % (", ".join(bundle.names), domain))
-    if listed is not None and listed.cert_name == name:
-        return TargetResult(kind, target, "unchanged", "already serves %s" % name,
+    if listed is not None and listed.is_ours(name, bundle):     # exact name, or its expiry and serial evidence
+        return TargetResult(spec.kind, spec.target, "unchanged", "already serves %s" % (listed.cert_name or name),
                             deployed_not_after=bundle.not_after)
     current = listed
     if current is None or not current.empty:
         try:
-            current = MODULES[kind].read_one(client, target)
+            current = KINDS[spec.kind].read_one(client, spec)
         except CloudError as e:
-            return _failed(kind, target, e)
-    return _judge(kind, target, current, bundle, name, force)
+            return _failed(spec, e)
+    served[spec] = current
+    return _judge(spec, current, bundle, name, force)
 
 
-def _judge(kind, target, current: Deployed, bundle, name, force) -> TargetResult:
+def _judge(spec: TargetSpec, current: Served, bundle: CertBundle, name: str, force: bool) -> TargetResult:
+    kind, target = spec.kind, spec.target
     if current.is_ours(name, bundle):
         return TargetResult(kind, target, "unchanged", "already serves this certificate (%s)"
                             % (current.cert_name or "serial %s" % bundle.serial),
@@ -204,85 +180,112 @@ def _judge(kind, target, current: Deployed, bundle, name, force) -> TargetResult
                         deployed_not_after=current.not_after)
 
 
-def _day(dt):
+def _day(dt: Optional[datetime.datetime]) -> str:
     return dt.strftime("%Y-%m-%d") if dt else "?"
 
 
 def apply(plan: Plan, client: CloudClient, dry_run: bool = False) -> List[TargetResult]:
-    """Write the planned targets, confirm them; dry_run returns the plan without writing."""
+    """Write the planned targets, confirm them, clean up; dry_run returns the plan without writing."""
     if dry_run:
         return [replace(r) for r in plan.results]
-    by_kind: Dict[str, List[str]] = {}
+    by_kind: Dict[str, List[TargetSpec]] = {}
     for r in plan.writes:
-        by_kind.setdefault(r.kind, []).append(r.target)
-    # one job per product, side by side: CDN in batches of 10 sharing one upload, DCDN and
-    # API Gateway a few targets at a time inside their job; the client paces every action
-    jobs = [(k, by_kind[k]) for k in ("cdn", "dcdn", "apigateway") if k in by_kind]
-    write_errors: Dict[tuple, Optional[CloudError]] = {}
-    for (kind, _targets), errors in zip(jobs, _pool_map(
-            lambda job: MODULES[job[0]].write(client, job[1], plan.cert_name, plan.bundle), jobs)):
-        write_errors.update({(kind, t): e for t, e in errors.items()})
-    written = [r for r in plan.writes if write_errors.get((r.kind, r.target)) is None]
-    confirmed = _confirm_in_bulk(client, written, plan)
+        by_kind.setdefault(r.kind, []).append(plan.specs[(r.kind, r.target)])
+    upload, write_errors, upload_error = uploads.prepare(
+        client, plan.bundle, plan.base_name, plan.cert_name, [(KINDS[k], specs) for k, specs in by_kind.items()],
+        plan.served)
+    jobs = [(k, [s for s in specs if s not in write_errors]) for k, specs in by_kind.items()]
+    for errors in _pool_map(lambda job: _write_kind(client, job[0], job[1], upload, upload_error), jobs):
+        write_errors.update(errors)
+    written = [s for specs in by_kind.values() for s in specs if write_errors.get(s) is None]
+    confirmed = _confirm_in_bulk(client, written, upload)
 
     def finish(r: TargetResult) -> TargetResult:
         if r.status != "planned":
             return replace(r)
-        err = write_errors.get((r.kind, r.target))
+        spec = plan.specs[(r.kind, r.target)]
+        err = write_errors.get(spec)
         if err is not None:
-            return _failed(r.kind, r.target, err)
-        if (r.kind, r.target) in confirmed:
-            return TargetResult(r.kind, r.target, "deployed", "now serves %s" % plan.cert_name,
+            return _failed(spec, err)
+        if spec in confirmed:
+            name = uploads.for_kind(upload, KINDS[r.kind]).name_for(r.kind)
+            return TargetResult(r.kind, r.target, "deployed", "now serves %s" % name,
                                 deployed_not_after=plan.bundle.not_after)
-        return _read_back(client, r, plan)
+        return _read_back(client, spec, upload)
 
-    return _pool_map(finish, plan.results)
-
-
-def _confirm_in_bulk(client, written: List[TargetResult], plan: Plan) -> set:
-    """(kind, target) of the written targets whose bulk listing already shows the upload.
-
-    One paged DescribeCdnHttpsDomainList, one DescribeDcdnHttpsDomainList and one
-    DescribeApiGroup per group; the listed CertName (it encodes expiry date and serial
-    prefix) and expiry are the evidence. Whatever they do not show, or a listing that
-    fails, is left to the per-target _read_back.
-    """
-    targets: Dict[tuple, List[str]] = {}
-    for r in written:
-        key = (r.kind, apigateway.parse_spec(r.target)[0] if r.kind == "apigateway" else None)
-        targets.setdefault(key, []).append(r.target)
-
-    def run(job):
-        (kind, group), names = job
-        try:
-            if kind == "apigateway":
-                listing = apigateway.read_group(client, group)
-                shown = {t: listing.get(apigateway.parse_spec(t)[1]) for t in names}
-            else:
-                listing = MODULES[kind].list_https(client, names)
-                shown = {t: listing.get(t) for t in names}
-        except CloudError as e:
-            logger.debug("%s bulk read-back failed (%s); reading back one by one", kind, e.code)
-            return set()
-        return {(kind, t) for t, d in shown.items() if d is not None and d.shows_upload(plan.cert_name, plan.bundle)}
-
-    return set().union(*_pool_map(run, list(targets.items())))
+    results = _pool_map(finish, plan.results)
+    _clean_up(client, plan, results)
+    return results
 
 
-def _read_back(client, r: TargetResult, plan: Plan) -> TargetResult:
+def _write_kind(client: CloudClient, kind: str, specs: List[TargetSpec], upload: Upload,
+                upload_error: Optional[CloudError]) -> Dict[TargetSpec, Optional[CloudError]]:
+    if not specs:
+        return {}
+    if upload_error is not None and KINDS[kind].by_reference:
+        return {s: upload_error for s in specs}
+    return KINDS[kind].write(client, specs, uploads.for_kind(upload, KINDS[kind]))
+
+
+def _confirm_in_bulk(client: CloudClient, written: List[TargetSpec], upload: Upload) -> Set[TargetSpec]:
+    """The written specs whose kind's bulk read already shows the upload (by its name, which
+    encodes expiry and serial prefix, or by its hub id); the rest are read back one by one."""
+    by_kind: Dict[str, List[TargetSpec]] = {}
+    for s in written:
+        by_kind.setdefault(s.kind, []).append(s)
+
+    def run(job: Tuple[str, List[TargetSpec]]) -> Set[TargetSpec]:
+        kind, specs = job
+        answer = KINDS[kind].read_many(client, specs)
+        mine = uploads.for_kind(upload, KINDS[kind])
+        return {s for s in specs if isinstance(answer.get(s), Served) and uploads.shows(answer[s], mine, KINDS[kind])}
+
+    return set().union(*_pool_map(run, list(by_kind.items())))
+
+
+def _read_back(client: CloudClient, spec: TargetSpec, upload: Upload) -> TargetResult:
+    mine = uploads.for_kind(upload, KINDS[spec.kind])
+    name = mine.name_for(spec.kind)
     for attempt in range(READBACK_ATTEMPTS):
         try:
-            now = MODULES[r.kind].read_one(client, r.target)
+            now = KINDS[spec.kind].read_one(client, spec)
         except CloudError as e:
-            return _failed(r.kind, r.target, e, "written, but the read-back failed: ")
-        if now.is_ours(plan.cert_name, plan.bundle):
-            return TargetResult(r.kind, r.target, "deployed", "now serves %s" % plan.cert_name,
-                                deployed_not_after=plan.bundle.not_after)
+            return _failed(spec, e, "written, but the read-back failed: ")
+        if now.is_ours(name, upload.bundle) or (mine.ref is not None and now.cert_id == mine.ref.cert_id
+                                                 and now.serial in (None, upload.bundle.serial)):
+            return TargetResult(spec.kind, spec.target, "deployed", "now serves %s" % name,
+                                deployed_not_after=upload.bundle.not_after)
         if attempt + 1 < READBACK_ATTEMPTS:
             time.sleep(READBACK_DELAY)
-    return TargetResult(r.kind, r.target, "failed", "written, but it still serves %s"
+    return TargetResult(spec.kind, spec.target, "failed", "written, but it still serves %s"
                         % (now.cert_name or "another certificate"), error_code="ReadBackMismatch",
                         deployed_not_after=now.not_after)
+
+
+# --- clean-up of superseded uploads ---------------------------------------------------------------
+
+def _clean_up(client: CloudClient, plan: Plan, results: List[TargetResult]) -> None:
+    """Let the hub delete our superseded uploads, once every target of this certificate has it."""
+    if any(r.status in ("failed", "planned") for r in results):
+        return
+    by_reference = {k: specs for k, specs in plan.all_specs.items() if specs and KINDS[k].by_reference}
+    if by_reference:
+        uploads.clean_up(client, plan.base_name, plan.bundle, lambda: _served_references(client, by_reference))
+
+
+def _served_references(client: CloudClient, by_reference: TargetSpecs) -> Tuple[Set[int], Set[str]]:
+    """The hub ids and certificate names every by-reference target serves now (CloudError: unknown)."""
+    ids: Set[int] = set()
+    names: Set[str] = set()
+    for kind, specs in by_reference.items():
+        answer = KINDS[kind].read_many(client, specs)
+        for spec in specs:
+            served = answer.get(spec)       # a hub name is unique in the account: it identifies the upload
+            if not isinstance(served, Served) or (served.cert_id is None and not served.cert_name):
+                served = KINDS[kind].read_one(client, spec)
+            ids.update([served.cert_id] if served.cert_id is not None else [])
+            names.update([served.cert_name] if served.cert_name else [])
+    return ids, names
 
 
 # --- status / check -------------------------------------------------------------------------------
@@ -291,33 +294,24 @@ def describe_targets(targets: TargetSpecs, client: CloudClient, bundle: Optional
                      cert_name: Optional[str] = None) -> List[TargetStatus]:
     """What each target serves, until when, and whether it is the local certificate (if given)."""
     name = unique_cert_name(cert_name, bundle) if bundle is not None else None
-    items = _expand(targets, _listings(client, targets), bundle)
 
-    def one(item) -> TargetStatus:
-        kind, target, listed = item
+    def one(item: Tuple[TargetSpec, Reading]) -> TargetStatus:
+        spec, listed = item
         if isinstance(listed, CloudError):
-            return TargetStatus(kind, target, error=str(listed))
-        if listed is _NONE_COVERED or listed is _NOT_BOUND:
-            return TargetStatus(kind, target, error="no matching custom domain in the group")
+            return TargetStatus(spec.kind, spec.target, error=str(listed))
+        if isinstance(listed, Marker):
+            return TargetStatus(spec.kind, spec.target, error="no matching custom domain in the group")
         if listed is None:
             try:
-                listed = MODULES[kind].read_one(client, target)
+                listed = KINDS[spec.kind].read_one(client, spec)
             except CloudError as e:
-                return TargetStatus(kind, target, error=str(e))
+                return TargetStatus(spec.kind, spec.target, error=str(e))
         if listed.empty:
-            return TargetStatus(kind, target, matches=False if bundle is not None else None)
-        return TargetStatus(kind, target, listed.cert_name, listed.not_after,
+            return TargetStatus(spec.kind, spec.target, matches=False if bundle is not None else None)
+        return TargetStatus(spec.kind, spec.target, listed.cert_name, listed.not_after,
                             listed.is_ours(name, bundle) if bundle is not None else None)
 
-    return _pool_map(one, items)
-
-
-@dataclass
-class Probe:
-    kind: str
-    target: str
-    ok: bool
-    detail: str
+    return _pool_map(one, _readings(client, targets, bundle))
 
 
 @dataclass
@@ -326,30 +320,18 @@ class CheckReport:
     probes: List[Probe]
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return all(p.ok for p in self.probes)
 
 
-def cloud_check(settings, targets: TargetSpecs, client: Optional[CloudClient] = None,
-                dns: bool = False) -> CheckReport:
-    """Resolve credentials, then one read per target (and DNS zones when dns=True)."""
+def cloud_check(settings: object, targets: TargetSpecs, client: Optional[CloudClient] = None,
+                write: bool = False, extra: Sequence[Callable[[CloudClient], Probe]] = ()) -> CheckReport:
+    """Resolve credentials, then one read per target, the upload hub's probe (with write=True a
+    throwaway certificate uploaded and deleted) and the `extra` probes the caller adds."""
     client = client or CloudClient(settings, resolve_credentials(settings))
-    jobs = [("cdn", d) for d in targets.cdn] + [("dcdn", d) for d in targets.dcdn]
-    jobs += [("apigateway", g) for g in sorted({apigateway.parse_spec(s)[0] for s in targets.apigateway})]
-    jobs += [("dns", "zones")] * bool(dns)
-
-    def probe(job) -> Probe:
-        kind, target = job
-        try:
-            if kind == "apigateway":
-                return Probe(kind, target, True, "%d custom domain(s)" % len(apigateway.read_group(client, target)))
-            if kind == "dns":
-                data = client.call("dns", "DescribeDomains", {"PageSize": 1}, write=False)
-                return Probe(kind, target, True, "%s zone(s)" % data.get("TotalCount", "?"))
-            now = MODULES[kind].read_one(client, target)
-            return Probe(kind, target, True, "serves %s" % (now.cert_name or "no certificate")
-                         if not now.empty else "no certificate")
-        except CloudError as e:
-            return Probe(kind, target, False, str(e))
-
-    return CheckReport(client.source, _pool_map(probe, jobs))
+    jobs: List[Callable[[], List[Probe]]] = [
+        (lambda kind=kind, specs=specs: KINDS[kind].probe(client, specs)) for kind, specs in targets.items() if specs]
+    if any(KINDS[k].by_reference for k, s in targets.items() if s):
+        jobs.append(lambda: uploads.probe(client, write))
+    jobs += [(lambda fn=fn: [fn(client)]) for fn in extra]
+    return CheckReport(client.source, [p for probes in _pool_map(lambda job: job(), jobs) for p in probes])

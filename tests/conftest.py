@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 
+from tests.key_guard import _no_key_in_url_query, pytest_runtest_protocol, pytest_sessionfinish  # noqa: F401
 from tests.pebble import Pebble
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

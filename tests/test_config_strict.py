@@ -104,9 +104,9 @@ def test_keys_ignore_case_and_covered_targets_load(tmp_path):
                        "Challenge = http-01\nHTTPListen = 127.0.0.1:8080", "Challenge = dns-01\nDNSHook = /bin/true")
                    .replace("[cert:wild", "[cert:wild]") + "DCDN = img.example.test, *.example.test\n")
     cfg = config.load(str(ini))
-    assert cfg.certs["www"].targets.cdn == ["www.example.test", "example.test"]
+    assert [t.target for t in cfg.certs["www"].targets["cdn"]] == ["www.example.test", "example.test"]
     assert cfg.certs["www"].key_file == str(tmp_path / "out" / "www.key")
-    assert cfg.certs["wild"].targets.dcdn == ["img.example.test", "*.example.test"]
+    assert [t.target for t in cfg.certs["wild"].targets["dcdn"]] == ["img.example.test", ".example.test"]
 
 
 def test_coverage_rule():

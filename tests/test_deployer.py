@@ -5,9 +5,8 @@ import urllib.parse
 
 import pytest
 
-from acme_aliyun import deployer
-from acme_aliyun.cloud.certinfo import unique_cert_name
-from acme_aliyun.deployer import TargetSpecs
+from acme_aliyun import deployer, targets
+from acme_aliyun.targets.served import unique_cert_name
 from acme_aliyun.pki import CertBundle
 from tests.aliyun_emulator.testcerts import make_cert
 from tests.cloud.emuhelp import emulator_factory, make_client, sealed_env  # noqa: F401 (fixtures)
@@ -18,7 +17,12 @@ GROUP1 = "927d50c0f2e54b359919923d908bb015"
 GROUP2 = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 CDN = ["cdn1.example.test", "cdn2.example.test", "cdn3.example.test"]
 DCDN = ["d1.example.test", "d2.example.test"]
-SPECS = TargetSpecs(cdn=list(CDN), dcdn=list(DCDN), apigateway=[GROUP1, GROUP2 + ":api2.example.test"])
+APIGW = [GROUP1, GROUP2 + ":api2.example.test"]
+SPECS = targets.specs(cdn=CDN, dcdn=DCDN, apigateway=APIGW)
+
+
+def TargetSpecs(**values):
+    return targets.specs(**values)
 NAMES = ["example.test", "*.example.test"]
 
 
@@ -45,6 +49,7 @@ def statuses(results):
     return {(r.kind, r.target): r.status for r in results}
 
 
+APIGW_TARGETS = [GROUP1 + ":api1.example.test", GROUP2 + ":api2.example.test"]
 ALL_TARGETS = {("cdn", d) for d in CDN} | {("dcdn", d) for d in DCDN} | {
     ("apigateway", GROUP1 + ":api1.example.test"), ("apigateway", GROUP2 + ":api2.example.test")}
 
@@ -67,9 +72,14 @@ def test_deploy_all_then_rerun_is_unchanged_with_zero_writes(emu):
     assert emu.apigw_domain_state(GROUP1, "api1.example.test")["serial"] == b.cert.serial_number
     assert emu.apigw_domain_state(GROUP1, "shop.other.test")["cert_name"] in ("", None)
     assert emu.apigw_domain_state(GROUP2, "api2.example.test")["cert_name"] == name
+    # one CAS upload; CDN and DCDN by reference, one domain a call; API Gateway with the PEM
     writes = sorted(c.action for c in emu.write_calls())
-    assert writes == ["BatchSetCdnDomainServerCertificate"] + ["SetDcdnDomainSSLCertificate"] * 2 + \
-        ["SetDomainCertificate"] * 2
+    assert writes == ["SetCdnDomainSSLCertificate"] * 3 + ["SetDcdnDomainSSLCertificate"] * 2 + \
+        ["SetDomainCertificate"] * 2 + ["UploadUserCertificate"]
+    [stored] = emu.cas_certificates()
+    assert (stored["name"], stored["serial"]) == (name, b.cert.serial_number)
+    assert {emu.cdn_state(d)["cert_id"] for d in CDN} | {emu.dcdn_state(d)["cert_id"] for d in DCDN} == {
+        str(stored["cert_id"])}
 
     view = deployer.describe_targets(SPECS, client, b, "site")
     assert {(s.kind, s.target) for s in view} == ALL_TARGETS
@@ -80,8 +90,10 @@ def test_deploy_all_then_rerun_is_unchanged_with_zero_writes(emu):
     assert statuses(again) == {t: "unchanged" for t in ALL_TARGETS}
     assert emu.write_calls() == []
     # the bulk listings answer for CDN and DCDN: no per-domain reads needed
+    # (and one CAS listing: no superseded upload of ours to clean up)
     assert sorted(c.action for c in emu.calls) == ["DescribeApiGroup", "DescribeApiGroup",
-                                                   "DescribeCdnHttpsDomainList", "DescribeDcdnHttpsDomainList"]
+                                                   "DescribeCdnHttpsDomainList", "DescribeDcdnHttpsDomainList",
+                                                   "ListUserCertificateOrder"]
 
 
 def test_same_certificate_under_another_base_name_is_unchanged(emu):
@@ -180,10 +192,12 @@ def test_unknown_targets_fail_with_the_cloud_code(emu):
 
 def test_cloud_check_reports_source_and_probes(emu):
     client = make_client(emu)
-    report = deployer.cloud_check(client.settings, SPECS, client=client, dns=True)
+    from acme_aliyun.cli_run import _probe_dns_zones
+    report = deployer.cloud_check(client.settings, SPECS, client=client, extra=[_probe_dns_zones])
     assert report.source == "test" and report.ok
     assert [(p.kind, p.target) for p in report.probes] == [("cdn", d) for d in CDN] + [
-        ("dcdn", d) for d in DCDN] + [("apigateway", GROUP1), ("apigateway", GROUP2), ("dns", "zones")]
+        ("dcdn", d) for d in DCDN] + [("apigateway", GROUP1), ("apigateway", GROUP2), ("cas", "certificates"),
+                                      ("dns", "zones")]
     bad = deployer.cloud_check(client.settings, TargetSpecs(cdn=["nope.example.test"]), client=client)
     assert not bad.ok and "InvalidDomain.NotFound" in bad.probes[0].detail
 
@@ -200,30 +214,42 @@ def test_no_secret_or_private_key_in_logs_when_writes_are_reset(emu, caplog, cap
     client = make_client(emu, max_attempts=2)
     b = bundle()
     plan = deployer.plan(b, "site", SPECS, client)
-    emu.set_faults(1.0, ("reset",), None, actions=["BatchSetCdnDomainServerCertificate",
-                                                   "SetDcdnDomainSSLCertificate", "SetDomainCertificate"])
+    emu.set_faults(1.0, ("reset",), None, actions=["UploadUserCertificate", "SetDomainCertificate"])
     with caplog.at_level(logging.DEBUG):
         results = deployer.apply(plan, client)
-    assert {r.status for r in results} == {"failed"}
+    assert {r.status for r in results} == {"failed"}     # CDN and DCDN wait for the CAS upload, which fails
     assert {r.error_code for r in results} == {"SDK.HttpError"}
-    assert client.stats["retries"] == 5          # one retry for each of the 5 write calls
+    assert client.stats["retries"] == 3          # one retry for each of the 3 write calls (1 upload, 2 API)
     assert_clean(caplog.text + capsys.readouterr().err + " ".join(r.reason for r in results), b)
 
 
-def test_name_clash_from_an_earlier_upload_is_resolved_with_forceset(emu):
-    """Our unique CertName already holds another certificate: read back, then ForceSet=1."""
+def test_a_foreign_certificate_holding_our_cas_name_fails_the_references_only(emu, monkeypatch):
+    """Our unique name encodes expiry and serial prefix; another certificate under it is not ours."""
+    monkeypatch.setattr("acme_aliyun.targets.cas.FIND_DELAY", 0.0)
     client = make_client(emu)
     b = bundle()
-    name = unique_cert_name("site", b)
     other_pem, other_key = make_cert(NAMES, 90)
-    client.call("cdn", "SetCdnDomainSSLCertificate", {
-        "DomainName": CDN[2], "CertName": name, "CertType": "upload", "SSLProtocol": "on",
-        "SSLPub": other_pem, "SSLPri": other_key}, write=True)
+    emu.add_cas_certificate(other_pem, other_key, unique_cert_name("site", b))
+    results = {r.target: r for r in deployer.apply(deployer.plan(b, "site", SPECS, client), client)}
+    for d in CDN + DCDN:
+        assert results[d].status == "failed" and "taken by another certificate" in results[d].reason
+    assert {results[t].status for t in APIGW_TARGETS} == {"deployed"}
+    assert len(emu.cas_certificates()) == 1                # nothing deleted, nothing added
+
+
+def test_an_upload_already_in_cas_under_another_name_is_referenced(emu):
+    """A content duplicate is resolved by finding the existing upload: no failure, no second copy."""
+    client = make_client(emu)
+    b = bundle()
+    theirs = emu.add_cas_certificate(b.fullchain_pem, b.key_pem, "uploaded-by-hand")
+    results = deployer.apply(deployer.plan(b, "site", SPECS, client), client)
+    assert statuses(results) == {t: "deployed" for t in ALL_TARGETS}
+    assert {emu.cdn_state(d)["cert_id"] for d in CDN} == {str(theirs)}
+    assert not [c for c in emu.calls if c.action == "UploadUserCertificate"]
     emu.reset_calls()
-    results = deployer.apply(deployer.plan(b, "site", TargetSpecs(cdn=[CDN[0]]), client), client)
-    assert statuses(results) == {("cdn", CDN[0]): "deployed"}
-    assert [(c.action, c.code) for c in emu.write_calls()] == [
-        ("SetCdnDomainSSLCertificate", "Certificate.Duplicated"), ("BatchSetCdnDomainServerCertificate", None)]
+    assert statuses(deployer.apply(deployer.plan(b, "site", SPECS, client), client)) == {
+        t: "unchanged" for t in ALL_TARGETS}
+    assert emu.write_calls() == []
 
 
 # --- bulk reads and side-by-side writes ------------------------------------------------------------
@@ -238,11 +264,11 @@ def counts(emu):
 PER_DOMAIN_READS = ("DescribeDomainCertificateInfo", "DescribeDcdnDomainCertificateInfo", "DescribeDomain")
 
 
-def test_domain_absent_from_a_successful_https_list_is_planned_without_a_per_domain_read(emu):
+def test_cdn_domain_absent_from_a_successful_https_list_is_planned_without_a_per_domain_read(emu):
     client = make_client(emu)
     other, other_key = make_cert(NAMES, 30)
     emu.add_cdn_domain("old.example.test", cert_pem=other, key_pem=other_key, cert_name="old-cert")
-    specs = TargetSpecs(cdn=CDN + ["old.example.test"], dcdn=list(DCDN), apigateway=list(SPECS.apigateway))
+    specs = TargetSpecs(cdn=CDN + ["old.example.test"], dcdn=list(DCDN), apigateway=list(APIGW))
     plan = deployer.plan(bundle(), "site", specs, client)
     assert {r.status for r in plan.results} == {"planned"}
     assert "install" in next(r.reason for r in plan.results if r.target == CDN[0])
@@ -251,13 +277,15 @@ def test_domain_absent_from_a_successful_https_list_is_planned_without_a_per_dom
     # CDN: a list with one HTTPS domain; DCDN: NoHttpsDomain (a successful "nothing is HTTPS")
     assert (n["DescribeCdnHttpsDomainList"], n["DescribeDcdnHttpsDomainList"], n["DescribeUserDomains"]) == (1, 1, 1)
     assert n.get("DescribeDomainCertificateInfo") == 1        # only the listed domain, for its served PEM
-    assert not any(n.get(a) for a in PER_DOMAIN_READS[1:])
+    # DCDN has no domain list in use: a domain its HTTPS listing leaves out is read before it is written
+    assert n.get("DescribeDcdnDomainCertificateInfo") == len(DCDN)
+    assert not n.get("DescribeDomain")
     # the read-only view answers from the same listings
     emu.reset_calls()
     view = {s.target: s for s in deployer.describe_targets(specs, client)}
     assert (view[CDN[0]].cert_name, view[DCDN[0]].error, view["old.example.test"].cert_name) == (None, None,
                                                                                                    "old-cert")
-    assert not any(counts(emu).get(a) for a in PER_DOMAIN_READS)
+    assert not any(counts(emu).get(a) for a in PER_DOMAIN_READS if a != "DescribeDcdnDomainCertificateInfo")
 
 
 @pytest.mark.parametrize("failing", [("DescribeCdnHttpsDomainList", "DescribeDcdnHttpsDomainList"),
@@ -269,8 +297,7 @@ def test_a_failed_listing_falls_back_to_per_domain_reads(emu, failing):
     assert statuses(plan.results) == {t: "planned" for t in ALL_TARGETS}
     n = counts(emu)
     assert n["DescribeDomainCertificateInfo"] == len(CDN)
-    assert n.get("DescribeDcdnDomainCertificateInfo", 0) == (len(DCDN) if "DescribeDcdnHttpsDomainList" in failing
-                                                             else 0)
+    assert n.get("DescribeDcdnDomainCertificateInfo", 0) == len(DCDN)     # unlisted DCDN domains are read
 
 
 def test_unknown_domains_fail_with_the_cloud_code_and_request_id(emu):
@@ -285,7 +312,7 @@ def test_unknown_domains_fail_with_the_cloud_code_and_request_id(emu):
     assert {t for t, r in res.items() if r.status == "deployed"} == {CDN[0], DCDN[0]}
 
 
-def test_read_back_uses_the_bulk_listings(emu, monkeypatch):
+def test_read_back_uses_the_bulk_listings(emu, emulator_factory):  # noqa: F811
     client = make_client(emu)
     plan = deployer.plan(bundle(), "site", SPECS, client)
     emu.reset_calls()
@@ -295,37 +322,35 @@ def test_read_back_uses_the_bulk_listings(emu, monkeypatch):
     assert (n["DescribeCdnHttpsDomainList"], n["DescribeDcdnHttpsDomainList"], n["DescribeApiGroup"]) == (1, 1, 2)
     assert not any(n.get(a) for a in PER_DOMAIN_READS)
 
-    # a listing that does not show the upload yet: only those targets are read one by one
+    # listings that do not show the writes yet (the emulator's listing lag: the product's next
+    # listing after a write): what a listing does not show is read back on its own, once -- every
+    # CDN and DCDN domain, and the domain of the API group read first
+    lagging = seed(emulator_factory(listing_lag=1))
+    client = make_client(lagging)
     b = bundle()
     plan = deployer.plan(b, "site", SPECS, client)
-    lagging = {CDN[1], "api2.example.test"}
-    real_list, real_group = deployer.cdn.list_https, deployer.apigateway.read_group
-    monkeypatch.setattr(deployer.cdn, "list_https", lambda c, ds, **kw: {
-        d: v for d, v in real_list(c, ds, **kw).items() if d not in lagging})
-    monkeypatch.setattr(deployer.apigateway, "read_group", lambda c, g: {
-        d: v for d, v in real_group(c, g).items() if d not in lagging})
-    emu.reset_calls()
+    lagging.reset_calls()
     results = deployer.apply(plan, client)
     assert statuses(results) == {t: "deployed" for t in ALL_TARGETS}
-    n = counts(emu)
-    assert (n.get("DescribeDomainCertificateInfo"), n.get("DescribeDomain")) == (1, 1)
-    assert not n.get("DescribeDcdnDomainCertificateInfo")
-    assert emu.cdn_state(CDN[1])["serial"] == b.cert.serial_number
+    n = counts(lagging)
+    assert (n["DescribeDomainCertificateInfo"], n["DescribeDcdnDomainCertificateInfo"], n["DescribeDomain"]) == (
+        len(CDN), len(DCDN), 1)
+    assert emu.cdn_state(CDN[1])["serial"] != lagging.cdn_state(CDN[1])["serial"] == b.cert.serial_number
 
 
-def test_dcdn_and_api_gateway_writes_run_alongside_the_cdn_batches(emu):
-    many = ["b%02d.example.test" % i for i in range(50)]       # 5 batches, paced at 7.5 a second
+def test_dcdn_and_api_gateway_writes_run_alongside_the_cdn_writes(emu):
+    many = ["b%02d.example.test" % i for i in range(50)]       # single-domain calls by reference, 22.5 a second
     for d in many:
         emu.add_cdn_domain(d)
     client = make_client(emu)
-    specs = TargetSpecs(cdn=many, dcdn=list(DCDN), apigateway=list(SPECS.apigateway))
+    specs = TargetSpecs(cdn=many, dcdn=list(DCDN), apigateway=list(APIGW))
     plan = deployer.plan(bundle(), "site", specs, client)
     emu.reset_calls()
     assert {r.status for r in deployer.apply(plan, client)} == {"deployed"}
     times = {}
     for c in emu.write_calls():
         times.setdefault(c.action, []).append(c.time)
-    last_batch = max(times["BatchSetCdnDomainServerCertificate"])
-    assert len(times["BatchSetCdnDomainServerCertificate"]) == 5
+    last_batch = max(times["SetCdnDomainSSLCertificate"])
+    assert len(times["SetCdnDomainSSLCertificate"]) == 50
     assert max(times["SetDcdnDomainSSLCertificate"]) < last_batch
     assert max(times["SetDomainCertificate"]) < last_batch

@@ -5,7 +5,12 @@ it is loopback), signs with the credentials the provider hands out (always passe
 explicitly, so the legacy core's ALIYUN_ACCESS_KEY_* env override never applies),
 paces each action under its documented QPS, retries what is worth retrying with
 jittered exponential backoff, and turns every failure into a CloudError whose text
-is one sanitised line (no signed URL, key id or private key).
+is one sanitised line (no signed URL, key id or private key). Writes are POSTs with
+every parameter in the signed form body, so no certificate or key travels in a URL.
+
+The transport knows no deploy target: each product's facts (code, version, endpoint per
+region and site, QPS per action, RAM prefix) arrive through register(), which the
+targets package calls on import. Dependencies run targets -> cloud, never back.
 """
 
 import importlib
@@ -17,8 +22,8 @@ import random
 import re
 import threading
 import time
-from dataclasses import dataclass
-from typing import Dict
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Mapping, Optional
 from urllib.parse import urlsplit
 
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
@@ -36,36 +41,50 @@ silence_sdk()          # the core logs signed URLs (key id, private keys) and ad
 
 @dataclass(frozen=True)
 class Product:
+    """What the transport needs to know about one API: who it is and where it lives.
+
+    The cloud layer defines only the products it uses itself (dns, sts); the deploy
+    targets hand theirs in through register() (the targets package does so on import),
+    so the dependency runs targets -> cloud and never back.
+    """
+
+    key: str           # our name for it: "cdn", "cas", "dns"
     code: str          # the SDK's product code
     version: str
     package: str       # generated request classes, or "" for a bare RpcRequest (POST)
+    endpoint: Callable[[str, bool], str]          # (region, international) -> host
+    qps: Mapping[str, float] = field(default_factory=dict)   # per action: documented or ASSUMED limits
+    regional: bool = False                        # calls carry RegionId (the request's own region)
+    ram: str = ""                                 # RAM service prefix of its actions ("cdn", "yundun-cert")
 
 
-PRODUCTS = {
-    "cdn": Product("Cdn", "2018-05-10", "aliyunsdkcdn.request.v20180510"),
-    "dcdn": Product("dcdn", "2018-01-15", "aliyunsdkdcdn.request.v20180115"),
-    "apigateway": Product("CloudAPI", "2016-07-14", "aliyunsdkcloudapi.request.v20160714"),
-    "dns": Product("Alidns", "2015-01-09", "aliyunsdkalidns.request.v20150109"),
-    "sts": Product("Sts", "2015-04-01", ""),
-}
+def ram_actions() -> "set[str]":
+    """'prefix:Action' for every action of every registered product (what a policy must grant)."""
+    return {"%s:%s" % (p.ram, a) for p in PRODUCTS.values() if p.ram for a in p.qps}
 
-# Per-account QPS limits: documented ones, then assumed ones; any other action gets DEFAULT_QPS.
-QPS_LIMITS = {
-    "SetCdnDomainSSLCertificate": 30,
-    "BatchSetCdnDomainServerCertificate": 10,
-    "SetDomainServerCertificate": 10,
-    "DescribeDomainCertificateInfo": 100,
-    "DescribeCdnHttpsDomainList": 100,
-    "DescribeDcdnHttpsDomainList": 100,
-    "DescribeDcdnDomainCertificateInfo": 100,
-    # ASSUMED, not documented: conservative guesses (the comparable documented CDN actions
-    # allow 30/s for a write, 100/s for a read); the Pacer's 75% margin applies on top.
-    "SetDcdnDomainSSLCertificate": 20,
-    "SetDomainCertificate": 20,
-    "DescribeApiGroup": 20,
-    "DescribeDomain": 20,
-}
+
+PRODUCTS: Dict[str, Product] = {}
+
+
+def register(product: Product) -> Product:
+    """Make a product known to every CloudClient (idempotent)."""
+    PRODUCTS[product.key] = product
+    return product
+
+
+register(Product("dns", "Alidns", "2015-01-09", "aliyunsdkalidns.request.v20150109",
+                 lambda region, intl: "alidns.aliyuncs.com",
+                 {a: 10 for a in ("AddDomainRecord", "DeleteDomainRecord", "DescribeSubDomainRecords",
+                                  "DescribeDomains")}, ram="alidns"))
+register(Product("sts", "Sts", "2015-04-01", "", lambda region, intl: "sts.aliyuncs.com"))
+
 DEFAULT_QPS = 10
+
+
+def qps_limits() -> Dict[str, float]:
+    """Every registered action's limit (an action not listed gets DEFAULT_QPS)."""
+    return {action: limit for p in PRODUCTS.values() for action, limit in p.qps.items()}
+
 
 RETRY_CODES = {"ServiceUnavailable", "InternalError", "UnknownError", "ServiceBusy", "SDK.HttpError"}
 DNS_RETRY_CODES = {"LastOperationNotFinished"}
@@ -93,30 +112,20 @@ def is_loopback(host):
         return False
 
 
-def default_endpoint(settings, product):
-    if product == "cdn":
-        return "cdn.ap-southeast-1.aliyuncs.com" if settings.international else "cdn.aliyuncs.com"
-    return {
-        "dcdn": "dcdn.aliyuncs.com",
-        "apigateway": "apigateway.%s.aliyuncs.com" % settings.region,
-        "dns": "alidns.aliyuncs.com",
-        "sts": "sts.aliyuncs.com",
-    }[product]
+def default_endpoint(settings, product, region=None):
+    return PRODUCTS[product].endpoint(region or settings.region, settings.international)
 
 
-def endpoint_for(settings, product, extra=None, env=None) -> Endpoint:
+def endpoint_for(settings, product, extra=None, env=None, region=None) -> Endpoint:
     """Where requests for product go: ACME_ALIYUN_ENDPOINT > product override > endpoint > default.
 
     A bare host[:port] means HTTPS, except on loopback (the emulator) where it means
     HTTP. An explicit http:// is refused for anything but loopback.
     """
     env = os.environ if env is None else env
-    product_override = {
-        "cdn": settings.cdn_endpoint, "dcdn": settings.dcdn_endpoint,
-        "apigateway": settings.apigateway_endpoint, "dns": settings.dns_endpoint,
-    }.get(product) or (extra or {}).get(product)
+    product_override = (settings.endpoints or {}).get(product) or (extra or {}).get(product)
     value = (env.get("ACME_ALIYUN_ENDPOINT") or product_override or settings.endpoint
-             or default_endpoint(settings, product)).strip()
+             or default_endpoint(settings, product, region)).strip()
     if "://" in value:
         parts = urlsplit(value)
         scheme, host = parts.scheme.lower(), parts.netloc
@@ -182,13 +191,14 @@ class Pacer:
     """
 
     def __init__(self, limits=None, default=DEFAULT_QPS):
-        self.limits = dict(QPS_LIMITS if limits is None else limits)
+        self.limits = limits          # None: the registered products' limits, read when used
         self.default = default
         self._buckets: Dict[str, tuple] = {}  # action -> (tokens, monotonic time)
         self._lock = threading.Lock()
 
     def wait(self, action):
-        limit = self.limits.get(action, self.default)
+        limits = qps_limits() if self.limits is None else self.limits
+        limit = limits.get(action, self.default)
         rate, burst = 0.75 * limit, max(1.0, 0.15 * limit)
         with self._lock:
             now = time.monotonic()
@@ -211,6 +221,7 @@ class CloudClient:
         self.pacer = pacer or Pacer()
         self.extra_endpoints = dict(extra_endpoints or {})
         self.retry_base, self.retry_cap, self.retry_deadline = retry_base, retry_cap, retry_deadline
+        self.form_body = True          # writes carry their parameters (certificate, key) in the form body
         self._local = threading.local()
         self._stats_lock = threading.Lock()
         self.stats = {"calls": 0, "writes": 0, "throttled": 0, "retries": 0, "errors": 0}
@@ -224,8 +235,8 @@ class CloudClient:
             for k, v in inc.items():
                 self.stats[k] += v
 
-    def endpoint(self, product) -> Endpoint:
-        return endpoint_for(self.settings, product, self.extra_endpoints)
+    def endpoint(self, product, region=None) -> Endpoint:
+        return endpoint_for(self.settings, product, self.extra_endpoints, region=region)
 
     def _acs(self, cred, ep):
         """One AcsClient per thread and key; ak/secret explicit, no SDK retry, no proxy on loopback."""
@@ -242,7 +253,7 @@ class CloudClient:
             )
         return cache[key]
 
-    def _request(self, product, action, params, cred, ep):
+    def _request(self, product, action, params, cred, ep, write, region):
         spec = PRODUCTS[product]
         req = None
         if spec.package:
@@ -251,13 +262,16 @@ class CloudClient:
                 req = getattr(mod, action + "Request")()
             except (ImportError, AttributeError):
                 req = None
-        if req is None:
-            req = RpcRequest(spec.code, spec.version, action)
+        if req is None or write:   # writes: POST, every parameter (certificate, key) in the signed body
+            req = req or RpcRequest(spec.code, spec.version, action)
             req.set_method("POST")
+        add = req.add_body_params if write and self.form_body else req.add_query_param
+        if region:
+            req.add_query_param("RegionId", region)
         for k, v in params.items():
             if v is None:
                 continue
-            req.add_query_param(k, ("true" if v else "false") if isinstance(v, bool) else str(v))
+            add(k, ("true" if v else "false") if isinstance(v, bool) else str(v))
         if cred.security_token:
             req.add_query_param("SecurityToken", cred.security_token)
         req.set_endpoint(ep.host)
@@ -265,9 +279,9 @@ class CloudClient:
         req.set_accept_format("JSON")
         return req
 
-    def _once(self, product, action, params, ep):
+    def _once(self, product, action, params, ep, write=False, region=None):
         cred = self.credentials.get()
-        req = self._request(product, action, params, cred, ep)
+        req = self._request(product, action, params, cred, ep, write, region)
         try:
             body = self._acs(cred, ep).do_action_with_exception(req)
         except ServerException as e:
@@ -284,9 +298,12 @@ class CloudClient:
         except ValueError:
             raise CloudError("SDK.InvalidResponse", "answer is not JSON", action=action) from None
 
-    def call(self, product, action, params: dict, write: bool) -> dict:
-        """Send one request (retrying transient failures); the parsed JSON answer or CloudError."""
-        ep = self.endpoint(product)
+    def call(self, product: str, action: str, params: dict, write: bool, region: Optional[str] = None) -> dict:
+        """Send one request (retrying transient failures); the parsed JSON answer or CloudError.
+
+        region: for a regional product, the region whose endpoint and RegionId the call uses.
+        """
+        ep = self.endpoint(product, region)
         deadline = time.monotonic() + self.retry_deadline
         attempts = max(1, self.settings.max_attempts)
         attempt = 0
@@ -295,7 +312,7 @@ class CloudClient:
             self.pacer.wait(action)
             self._count(calls=1, writes=int(write))
             try:
-                data = self._once(product, action, params, ep)
+                data = self._once(product, action, params, ep, write, region)
                 logger.debug("%s %s ok (RequestId %s)", product, action, data.get("RequestId"))
                 return data
             except CloudError as err:

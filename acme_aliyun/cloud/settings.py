@@ -4,21 +4,19 @@ config.py fills this from the [aliyun] section of acme.ini; the cloud layer neve
 reads acme.ini itself.
 """
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Dict, Optional
 
 
 @dataclass
 class CloudSettings:
     region: str = "cn-hangzhou"
     international: bool = False            # international site: CDN via cdn.ap-southeast-1, CertRegion ap-southeast-1
-    cert_region: Optional[str] = None      # CertRegion for CDN/DCDN (default from `international`)
+    cert_region: Optional[str] = None      # CertRegion for CAS references (default from `international`)
+    upload: str = "cas"                    # cas: upload once to CAS, reference it; direct: PEM inline
     # endpoint overrides: host[:port] or a URL; http only allowed for loopback
     endpoint: Optional[str] = None         # all products
-    cdn_endpoint: Optional[str] = None
-    dcdn_endpoint: Optional[str] = None
-    apigateway_endpoint: Optional[str] = None
-    dns_endpoint: Optional[str] = None
+    endpoints: Dict[str, str] = field(default_factory=dict)   # per product key ("cdn", "cas", "dns")
     # credentials given in acme.ini (discouraged) and the RAM role name for ECS
     access_key_id: Optional[str] = None
     access_key_secret: Optional[str] = None

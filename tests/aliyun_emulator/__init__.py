@@ -1,6 +1,7 @@
 """A loopback emulator of the Alibaba Cloud OpenAPI (RPC style, signature V1) for the products this
-project deploys to: CDN (Cdn 2018-05-10), DCDN (dcdn 2018-01-15), API Gateway (CloudAPI 2016-07-14)
-and Alibaba Cloud DNS (Alidns 2015-01-09). Drive it with the real legacy SDK:
+project deploys to: CDN (Cdn 2018-05-10), DCDN (dcdn 2018-01-15), API Gateway (CloudAPI 2016-07-14),
+the SSL Certificates Service (cas 2020-04-07) and Alibaba Cloud DNS (Alidns 2015-01-09). Parameters
+may come in the URL query or the POST form body (both signed). Drive it with the real legacy SDK:
 
     from tests.aliyun_emulator import Emulator, EmulatorConfig
     emu = Emulator(EmulatorConfig(accounts={"testak": "testsecret"})).start()
@@ -10,14 +11,22 @@ and Alibaba Cloud DNS (Alidns 2015-01-09). Drive it with the real legacy SDK:
     req = SetCdnDomainSSLCertificateRequest(); req.set_endpoint(emu.endpoint); ...
     emu.stop()
 
+Strict by default where the reference leaves a fact open (issue 11): one account-wide certificate-name
+registry for CAS, CDN and DCDN uploads; identical content under a new name refused; CDN/DCDN by CAS
+reference; wildcard accelerated domains named ``.example.test``; regional API Gateway groups; a GET
+carrying an API Gateway private key refused; ``emu.calls.key_in_query()`` lists requests whose URL
+query carried key material. Each strict reading has an EmulatorConfig switch (see config.py).
+
 Modules: config (EmulatorConfig, default tables), signature (V1 algorithm), auth (keys, STS, timestamp,
 nonce), ratelimit (QPS), faults (random faults, failing domains, write overlap), certs (upload checks),
-state (resources), products/* (one module per product), challtestsrv (TXT mirror), calllog, server
-(HTTP + pipeline), emulator (public API), testcerts (certificates for tests), __main__ (standalone).
+certstore (CAS certificates and the name registry), lag (listings that trail writes), state (resources),
+products/* (one module per product), challtestsrv (TXT mirror), calllog, keywatch (key material in URL
+queries), server (HTTP + pipeline), emulator (public API), testcerts (certificates for tests), __main__
+(standalone).
 """
 
-from .calllog import CallRecord
+from .calllog import CallList, CallRecord
 from .config import DEFAULT_QPS, FAULT_KINDS, EmulatorConfig
 from .emulator import Emulator
 
-__all__ = ["CallRecord", "DEFAULT_QPS", "Emulator", "EmulatorConfig", "FAULT_KINDS"]
+__all__ = ["CallList", "CallRecord", "DEFAULT_QPS", "Emulator", "EmulatorConfig", "FAULT_KINDS"]

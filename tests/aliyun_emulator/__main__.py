@@ -9,8 +9,11 @@ serves until SIGTERM or SIGINT. The JSON file (every key optional):
       "accounts": {"testak": "testsecret"},                 // AccessKeyId -> AccessKeySecret
       "sts": [{"access_key_id": "STS.x", "access_key_secret": "s", "security_token": "t",
                "expires_in": 3600}],
-      "cdn_domains":  ["cdn1.example.test", {"domain": "old.example.test", "status": "offline"}],
+      "cdn_domains":  ["cdn1.example.test", {"domain": "old.example.test", "status": "offline"},
+                       ".wild.example.test"],                 // a wildcard accelerated domain
       "dcdn_domains": ["d1.example.test"],
+      "cas_certificates": [{"cert_pem": "-----BEGIN CERTIFICATE-----...", "key_pem": "...",
+                            "name": "someone-elses", "site": "cn-hangzhou"}],
       "api_groups": [{"group_id": "927d50c0f2e54b359919923d908bb015",
                       "domains": ["api.example.test"], "region": "cn-hangzhou"}],
       "dns_zones": ["example.test"],
@@ -19,14 +22,18 @@ serves until SIGTERM or SIGINT. The JSON file (every key optional):
       "fault_rate": 0.1, "fault_kinds": ["throttling", "unavailable", "reset"], "fault_seed": 1,
       "fault_actions": ["SetCdnDomainSSLCertificate"],
       "challtestsrv_url": "http://127.0.0.1:8055",
-      "qps_limits": {"SetCdnDomainSSLCertificate": 5}
+      "qps_limits": {"SetCdnDomainSSLCertificate": 5},
+      "refuse_duplicate_content": true, "page_size_cap": 20, "listing_lag": 2
     }
 
-Besides the seed lists (sts, cdn_domains, dcdn_domains, api_groups, dns_zones, fail_domains), any
-EmulatorConfig field may appear at top level (e.g. "enforce_qps", "default_dns_ttl_min",
-"dns_conflict_rate", "timeout_sleep_s", "cert_codes", "error_overrides"). A domain entry is a name or
-an object with the keyword arguments of Emulator.add_cdn_domain / add_dcdn_domain (cert_pem and
-key_pem preload an HTTPS certificate). Unknown keys are an error.
+Besides the seed lists (sts, cdn_domains, dcdn_domains, cas_certificates, api_groups, dns_zones,
+fail_domains), any EmulatorConfig field may appear at top level (e.g. "enforce_qps",
+"default_dns_ttl_min", "dns_conflict_rate", "timeout_sleep_s", "cert_codes", "error_overrides", and
+issue 11's switches "refuse_duplicate_content", "cas_names_per_site", "cas_refuse_delete_in_use",
+"batch_refuses_cas", "apigw_refuse_get_with_key", "page_size_cap", "listing_lag"). A domain entry is a
+name or an object with the keyword arguments of Emulator.add_cdn_domain / add_dcdn_domain (cert_pem and
+key_pem preload an HTTPS certificate); a CAS entry takes the keyword arguments of
+Emulator.add_cas_certificate. Unknown keys are an error.
 """
 
 import argparse
@@ -38,7 +45,7 @@ import threading
 
 from . import Emulator, EmulatorConfig
 
-_SEEDS = ("sts", "cdn_domains", "dcdn_domains", "api_groups", "dns_zones", "fail_domains")
+_SEEDS = ("sts", "cdn_domains", "dcdn_domains", "cas_certificates", "api_groups", "dns_zones", "fail_domains")
 
 
 def build(spec):
@@ -60,6 +67,8 @@ def build(spec):
         emu.add_cdn_domain(**_domain_kwargs(entry))
     for entry in spec.get("dcdn_domains", ()):
         emu.add_dcdn_domain(**_domain_kwargs(entry))
+    for cert in spec.get("cas_certificates", ()):
+        emu.add_cas_certificate(**cert)
     for group in spec.get("api_groups", ()):
         emu.add_api_group(**group)
     for zone in spec.get("dns_zones", ()):

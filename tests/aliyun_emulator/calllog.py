@@ -1,5 +1,9 @@
 """The call log: one CallRecord per request received. It holds parameter NAMES only, never values,
-so no certificate, private key, token or signature ends up in it."""
+so no certificate, private key, token or signature ends up in it. Whether the URL query carried key
+material is decided while the values are in hand (keywatch.KeyWatch) and kept as ``key_in_query``.
+
+``CallLog.snapshot`` returns a CallList: a plain list with a few filters tests need in one call,
+e.g. ``assert not emu.calls.key_in_query()``."""
 
 import threading
 from dataclasses import dataclass
@@ -19,6 +23,22 @@ class CallRecord:
     time: float                     # time.time() when the request arrived
     fault: Optional[str] = None     # injected fault kind, if any
     targets: Tuple[str, ...] = ()   # domains (or DNS zones) a write addresses
+    method: str = ""                # HTTP method as received: "GET", "POST"
+    query_keys: Tuple[str, ...] = ()   # sorted names of the parameters that came in the URL query
+    body_keys: Tuple[str, ...] = ()    # sorted names of the parameters that came in the form body
+    key_in_query: bool = False      # the URL query carried private-key material (see keywatch)
+
+
+class CallList(list):
+    """A snapshot of the call log (oldest first) with filters."""
+
+    def key_in_query(self) -> "CallList":
+        """The requests whose URL query carried private-key material (empty when none did)."""
+        return CallList(c for c in self if c.key_in_query)
+
+    def of(self, action: str) -> "CallList":
+        """The requests to ``action``."""
+        return CallList(c for c in self if c.action == action)
 
 
 class CallLog:
@@ -30,9 +50,9 @@ class CallLog:
         with self._lock:
             self._records.append(record)
 
-    def snapshot(self):
+    def snapshot(self) -> CallList:
         with self._lock:
-            return list(self._records)
+            return CallList(self._records)
 
     def clear(self):
         with self._lock:

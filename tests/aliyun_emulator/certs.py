@@ -42,7 +42,8 @@ class UploadedCert:
         return (now or datetime.datetime.now(datetime.timezone.utc)) >= self.not_after
 
     def covers(self, domain):
-        """True if a SAN (or, without SANs, the CN) matches ``domain``; '*.' matches one label."""
+        """True if a SAN (or, without SANs, the CN) matches ``domain``; '*.' matches one label, and a
+        wildcard accelerated domain ``.example.test`` (CDN/DCDN naming) is covered by ``*.example.test``."""
         domain = domain.lower().rstrip(".")
         for name in self.dns_names or (self.common_name,):
             name = name.lower().rstrip(".")

@@ -2,20 +2,23 @@
 call log and the stored state."""
 
 import threading
+from typing import List, Optional
 
 from .auth import Authenticator
 from .calllog import CallLog
 from .certs import load_upload
+from .certstore import SITES
 from .challtestsrv import TxtMirror
 from .config import FAULT_KINDS, EmulatorConfig
 from .faults import FaultInjector
+from .keywatch import KeyWatch
 from .ratelimit import RateLimiter
 from .server import Dispatcher, EmulatorHTTPServer
-from .state import ApiDomain, ApiGroup, CdnDomain, DeployedCert, DnsZone, State, utcnow
+from .state import ApiDomain, ApiGroup, CdnDomain, DeployedCert, DnsZone, State, accelerated_name, utcnow
 
 
 class Emulator:
-    """A loopback Alibaba Cloud OpenAPI (Cdn, dcdn, CloudAPI, Alidns) for the legacy Python SDK.
+    """A loopback Alibaba Cloud OpenAPI (Cdn, dcdn, CloudAPI, cas, Alidns) for the legacy Python SDK.
 
         emu = Emulator(EmulatorConfig(accounts={"testak": "testsecret"})).start()
         req.set_endpoint(emu.endpoint)
@@ -26,14 +29,15 @@ class Emulator:
     def __init__(self, config=None):
         self.config = config or EmulatorConfig()
         c = self.config
-        self._state = State()
+        self._state = State(names_per_site=c.cas_names_per_site, listing_lag=c.listing_lag)
         self._auth = Authenticator(c.accounts, c.timestamp_tolerance_s, c.nonce_ttl_s)
         self._faults = FaultInjector(c.fault_rate, c.fault_kinds, c.fault_seed, c.fault_actions)
         self._calls = CallLog()
+        self._keys = KeyWatch()
         self._stopping = threading.Event()
         mirror = TxtMirror(c.challtestsrv_url) if c.challtestsrv_url else None
         self._dispatcher = Dispatcher(c, self._state, self._auth, RateLimiter(c.qps_limit, c.enforce_qps),
-                                      self._faults, self._calls, mirror, self._stopping)
+                                      self._faults, self._calls, mirror, self._stopping, self._keys)
         self._server = None
         self._thread = None
 
@@ -83,23 +87,38 @@ class Emulator:
         self._auth.add_sts(access_key_id, access_key_secret, security_token, expires_in)
 
     def add_cdn_domain(self, domain, status="online", cert_pem=None, key_pem=None, cert_name=None, cdn_type="web"):
-        """A CDN domain; with cert_pem+key_pem it already serves HTTPS (even an expired certificate)."""
+        """A CDN domain; with cert_pem+key_pem it already serves HTTPS (even an expired certificate).
+
+        A wildcard accelerated domain is stored as the API names it, with a leading dot: ``.example.test``
+        (``*.example.test`` is accepted here and stored so; the API itself refuses the ``*.`` form)."""
         self._add_accelerated(self._state.cdn, domain, status, cert_pem, key_pem, cert_name, cdn_type)
 
     def add_dcdn_domain(self, domain, status="online", cert_pem=None, key_pem=None, cert_name=None):
         self._add_accelerated(self._state.dcdn, domain, status, cert_pem, key_pem, cert_name, "dynamic")
 
     def _add_accelerated(self, store, domain, status, cert_pem, key_pem, cert_name, cdn_type):
-        domain = domain.lower()
+        domain = accelerated_name(domain)
         with self._state.lock:
             now = utcnow()
             entry = CdnDomain(domain, int(self._state.new_id()), status, cdn_type, now, now)
             if cert_pem:
+                self._keys.remember(key_pem)
                 upload = load_upload(cert_pem, key_pem)
                 name = cert_name or "cert-" + upload.fingerprint[:16]
-                cert_id = self._state.cert_names.claim(name, upload)
-                entry.cert, entry.ssl = DeployedCert(name, cert_id, "upload", "cn-hangzhou", upload, now), "on"
+                stored = self._state.certs.seed(name, upload, now=now)
+                entry.cert = DeployedCert(name, str(stored.cert_id), "upload", stored.site, upload, now)
+                entry.ssl = "on"
             store[domain] = entry
+
+    def add_cas_certificate(self, cert_pem: str, key_pem: str, name: str, site: str = "cn-hangzhou") -> int:
+        """A certificate already in the SSL Certificates Service (uploaded by someone else); returns its
+        CertId. Seeding skips the content check; a name taken by another certificate is a ValueError."""
+        if site not in SITES:
+            raise ValueError("CAS site must be one of %s" % (SITES,))
+        self._keys.remember(key_pem)
+        upload = load_upload(cert_pem, key_pem)
+        with self._state.lock:
+            return self._state.certs.seed(name, upload, site).cert_id
 
     def add_api_group(self, group_id, domains, region="cn-hangzhou", name=None):
         """An API Gateway group in ``region`` with custom ``domains`` bound (no certificates yet)."""
@@ -129,7 +148,8 @@ class Emulator:
     # -- call log --------------------------------------------------------------------------------
     @property
     def calls(self):
-        """Every request so far, oldest first (list of CallRecord)."""
+        """Every request so far, oldest first: a CallList (a list of CallRecord) whose
+        ``key_in_query()`` returns the requests that carried private-key material in the URL query."""
         return self._calls.snapshot()
 
     def write_calls(self):
@@ -145,21 +165,30 @@ class Emulator:
 
     # -- stored state ----------------------------------------------------------------------------
     def cdn_state(self, domain):
-        """dict: domain, status, ssl, cert_name, cert_id, cert_type, cert_region, cert_pem, key_pem, serial,
-        fingerprint, not_before, not_after (aware datetimes), common_name, dns_names, updated_at, staging."""
+        """dict: domain, status, ssl, cert_name, cert_id, cert_type ("upload"/"cas"), cert_region, cert_pem,
+        key_pem, serial, fingerprint, not_before, not_after (aware datetimes), common_name, dns_names,
+        updated_at, staging. ``*.x`` is read as the stored ``.x``."""
         with self._state.lock:
-            return self._state.cdn[domain.lower()].snapshot()
+            return self._state.cdn[accelerated_name(domain)].snapshot()
 
     def dcdn_state(self, domain):
-        """Same keys as cdn_state."""
+        """Same keys (and wildcard reading) as cdn_state."""
         with self._state.lock:
-            return self._state.dcdn[domain.lower()].snapshot()
+            return self._state.dcdn[accelerated_name(domain)].snapshot()
 
     def apigw_domain_state(self, group_id, domain):
         """dict: group_id, domain, cert_name, cert_id, cert_pem, key_pem, serial, fingerprint, not_before,
         not_after (all None while no certificate is set)."""
         with self._state.lock:
             return self._state.api_groups[group_id].domains[domain.lower()].snapshot(group_id)
+
+    def cas_certificates(self, site: Optional[str] = None) -> List[dict]:
+        """list of dicts (oldest first): cert_id, name, site, source ("cas", "cdn", "dcdn", "seed"),
+        resource_id, cert_pem, key_pem, serial, fingerprint, not_before, not_after, common_name, dns_names,
+        created_at. site: "cn-hangzhou", "ap-southeast-1" or None for both."""
+        with self._state.lock:
+            sites = SITES if site is None else (site,)
+            return [c.snapshot() for s in sites for c in self._state.certs.in_site(s)]
 
     def dns_records(self, zone):
         """list of dicts: record_id, rr, type, value, ttl, line, priority, host — in creation order."""

@@ -74,6 +74,7 @@ CATALOGUE = {
     "SetDomainCertificate.ParameterError": (400, "The specified parameters are invalid."),
     "NoHttpsDomain": (400, "Your account does not have any HTTPS domain."),
     # CloudAPI (codes after NotFoundApiGroup are the emulator's choice, [unverified])
+    "UnsupportedHTTPMethod": (400, "This http method is not supported."),  # [assumed]
     "NotFoundApiGroup": (404, "The specified API group does not exist."),  # status [unverified]
     "NotFoundDomain": (404, "The specified domain name is not bound to the API group."),  # [3rd-party]
     "InvalidParameter.Certificate": (400, "The certificate is invalid."),
@@ -81,6 +82,10 @@ CATALOGUE = {
     "InvalidParameter.CertificateNotMatch": (400, "The private key does not match the certificate."),
     "InvalidParameter.CertificateExpired": (400, "The certificate has expired."),
     "InvalidParameter.CertificateDomainNotMatch": (400, "The certificate does not cover the domain name."),
+    # CAS (codes the emulator chose: no document names them, [assumed])
+    "NameRepeat": (400, "名称重复，请重新输入。"),
+    "NotFound": (404, "The certificate does not exist."),
+    "CertificateInUse": (400, "The certificate is in use by a cloud product and cannot be deleted."),
     # Alidns
     "InvalidDomainName.NoExist": (400, "The specified domain name does not exist. Refresh the page and try again."),
     "DomainRecordDuplicate": (400, "The DNS record already exists."),

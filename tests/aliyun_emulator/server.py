@@ -1,6 +1,7 @@
 """The HTTP side: the request pipeline every call goes through, and the loopback ThreadingHTTPServer.
 
-Pipeline (Dispatcher.dispatch): merge query and form body -> route by Action+Version (any Host) ->
+Pipeline (Dispatcher.dispatch): merge query and form body (the body wins on a name in both, as the
+SDK's signer does) -> route by Action+Version (any Host) ->
 authenticate -> QPS window -> random fault -> failing domain -> [in-flight window: latency, overlap
 check (LastOperationNotFinished), handler under the state lock]. Calls rejected before the handler also
 pay the latency. Every request leaves one CallRecord; the answer is JSON with RequestId, or for the
@@ -39,6 +40,10 @@ class _Call:
     params: dict
     request_id: str
     received: float
+    method: str
+    query: dict
+    body: dict
+    host: str = ""
     product: object = None
     action: object = None
     fault: Optional[str] = None
@@ -50,8 +55,9 @@ class _Reset(Exception):
 
 
 class Dispatcher:
-    def __init__(self, config, state, auth, limiter, faults, calls, mirror, stopping):
+    def __init__(self, config, state, auth, limiter, faults, calls, mirror, stopping, keys):
         self._config = config
+        self._keys = keys
         self._state = state
         self._auth = auth
         self._limiter = limiter
@@ -62,7 +68,10 @@ class Dispatcher:
         self._inflight = InflightWrites()
 
     def dispatch(self, method, query, body, content_type, host):
-        call = _Call(_merge_params(query, body, content_type), new_request_id(), time.time())
+        query_params, body_params = _split_params(query, body, content_type)
+        call = _Call(dict(query_params, **body_params), new_request_id(), time.time(), method.upper(),
+                     query_params, body_params, host or "")
+        self._keys.remember_all(call.params.values())
         try:
             reply = Reply(200, dict({"RequestId": call.request_id}, **self._process(call, method)))
         except _Reset:
@@ -77,7 +86,9 @@ class Dispatcher:
             version=call.params.get("Version"), http_status=reply.status,
             code=reply.body.get("Code") if reply.body else None, request_id=call.request_id,
             write=bool(call.action and call.action.write), params_keys=tuple(sorted(call.params)),
-            time=call.received, fault=call.fault, targets=call.targets))
+            time=call.received, fault=call.fault, targets=call.targets, method=call.method,
+            query_keys=tuple(sorted(call.query)), body_keys=tuple(sorted(call.body)),
+            key_in_query=self._keys.leaks(call.query)))
         return reply
 
     def _process(self, call, method):
@@ -102,7 +113,16 @@ class Dispatcher:
             if overlapped and product.overlap_code and self._faults.chance(self._config.dns_conflict_rate):
                 raise ApiError(product.overlap_code)
             with self._state.lock:
-                return call.action.handler(self._ctx, Params(params, product.dotted_missing))
+                frozen = self._freeze_for_lag(call)
+                result = call.action.handler(self._ctx, Params(params, product.dotted_missing, call.method,
+                                                               frozenset(call.query), call.host))
+                self._state.lag.written(product.code, frozen)
+                return result
+
+    def _freeze_for_lag(self, call):
+        """Before a write: the copy the listings keep showing if it succeeds (see lag.ListingLag)."""
+        resources = self._state.resources_of(call.product.code) if call.action.write else None
+        return None if resources is None else self._state.lag.before_write(call.product.code, resources)
 
     def _inject(self, kind):
         if kind == "reset":
@@ -129,12 +149,17 @@ class Dispatcher:
         })
 
 
-def _merge_params(query, body, content_type):
-    """Query parameters, updated with an x-www-form-urlencoded body; blank values kept."""
-    params = dict(parse_qsl(query, keep_blank_values=True))
+def _split_params(query, body, content_type):
+    """(query parameters, x-www-form-urlencoded body parameters); blank values kept.
+
+    Both are signed by the SDK (rpc_signature_composer.get_signed_url: url params updated with the body
+    params), so the signature is checked over the merge. Another body type carries no RPC parameters.
+    """
+    query_params = dict(parse_qsl(query, keep_blank_values=True))
+    body_params = {}
     if body and (content_type or "").startswith("application/x-www-form-urlencoded"):
-        params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-    return params
+        body_params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    return query_params, body_params
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -1,5 +1,6 @@
 """The emulated account's resources: CDN and DCDN domains with their certificates, API Gateway groups
-with bound custom domains, Alidns zones with records, and the account-wide CertName registry.
+with bound custom domains, Alidns zones with records, and the certificates of the SSL Certificates
+Service (certstore.CertStore, which also holds the account-wide certificate-name registry).
 
 All access goes through ``State.lock`` (re-entrant). ``snapshot()`` methods return plain dicts for
 tests. The state keeps private keys because the real cloud does; nothing here is ever logged.
@@ -9,14 +10,22 @@ import datetime
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from .certs import UploadedCert
-from .errors import ApiError
+from .certstore import CertStore, StoredCert
+from .lag import ListingLag
 
 
 def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+
+
+def accelerated_name(domain: str) -> str:
+    """How CDN/DCDN store an accelerated domain: lower case, a wildcard as ``.example.test`` (for seeding
+    and test reads; API calls get no such mapping, so ``*.example.test`` there is not found)."""
+    domain = domain.lower().rstrip(".")
+    return domain[1:] if domain.startswith("*.") else domain
 
 
 def epoch_ms(when):
@@ -28,10 +37,15 @@ class DeployedCert:
     """A certificate attached to a CDN or DCDN domain."""
     name: str
     cert_id: str
-    cert_type: str            # "upload"
-    region: str
+    cert_type: str            # "upload" (PEM sent inline, stored in CAS too) or "cas" (set by CAS reference)
+    region: str               # CAS site region of the certificate
     upload: UploadedCert
     updated_at: datetime.datetime
+
+    @property
+    def cas_key(self):
+        """(CAS site region, CertId) of the certificate in the SSL Certificates Service."""
+        return self.region, self.cert_id
 
     FIELDS = ("cert_name", "cert_id", "cert_type", "cert_region", "cert_pem", "key_pem", "serial", "fingerprint",
               "not_before", "not_after", "common_name", "dns_names", "updated_at")
@@ -127,46 +141,30 @@ class DnsZone:
     records: Dict[str, DnsRecord] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class _NamedCert:
-    fingerprint: str
-    cert_id: str
-
-
-class CertNames:
-    """Account-wide CertName registry shared by CDN and DCDN uploads.
-
-    Re-using a name with the identical certificate (same leaf) is accepted and yields the same CertId:
-    retries and deploying one certificate to several domains stay idempotent. The same name with a
-    different certificate is Certificate.Duplicated unless ForceSet replaces the registered one.
-    """
-
-    def __init__(self, new_id):
-        self._new_id = new_id
-        self._by_name = {}
-
-    def claim(self, name, upload, force=False, content_duplicate_code=None):
-        """Register ``name`` for ``upload`` and return its CertId, or raise without changing anything."""
-        entry = self._by_name.get(name)
-        if entry is not None and entry.fingerprint == upload.fingerprint:
-            return entry.cert_id
-        if entry is not None and not force:
-            raise ApiError("Certificate.Duplicated")
-        if content_duplicate_code and any(e.fingerprint == upload.fingerprint for e in self._by_name.values()):
-            raise ApiError(content_duplicate_code)
-        self._by_name[name] = _NamedCert(upload.fingerprint, self._new_id())
-        return self._by_name[name].cert_id
-
-
 class State:
-    def __init__(self):
+    def __init__(self, names_per_site=False, listing_lag=0):
         self.lock = threading.RLock()
         self._ids = itertools.count(10000001)
         self.cdn = {}          # domain -> CdnDomain
         self.dcdn = {}         # domain -> CdnDomain
         self.api_groups = {}   # group id -> ApiGroup
         self.zones = {}        # zone -> DnsZone
-        self.cert_names = CertNames(self.new_id)
+        self.certs = CertStore(self.new_id, names_per_site)   # CAS certificates and the name registry
+        self.lag = ListingLag(listing_lag)                     # bulk listings that trail writes
+
+    def resources_of(self, product_code: str) -> Optional[dict]:
+        """The resources a product's writes change, for the listing lag (None: no listing lags)."""
+        return {"Cdn": self.cdn, "dcdn": self.dcdn, "CloudAPI": self.api_groups}.get(product_code)
+
+    def serving(self, stored: StoredCert) -> List[str]:
+        """The CDN/DCDN domains (production or staging) whose certificate is the CAS entry ``stored``."""
+        found = []
+        for store in (self.cdn, self.dcdn):
+            for domain in store.values():
+                if any(d is not None and d.cas_key == (stored.site, str(stored.cert_id))
+                       for d in (domain.cert, domain.staging_cert)):
+                    found.append(domain.name)
+        return found
 
     def new_id(self):
         """A fresh numeric id (as a string) for certificates, domains and DNS records."""

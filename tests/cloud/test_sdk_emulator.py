@@ -106,7 +106,7 @@ def test_legacy_aliyun_env_cannot_override_our_key(emu, monkeypatch):
 def test_env_endpoint_beats_settings(emu, monkeypatch):
     emu.add_dns_zone("example.test")
     monkeypatch.setenv("ACME_ALIYUN_ENDPOINT", emu.endpoint)
-    client = CloudClient(CloudSettings(dns_endpoint="127.0.0.1:1", endpoint="127.0.0.1:2"),
+    client = CloudClient(CloudSettings(endpoints={"dns": "127.0.0.1:1"}, endpoint="127.0.0.1:2"),
                          CredentialProvider.static("t", "testak", "testsecret"))
     assert client.call("dns", "DescribeDomains", {}, write=False)["TotalCount"] == 1
 

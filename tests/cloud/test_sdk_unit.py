@@ -7,7 +7,7 @@ import time
 import pytest
 
 from acme_aliyun.cloud import sdk
-from acme_aliyun.cloud.certinfo import Deployed, name_evidence, parse_time, unique_cert_name
+from acme_aliyun.targets.served import Deployed, name_evidence, parse_time, unique_cert_name
 from acme_aliyun.cloud.settings import CloudSettings
 from acme_aliyun.errors import ToolError, UsageError
 from acme_aliyun.pki import CertBundle
@@ -25,7 +25,7 @@ def test_default_endpoints():
 
 
 def test_endpoint_precedence():
-    s = CloudSettings(endpoint="all.example.com", cdn_endpoint="cdn.example.com")
+    s = CloudSettings(endpoint="all.example.com", endpoints={"cdn": "cdn.example.com"})
     assert sdk.endpoint_for(s, "cdn", env={}).host == "cdn.example.com"        # product > all
     assert sdk.endpoint_for(s, "dcdn", env={}).host == "all.example.com"       # all > default
     env = {"ACME_ALIYUN_ENDPOINT": "127.0.0.1:9000"}
@@ -44,7 +44,7 @@ def test_endpoint_precedence():
     ("https://cdn.example.com:8443", ("https", "cdn.example.com:8443")),
 ])
 def test_scheme_decision(value, expected):
-    ep = sdk.endpoint_for(CloudSettings(cdn_endpoint=value), "cdn", env={})
+    ep = sdk.endpoint_for(CloudSettings(endpoints={"cdn": value}), "cdn", env={})
     assert (ep.scheme, ep.host) == expected
 
 
@@ -118,7 +118,7 @@ def test_unique_cert_name_and_evidence():
     b = CertBundle.from_pems(full, key)
     name = unique_cert_name("my cert/*.example", b)
     assert name == "my-cert-.example-%s-%s" % (b.not_after.strftime("%Y%m%d"), b.serial[:8])
-    assert len(unique_cert_name("x" * 300, b)) == 128
+    assert len(unique_cert_name("x" * 300, b)) == 63       # CAS names: at most 63 characters
     assert name_evidence(unique_cert_name("other", b), b)
     assert not name_evidence("other-20200101-deadbeef", b)
     d = Deployed("other-name", b.not_after)

@@ -144,7 +144,7 @@ def test_unknown_env_is_rejected_and_staging_leaves_production_alone(cdn, client
     assert cert_info(client, cdn, D1)["CertName"] == "prod"
 
 
-def test_cert_name_is_unique_per_account_unless_the_content_is_identical(cdn, client):
+def test_cert_name_is_unique_per_account_whatever_the_content(cdn, client):
     cdn.add_dcdn_domain("d1.example.test")
     pem1, key1 = make_cert([D1, D2, "d1.example.test"])
     pem2, key2 = make_cert([D1, D2, "d1.example.test"])
@@ -153,16 +153,24 @@ def test_cert_name_is_unique_per_account_unless_the_content_is_identical(cdn, cl
     dcdn_req = req(SetDcdnDomainSSLCertificateRequest, DomainName="d1.example.test", SSLProtocol="on",
                    SSLPub=pem2, SSLPri=key2, CertName="shared")
     assert error_of(call, client, cdn, dcdn_req) == (400, "Certificate.Duplicated")
-    set_cert(client, cdn, D2, pem1, key1, "shared")           # same certificate, same name: accepted
-    assert cdn.cdn_state(D2)["cert_id"] == cdn.cdn_state(D1)["cert_id"]
+    # the same certificate under the same name is no exception (no document supports one)
+    assert error_of(set_cert, client, cdn, D2, pem1, key1, "shared") == (400, "Certificate.Duplicated")
+    assert cdn.cdn_state(D2)["cert_name"] is None and cdn.dcdn_state("d1.example.test")["cert_name"] is None
+    assert [c["name"] for c in cdn.cas_certificates()] == ["shared"]
 
 
-def test_same_content_under_a_new_name_can_be_refused(make_emu, client):
-    emu = make_emu(content_duplicate_code="CertificateContent.Duplicated")
-    emu.add_cdn_domain(D1)
+def test_same_content_under_a_new_name_is_refused_unless_switched_off(make_emu, client):
+    strict = make_emu()
+    strict.add_cdn_domain(D1)
     pem, key = make_cert([D1])
-    set_cert(client, emu, D1, pem, key, "first")
-    assert error_of(set_cert, client, emu, D1, pem, key, "second") == (400, "CertificateContent.Duplicated")
+    set_cert(client, strict, D1, pem, key, "first")
+    assert error_of(set_cert, client, strict, D1, pem, key, "second") == (400, "CertificateContent.Duplicated")
+    assert strict.cdn_state(D1)["cert_name"] == "first"
+    relaxed = make_emu(refuse_duplicate_content=False)
+    relaxed.add_cdn_domain(D1)
+    set_cert(client, relaxed, D1, pem, key, "first")
+    set_cert(client, relaxed, D1, pem, key, "second")
+    assert [c["name"] for c in relaxed.cas_certificates()] == ["first", "second"]
 
 
 def test_omitted_cert_name_is_generated_or_required(make_emu, client):
@@ -211,16 +219,20 @@ def test_batch_force_set_replaces_a_named_certificate(cdn, client):
     pem2, key2 = make_cert([D1])
     batch(client, cdn, [D1], pem1, key1, "named")
     assert error_of(batch, client, cdn, [D1], pem2, key2, "named") == (400, "Certificate.Duplicated")
+    single = req(SetCdnDomainSSLCertificateRequest, DomainName=D1, SSLProtocol="on", SSLPub=pem2, SSLPri=key2,
+                 CertName="named")
+    single.add_query_param("ForceSet", "1")                   # the single-domain call has no ForceSet
+    assert error_of(call, client, cdn, single) == (400, "Certificate.Duplicated")
     batch(client, cdn, [D1], pem2, key2, "named", ForceSet="1")
     assert cdn.cdn_state(D1)["cert_pem"] == pem2
+    assert [c["name"] for c in cdn.cas_certificates()] == ["named"]     # replaced, not added
 
 
 def test_https_domain_list(cdn, client):
     list_req = req(DescribeCdnHttpsDomainListRequest)
     assert error_of(call, client, cdn, list_req) == (400, "NoHttpsDomain")
     pem, key = make_cert([D1, D2])
-    set_cert(client, cdn, D1, pem, key, "pair")
-    set_cert(client, cdn, D2, pem, key, "pair")
+    batch(client, cdn, [D1, D2], pem, key, "pair")
     old_pem, old_key = make_cert(["old.example.test"], expired=True)
     cdn.add_cdn_domain("old.example.test", cert_pem=old_pem, key_pem=old_key, cert_name="old")
     listing = call(client, cdn, req(DescribeCdnHttpsDomainListRequest))

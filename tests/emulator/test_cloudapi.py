@@ -1,4 +1,6 @@
-"""API Gateway (CloudAPI) through the real SDK, which sends these calls as GET with all in the query."""
+"""API Gateway (CloudAPI) through the real SDK. Its classes send every call as GET with all parameters in
+the query; certificate writes here go as POST with the certificate and key in the form body, because
+the emulator refuses a GET that carries the private key."""
 
 import pytest
 from aliyunsdkcloudapi.request.v20160714.DescribeApiGroupRequest import DescribeApiGroupRequest
@@ -9,7 +11,7 @@ from cryptography import x509
 
 from tests.aliyun_emulator.testcerts import make_cert, make_key
 from tests.emulator import sdk
-from tests.emulator.sdk import GROUP, call, req
+from tests.emulator.sdk import GROUP, call, form, req
 
 API, API2 = "api.example.test", "api2.example.test"
 
@@ -21,8 +23,8 @@ def gw(emu):
 
 
 def set_cert(client, emu, domain, pem, key, name="le-api", group=GROUP):
-    return call(client, emu, req(SetDomainCertificateRequest, GroupId=group, DomainName=domain,
-                                 CertificateName=name, CertificateBody=pem, CertificatePrivateKey=key))
+    return call(client, emu, form(SetDomainCertificateRequest, {"CertificateBody": pem, "CertificatePrivateKey": key},
+                                  GroupId=group, DomainName=domain, CertificateName=name))
 
 
 def error_of(fn, *args, **kwargs):
@@ -67,8 +69,8 @@ def test_group_and_domain_errors(gw, client):
     elsewhere = sdk.client()
     elsewhere.set_region_id("cn-shanghai")      # the group lives in cn-hangzhou
     assert error_of(call, elsewhere, gw, req(DescribeApiGroupRequest, GroupId=GROUP)) == (404, "NotFoundApiGroup")
-    missing = req(SetDomainCertificateRequest, GroupId=GROUP, DomainName=API, CertificateBody=pem,
-                  CertificatePrivateKey=key)
+    missing = form(SetDomainCertificateRequest, {"CertificateBody": pem, "CertificatePrivateKey": key},
+                   GroupId=GROUP, DomainName=API)
     assert error_of(call, client, gw, missing) == (400, "MissingParameter")
 
 
@@ -93,3 +95,39 @@ def test_codes_are_configurable(make_emu, client):
     pem, _ = make_cert([API])
     assert error_of(set_cert, client, emu, API, pem, make_key())[1] == "CertificateKeyMismatch"
     assert error_of(set_cert, client, emu, "x.example.test", pem, make_key())[1] == "DomainNotBound"
+
+
+def test_a_get_that_carries_the_key_is_refused_unless_switched(gw, make_emu, client):
+    pem, key = make_cert([API])
+    as_sdk_sends_it = req(SetDomainCertificateRequest, GroupId=GROUP, DomainName=API, CertificateName="get",
+                          CertificateBody=pem, CertificatePrivateKey=key)
+    assert as_sdk_sends_it.get_method() == "GET"
+    assert error_of(call, client, gw, as_sdk_sends_it) == (400, "UnsupportedHTTPMethod")
+    assert gw.apigw_domain_state(GROUP, API)["cert_pem"] is None
+    assert gw.calls[-1].key_in_query and gw.calls[-1].method == "GET"
+    set_cert(client, gw, API, pem, key, "post")
+    assert gw.apigw_domain_state(GROUP, API)["cert_name"] == "post" and not gw.calls[-1].key_in_query
+    relaxed = make_emu(apigw_refuse_get_with_key=False)
+    relaxed.add_api_group(GROUP, [API])
+    call(client, relaxed, req(SetDomainCertificateRequest, GroupId=GROUP, DomainName=API, CertificateName="get",
+                              CertificateBody=pem, CertificatePrivateKey=key))
+    assert relaxed.apigw_domain_state(GROUP, API)["cert_name"] == "get"
+
+
+def test_groups_in_two_regions_answer_only_in_their_own(emu, client):
+    other = "0123456789abcdef0123456789abcdef"
+    emu.add_api_group(GROUP, [API], region="cn-hangzhou")
+    emu.add_api_group(other, [API2], region="cn-shanghai")
+    shanghai = sdk.client()
+    shanghai.set_region_id("cn-shanghai")
+    pem, key = make_cert([API, API2])
+    assert error_of(set_cert, client, emu, API2, pem, key, group=other) == (404, "NotFoundApiGroup")
+    assert error_of(set_cert, shanghai, emu, API, pem, key) == (404, "NotFoundApiGroup")
+    set_cert(shanghai, emu, API2, pem, key, "sh", group=other)
+    set_cert(client, emu, API, *make_cert([API]), name="hz")
+    group = call(shanghai, emu, req(DescribeApiGroupRequest, GroupId=other))
+    assert group["RegionId"] == "cn-shanghai"
+    assert [(i["DomainName"], i["CertificateName"]) for i in group["CustomDomains"]["DomainItem"]] == [(API2, "sh")]
+    assert emu.apigw_domain_state(GROUP, API)["cert_name"] == "hz"
+    describe = req(DescribeDomainRequest, GroupId=other, DomainName=API2)
+    assert error_of(call, client, emu, describe) == (404, "NotFoundApiGroup")

@@ -23,9 +23,9 @@ D1, D2 = "cdn1.example.test", "cdn2.example.test"
 PEM, KEY = make_cert([D1, D2])
 
 
-def set_cert(client, emu, domain=D1, name="le"):
+def set_cert(client, emu, domain=D1, name="le", pair=(PEM, KEY)):
     return call(client, emu, req(SetCdnDomainSSLCertificateRequest, DomainName=domain, SSLProtocol="on",
-                                 SSLPub=PEM, SSLPri=KEY, CertName=name))
+                                 SSLPub=pair[0], SSLPri=pair[1], CertName=name))
 
 
 def outcome(fn, *args):
@@ -131,4 +131,4 @@ def test_failing_domain_fails_every_write_to_it(emu, client):
     assert outcome(call, client, emu, add) == (503, "ServiceUnavailable")
     assert outcome(set_cert, client, emu, D2) is None and emu.cdn_state(D1)["cert_name"] is None
     emu.heal_domain(D1)
-    assert outcome(set_cert, client, emu, D1) is None
+    assert outcome(set_cert, client, emu, D1, "le-2", make_cert([D1])) is None   # names and content: one use

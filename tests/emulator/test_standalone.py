@@ -17,7 +17,7 @@ from aliyunsdkcore.acs_exception.exceptions import ServerException
 from tests.aliyun_emulator.__main__ import build
 from tests.aliyun_emulator.testcerts import make_cert
 from tests.emulator import sdk
-from tests.emulator.sdk import GROUP, call, req
+from tests.emulator.sdk import GROUP, call, cas, req
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -69,3 +69,26 @@ def test_runs_from_a_json_config_until_sigterm(tmp_path):
 def test_unknown_config_keys_are_an_error():
     with pytest.raises(ValueError, match="cdn_domain"):
         build({"cdn_domain": ["typo.example.test"]})
+
+
+def test_config_seeds_cas_certificates_wildcard_domains_and_issue_11_switches():
+    pem, key = make_cert(["*.wild.example.test"])
+    spec = json.loads(json.dumps({
+        "accounts": {sdk.AK: sdk.SECRET},
+        "cdn_domains": ["*.wild.example.test"],
+        "cas_certificates": [{"cert_pem": pem, "key_pem": key, "name": "theirs", "site": "ap-southeast-1"}],
+        "refuse_duplicate_content": True, "batch_refuses_cas": True, "page_size_cap": 1, "listing_lag": 1,
+    }))
+    emu = build(spec).start()
+    try:
+        client = sdk.client()
+        client.set_region_id("ap-southeast-1")
+        page = call(client, emu, cas("ListUserCertificateOrder", OrderType="UPLOAD"))
+        assert [i["Name"] for i in page["CertificateOrderList"]] == ["theirs"] and page["ShowSize"] == 1
+        cert_id = page["CertificateOrderList"][0]["CertificateId"]
+        call(client, emu, req(SetCdnDomainSSLCertificateRequest, DomainName=".wild.example.test", SSLProtocol="on",
+                              CertType="cas", CertId=cert_id, CertRegion="ap-southeast-1"))
+        assert emu.cdn_state(".wild.example.test")["cert_name"] == "theirs"
+        assert emu.config.listing_lag == 1 and emu.config.page_size_cap == 1
+    finally:
+        emu.stop()

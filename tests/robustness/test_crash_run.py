@@ -29,7 +29,7 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from acme_aliyun.cloud.certinfo import unique_cert_name
+from acme_aliyun.targets.served import unique_cert_name
 from acme_aliyun.store import Store
 from tests import demo
 

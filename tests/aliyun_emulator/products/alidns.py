@@ -96,7 +96,7 @@ def _ordered(zone):
 
 def describe_domain_records(ctx, params):
     zone = _zone(ctx, params.require("DomainName"))
-    number, size = params.paging(ctx.config.page_size_max("DescribeDomainRecords"))
+    number, size = params.paging(ctx.config.page_size_max("DescribeDomainRecords"), ctx.config.page_size_cap)
     rr_kw = params.get("RRKeyWord", "").lower()
     type_kw = params.get("TypeKeyWord", "").upper()
     value_kw = params.get("ValueKeyWord", "").lower()
@@ -118,14 +118,14 @@ def describe_sub_domain_records(ctx, params):
     if sub != zone.name and not sub.endswith("." + zone.name):
         raise ApiError("SubDomainInvalid.Value")
     rr = "@" if sub == zone.name else sub[:-len(zone.name) - 1]
-    number, size = params.paging(ctx.config.page_size_max("DescribeSubDomainRecords"))
+    number, size = params.paging(ctx.config.page_size_max("DescribeSubDomainRecords"), ctx.config.page_size_cap)
     rtype = params.get("Type", "").upper()
     records = [r for r in _ordered(zone) if r.rr == rr and (not rtype or r.type == rtype)]
     return _records_page(number, size, records, with_times=False)
 
 
 def describe_domains(ctx, params):
-    number, size = params.paging(ctx.config.page_size_max("DescribeDomains"))
+    number, size = params.paging(ctx.config.page_size_max("DescribeDomains"), ctx.config.page_size_cap)
     keyword = params.get("KeyWord", "").lower()
     zones = [z for _, z in sorted(ctx.state.zones.items()) if keyword in z.name]
     domains = [{

@@ -37,11 +37,18 @@ class Context:
 
 
 class Params:
-    """Request parameters (str -> str). An empty value counts as absent."""
+    """Request parameters (str -> str). An empty value counts as absent.
 
-    def __init__(self, raw, dotted_missing):
+    ``method`` is the HTTP method, ``in_query`` the names that came in the URL query (the rest came in
+    the form body), ``host`` the Host header (for products whose site depends on the endpoint).
+    """
+
+    def __init__(self, raw, dotted_missing, method="POST", in_query=frozenset(), host=""):
         self.raw = raw
         self._dotted = dotted_missing
+        self.method = method
+        self.in_query = in_query
+        self.host = host
 
     def get(self, name, default=None):
         value = self.raw.get(name)
@@ -65,9 +72,10 @@ class Params:
             raise invalid(name, "It must be within %s..%s." % (minimum, maximum))
         return number
 
-    def paging(self, max_size):
-        """(PageNumber, PageSize): defaults 1 and 20."""
-        return self.integer("PageNumber", 1, minimum=1), self.integer("PageSize", 20, minimum=1, maximum=max_size)
+    def paging(self, max_size, cap=None):
+        """(PageNumber, PageSize): defaults 1 and 20; a server-side ``cap`` shrinks the page whatever was asked."""
+        size = self.integer("PageSize", 20, minimum=1, maximum=max_size)
+        return self.integer("PageNumber", 1, minimum=1), min(size, cap) if cap else size
 
 
 def page(items, number, size):

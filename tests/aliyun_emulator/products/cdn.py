@@ -26,7 +26,7 @@ def batch_set_server_certificate(ctx, params):
         raise missing("DomainName", dotted=True)
     if len(names) > ctx.config.batch_max_domains:
         raise invalid("DomainName", "At most %d domain names per call." % ctx.config.batch_max_domains)
-    certdeploy.deploy(ctx, "cdn", ctx.state.cdn, params, names, force=params.get("ForceSet") == "1")
+    certdeploy.deploy(ctx, "cdn", ctx.state.cdn, params, names, force=params.get("ForceSet") == "1", batch=True)
     return {}
 
 
@@ -51,11 +51,11 @@ def describe_certificate_info(ctx, params):
 
 
 def describe_https_domain_list(ctx, params):
-    return certdeploy.https_domain_list(ctx, ctx.state.cdn, params, "DescribeCdnHttpsDomainList")
+    return certdeploy.https_domain_list(ctx, ctx.state.cdn, params, "DescribeCdnHttpsDomainList", "Cdn")
 
 
 def describe_user_domains(ctx, params):
-    number, size = params.paging(ctx.config.page_size_max("DescribeUserDomains"))
+    number, size = params.paging(ctx.config.page_size_max("DescribeUserDomains"), ctx.config.page_size_cap)
     search = params.get("DomainSearchType", "fuzzy_match")
     if search not in SEARCH_TYPES:
         raise invalid("DomainSearchType")

@@ -2,10 +2,15 @@
 certificate on domains, and the certificate views both products describe.
 
 Write order of checks: DomainName present, Env, SSLProtocol, each domain exists (InvalidDomain.NotFound)
-and is not offline (InvalidDomain.Offline), CertType/CertRegion, CertName length/presence, SSLPub/SSLPri
+and is not offline (InvalidDomain.Offline), CertType. For CertType=cas: CertRegion, CertId (a bare
+integer; CertId.MissingParameter), the certificate exists in that CAS site (Certificate.NotFind), not
+expired, covers every domain; the domain then serves the CAS certificate under its CAS name and id.
+For CertType=upload: CertRegion, CertName length/presence, SSLPub/SSLPri
 present, certificate parses, key parses, key matches, not expired, covers every domain, CertName free
-(or held by the same certificate).
-Only then is anything stored, so a rejected write changes nothing.
+in the account (certstore: shared with CAS and the other product, whatever the content; the CDN batch
+call's ForceSet=1 replaces the same-name certificate), content not stored under another name
+(EmulatorConfig.refuse_duplicate_content).
+Only then is anything stored, so a rejected write changes nothing. An upload lands in CAS (China site).
 """
 
 from ..certs import CertProblem, load_upload
@@ -31,8 +36,8 @@ def find_domain(store, name, for_write=False):
     return domain
 
 
-def deploy(ctx, product_key, store, params, names, force=False, staging=False):
-    """Apply SSLProtocol (and for "on" the uploaded certificate) to every domain in ``names``."""
+def deploy(ctx, product_key, store, params, names, force=False, staging=False, batch=False):
+    """Apply SSLProtocol (and for "on" the uploaded or referenced certificate) to every domain in ``names``."""
     protocol = params.require("SSLProtocol")
     if protocol not in ("on", "off"):
         raise ApiError("InvalidSSLProtocol.ValueNotSupported")
@@ -42,9 +47,13 @@ def deploy(ctx, product_key, store, params, names, force=False, staging=False):
         for domain in domains:
             domain.ssl, domain.modified_at = "off", now
         return
-    upload, name = _checked_upload(ctx, product_key, params, domains)
-    cert_id = ctx.state.cert_names.claim(name, upload, force, ctx.config.content_duplicate_code)
-    deployed = DeployedCert(name, cert_id, "upload", params.get("CertRegion", "cn-hangzhou"), upload, now)
+    cert_type = params.get("CertType", "upload")
+    if cert_type == "cas":
+        deployed = _cas_reference(ctx, product_key, params, domains, batch, now)
+    elif cert_type == "upload":
+        deployed = _uploaded(ctx, product_key, params, domains, force, now)
+    else:
+        raise ApiError("SetDomainCertificate.ParameterError", "The specified CertType is invalid.")
     for domain in domains:
         if staging:
             domain.staging_cert = deployed
@@ -61,14 +70,57 @@ def is_staging(params):
     return env == "staging"
 
 
+def _uploaded(ctx, product_key, params, domains, force, now):
+    """CertType=upload: check the PEM pair, store it in CAS (China site) under a free name."""
+    upload, name = _checked_upload(ctx, product_key, params, domains)
+    codes = {check: ctx.config.cert_code(product_key, check) for check in ("name", "content")}
+    stored = ctx.state.certs.add(name, upload, CERT_REGIONS[0], product_key, codes, force=force,
+                                 refuse_content=ctx.config.refuse_duplicate_content, now=now)
+    return DeployedCert(name, str(stored.cert_id), "upload", stored.site, upload, now)
+
+
+def _cas_reference(ctx, product_key, params, domains, batch, now):
+    """CertType=cas: the CAS certificate CertId in site CertRegion (default cn-hangzhou) serves the domains.
+
+    The batch calls have no CertId parameter: refused (EmulatorConfig.batch_refuses_cas), or when
+    relaxed the CAS certificate is chosen by CertName in the site given by Region (the presumed way).
+    """
+    region = params.get("CertRegion", CERT_REGIONS[0])
+    if region not in CERT_REGIONS:
+        raise ApiError("Abs.CertRegion.ValueNotSupported")
+    if batch:
+        stored = _cas_by_name(ctx, params)
+    else:
+        cert_id = params.integer("CertId", None, minimum=1)
+        if cert_id is None:
+            params.require("CertId")
+        stored = ctx.state.certs.get(region, cert_id)
+    if stored is None:
+        raise ApiError("Certificate.NotFind")
+    if stored.upload.expired():
+        raise ApiError(ctx.config.cert_code(product_key, "expired"))
+    _check_coverage(ctx, product_key, stored.upload, domains)
+    return DeployedCert(stored.name, str(stored.cert_id), "cas", stored.site, stored.upload, now)
+
+
+def _cas_by_name(ctx, params):
+    if ctx.config.batch_refuses_cas:
+        raise ApiError("InvalidParameter", "The specified parameter CertType is invalid: the batch call takes no "
+                                           "CertId, so CertType cas is not supported.")
+    name = params.require("CertName")
+    site = params.get("Region", CERT_REGIONS[0])
+    return next((c for c in ctx.state.certs.in_site(site) if c.name == name), None)
+
+
+def _check_coverage(ctx, product_key, upload, domains):
+    domain_code = ctx.config.cert_code(product_key, "domain")
+    for domain in domains:
+        if domain_code and not upload.covers(domain.name):
+            raise ApiError(domain_code, "The certificate does not match the domain name %s." % domain.name)
+
+
 def _checked_upload(ctx, product_key, params, domains):
-    cert_type = params.get("CertType", "upload")
-    if cert_type == "cas":
-        params.require("CertId")
-        raise ApiError("Certificate.NotFind")   # the emulator holds no SSL Certificates Service certificates
-    if cert_type != "upload":
-        raise ApiError("SetDomainCertificate.ParameterError", "The specified CertType is invalid.")
-    if params.get("CertRegion", "cn-hangzhou") not in CERT_REGIONS:
+    if params.get("CertRegion", CERT_REGIONS[0]) not in CERT_REGIONS:
         raise ApiError("Abs.CertRegion.ValueNotSupported")
     name = params.get("CertName")
     if name and len(name) > MAX_CERT_NAME:
@@ -82,11 +134,8 @@ def _checked_upload(ctx, product_key, params, domains):
         raise ApiError(ctx.config.cert_code(product_key, problem.kind)) from None
     if upload.expired():
         raise ApiError(ctx.config.cert_code(product_key, "expired"))
-    domain_code = ctx.config.cert_code(product_key, "domain")
-    for domain in domains:
-        if domain_code and not upload.covers(domain.name):
-            raise ApiError(domain_code, "The certificate does not match the domain name %s." % domain.name)
-    return upload, name or "cert-" + upload.fingerprint[:16]
+    _check_coverage(ctx, product_key, upload, domains)
+    return upload, name or "cert-%s-%s" % (upload.fingerprint[:16], ctx.state.new_id())
 
 
 def served_pem(ctx, deployed):
@@ -106,13 +155,14 @@ def cert_life(upload):
     return "%d years" % (days // 365) if days >= 365 else "%d months" % max(1, round(days / 30))
 
 
-def https_domain_list(ctx, store, params, action):
-    """DescribeCdnHttpsDomainList / DescribeDcdnHttpsDomainList: every domain with HTTPS on.
+def https_domain_list(ctx, store, params, action, product_code):
+    """DescribeCdnHttpsDomainList / DescribeDcdnHttpsDomainList: every domain with HTTPS on (as the
+    listing lag lets this call see it).
 
     NoHttpsDomain only when the account has none at all; a Keyword matching nothing is an empty page.
     """
-    number, size = params.paging(ctx.config.page_size_max(action))
-    https = [d for _, d in sorted(store.items()) if d.ssl == "on" and d.cert]
+    number, size = params.paging(ctx.config.page_size_max(action), ctx.config.page_size_cap)
+    https = [d for _, d in sorted(ctx.state.lag.view(product_code, store).items()) if d.ssl == "on" and d.cert]
     if not https:
         raise ApiError("NoHttpsDomain")
     keyword = params.get("Keyword", "").lower()

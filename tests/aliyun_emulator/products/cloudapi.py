@@ -1,8 +1,13 @@
 """API Gateway, CloudAPI 2016-07-14: SetDomainCertificate, DescribeApiGroup, DescribeDomain.
 
 Groups are regional: a GroupId asked for with another RegionId is NotFoundApiGroup, as on the real
-service where each region has its own endpoint. SetDomainCertificate replaces the domain's certificate
-(new CertificateId each time). Certificate error codes are configurable (EmulatorConfig.cert_codes).
+service where each region has its own endpoint (region: RegionId, else an apigateway.<region>.… Host,
+else cn-hangzhou). The SDK class sends SetDomainCertificate as GET with the key in the URL; the emulator
+refuses a GET that carries CertificatePrivateKey with UnsupportedHTTPMethod [assumed code]
+(EmulatorConfig.apigw_refuse_get_with_key), so the key must go as POST in the form body.
+SetDomainCertificate replaces the domain's certificate (new CertificateId each time). Certificate error
+codes are configurable (EmulatorConfig.cert_codes). DescribeApiGroup is a bulk listing for the listing
+lag (EmulatorConfig.listing_lag); DescribeDomain is always live.
 """
 
 import uuid
@@ -10,13 +15,22 @@ import uuid
 from ..certs import CertProblem, load_upload
 from ..errors import ApiError
 from ..state import epoch_ms
-from .base import Action, Product, iso_z
+from .base import Action, Params, Product, iso_z
 
 
-def _group(ctx, params):
-    group = ctx.state.api_groups.get(params.require("GroupId"))
-    region = params.get("RegionId")
-    if group is None or (region and region != group.region):
+def region_of(params: Params) -> str:
+    """The region a call addresses: RegionId, else the region named by an apigateway.<region>.… Host,
+    else cn-hangzhou (the SDK's default region)."""
+    host = params.host.lower().split(":")[0]
+    from_host = host.split(".")[1] if host.startswith("apigateway.") and host.count(".") >= 3 else None
+    return params.get("RegionId") or from_host or "cn-hangzhou"
+
+
+def _group(ctx, params, listing=False):
+    """The addressed group; ``listing``: as DescribeApiGroup sees it under the listing lag."""
+    groups = ctx.state.lag.view("CloudAPI", ctx.state.api_groups) if listing else ctx.state.api_groups
+    group = groups.get(params.require("GroupId"))
+    if group is None or region_of(params) != group.region:
         raise ApiError("NotFoundApiGroup")
     return group
 
@@ -33,6 +47,9 @@ def _code(ctx, check):
 
 
 def set_domain_certificate(ctx, params):
+    if params.method == "GET" and "CertificatePrivateKey" in params.raw and ctx.config.apigw_refuse_get_with_key:
+        raise ApiError("UnsupportedHTTPMethod", "SetDomainCertificate carries a private key: send it as POST "
+                                                "with the key in the form body.")
     group = _group(ctx, params)
     domain = _bound_domain(ctx, group, params)
     name = params.require("CertificateName")
@@ -62,7 +79,7 @@ _DOMAIN_STATUS = {"DomainBindingStatus": "BINDING", "DomainCNAMEStatus": "RESOLV
 
 
 def describe_api_group(ctx, params):
-    group = _group(ctx, params)
+    group = _group(ctx, params, listing=True)
     items = []
     for _, domain in sorted(group.domains.items()):
         item = {"DomainName": domain.name}

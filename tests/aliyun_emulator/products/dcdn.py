@@ -1,14 +1,28 @@
-"""DCDN 2018-01-15 (product code dcdn): SetDcdnDomainSSLCertificate, DescribeDcdnDomainCertificateInfo,
-DescribeDcdnHttpsDomainList. Certificate rules and CertName registry are shared with CDN."""
+"""DCDN 2018-01-15 (product code dcdn): SetDcdnDomainSSLCertificate, BatchSetDcdnDomainCertificate,
+DescribeDcdnDomainCertificateInfo, DescribeDcdnHttpsDomainList. Certificate rules and the account-wide
+certificate-name registry are shared with CDN and CAS (certdeploy, certstore)."""
 
+from ..errors import invalid, missing
 from . import certdeploy
-from .base import Action, Product, iso_z
+from .base import Action, Context, Params, Product, iso_z
 
 
 def set_ssl_certificate(ctx, params):
     name = params.require("DomainName")
     staging = certdeploy.is_staging(params)
     certdeploy.deploy(ctx, "dcdn", ctx.state.dcdn, params, [name], staging=staging)
+    return {}
+
+
+def batch_set_certificate(ctx: Context, params: Params) -> dict:
+    """BatchSetDcdnDomainCertificate: like the CDN batch call, but without ForceSet (the SDK class has no
+    such parameter; one sent anyway is ignored, so a reused name is refused)."""
+    names = certdeploy.domain_targets(ctx.state, params)
+    if not names:
+        raise missing("DomainName", dotted=True)
+    if len(names) > ctx.config.batch_max_domains:
+        raise invalid("DomainName", "At most %d domain names per call." % ctx.config.batch_max_domains)
+    certdeploy.deploy(ctx, "dcdn", ctx.state.dcdn, params, names, batch=True)
     return {}
 
 
@@ -32,13 +46,15 @@ def describe_certificate_info(ctx, params):
 
 
 def describe_https_domain_list(ctx, params):
-    return certdeploy.https_domain_list(ctx, ctx.state.dcdn, params, "DescribeDcdnHttpsDomainList")
+    return certdeploy.https_domain_list(ctx, ctx.state.dcdn, params, "DescribeDcdnHttpsDomainList", "dcdn")
 
 
 PRODUCT = Product(
     code="dcdn", version="2018-01-15", host="dcdn.aliyuncs.com", dotted_missing=True,
     actions={a.name: a for a in (
         Action("SetDcdnDomainSSLCertificate", set_ssl_certificate, write=True, targets=certdeploy.domain_targets),
+        Action("BatchSetDcdnDomainCertificate", batch_set_certificate, write=True,
+               targets=certdeploy.domain_targets),
         Action("DescribeDcdnDomainCertificateInfo", describe_certificate_info),
         Action("DescribeDcdnHttpsDomainList", describe_https_domain_list),
     )},

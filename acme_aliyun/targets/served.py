@@ -1,47 +1,67 @@
-"""What a target serves, as the three products report it, and how we recognise our own.
+"""What a target serves, as the products report it, and how we recognise our own.
 
-Deployed is the common shape of a target's current certificate. The CertName we
+Served is the common shape of a target's current certificate. The CertName we
 upload under encodes the certificate's expiry date and serial prefix
 (<name>-<yyyymmdd>-<serial[:8]>), so a read that returns only a name and a date
 still tells whether the certificate is ours.
 """
 
 import datetime
+import itertools
 import re
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Callable, Dict, List, Optional, TypeVar
 
 from cryptography import x509
 
 from acme_aliyun import pki
 from acme_aliyun.cloud.sdk import CloudError
+from acme_aliyun.pki import CertBundle
 
-MAX_CERT_NAME = 128
+MAX_CERT_NAME = 63            # CAS names: at most 63 characters, and CDN/DCDN uploads land in CAS
 _SUFFIX = re.compile(r"-(\d{8})-([0-9a-f]{1,8})$")
 _UTC = datetime.timezone.utc
+T = TypeVar("T")
+_counter = itertools.count(1)
+_counter_lock = threading.Lock()
 
 
-def unique_cert_name(base, bundle) -> str:
-    """<base>-<yyyymmdd of notAfter>-<first 8 hex of serial>, at most 128 characters."""
-    suffix = "-%s-%s" % (bundle.not_after.strftime("%Y%m%d"), bundle.serial.lower()[:8])
+def unique_cert_name(base: Optional[str], bundle: CertBundle) -> str:
+    """<base>-<yyyymmdd of notAfter>-<first 8 hex of serial>, at most 63 characters."""
+    return "%s-%s-%s" % (name_stem(base), bundle.not_after.strftime("%Y%m%d"), bundle.serial.lower()[:8])
+
+
+def name_stem(base: Optional[str]) -> str:
+    """The part of unique_cert_name that comes from the certificate's name (same for every serial)."""
     base = re.sub(r"[^A-Za-z0-9._-]+", "-", base or "cert").strip("-.") or "cert"
-    return base[:MAX_CERT_NAME - len(suffix)] + suffix
+    return base[:MAX_CERT_NAME - len("-yyyymmdd-12345678")]
 
 
-def name_evidence(cert_name, bundle) -> bool:
+def direct_name(kind: str, bundle: CertBundle) -> str:
+    """'<kind>-<unique>-<yyyymmdd>-<serial8>': a name no other upload uses, still carrying the
+    expiry and serial evidence name_evidence() reads (direct mode: one name per call)."""
+    with _counter_lock:
+        n = next(_counter)
+    unique = "%x%x" % (int(time.time() * 1000), n)
+    return "%s-%s-%s-%s" % (kind, unique, bundle.not_after.strftime("%Y%m%d"), bundle.serial.lower()[:8])
+
+
+def name_evidence(cert_name: Optional[str], bundle: CertBundle) -> bool:
     """Does a CertName carry this certificate's expiry date and serial prefix?"""
     m = _SUFFIX.search(cert_name or "")
-    return bool(m) and m.group(1) == bundle.not_after.strftime("%Y%m%d") \
+    return m is not None and m.group(1) == bundle.not_after.strftime("%Y%m%d") \
         and m.group(2) == bundle.serial.lower()[:8]
 
 
-def parse_time(value) -> Optional[datetime.datetime]:
+def parse_time(value: object) -> Optional[datetime.datetime]:
     """ISO 'Z' times, 'yyyy-MM-dd HH:mm:ss' (taken as UTC) and epoch milliseconds."""
     if value in (None, "", 0):
         return None
     if isinstance(value, (int, float)) or str(value).isdigit():
-        return datetime.datetime.fromtimestamp(int(value) / 1000.0, _UTC)
+        return datetime.datetime.fromtimestamp(int(str(value)) / 1000.0, _UTC)
     text = str(value).strip().replace("Z", "").replace("T", " ")
     for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d"):
         try:
@@ -52,16 +72,20 @@ def parse_time(value) -> Optional[datetime.datetime]:
 
 
 @dataclass
-class Deployed:
+class Served:
     """A target's current certificate; fields are None where the product did not say."""
 
     cert_name: Optional[str] = None
     not_after: Optional[datetime.datetime] = None
     serial: Optional[str] = None       # from the served PEM, when the read returned one
     ssl_on: bool = True
+    cert_id: Optional[int] = None      # the CAS certificate it references, when the read says
+    cert_region: Optional[str] = None  # the CAS site region of that certificate, when the read says
 
     @classmethod
-    def from_pem(cls, pem, cert_name=None, not_after=None, ssl_on=True):
+    def from_pem(cls, pem: Optional[str], cert_name: Optional[str] = None,
+                 not_after: Optional[datetime.datetime] = None, ssl_on: bool = True,
+                 cert_id: Optional[int] = None, cert_region: Optional[str] = None) -> "Served":
         serial = None
         if pem and "BEGIN CERTIFICATE" in pem:
             try:
@@ -69,25 +93,25 @@ class Deployed:
                 serial, not_after = pki.serial_hex(cert), pki.not_after(cert)
             except (ValueError, x509.InvalidVersion):
                 pass
-        return cls(cert_name or None, not_after, serial, ssl_on)
+        return cls(cert_name or None, not_after, serial, ssl_on, cert_id, cert_region)
 
     @property
-    def empty(self):
+    def empty(self) -> bool:
         return not self.ssl_on or not (self.cert_name or self.serial or self.not_after)
 
-    def is_ours(self, cert_name, bundle) -> bool:
+    def is_ours(self, cert_name: Optional[str], bundle: CertBundle) -> bool:
         """Same certificate: our exact CertName, the same serial, or name evidence + same expiry."""
         if self.empty:
             return False
         if self.serial:
             return self.serial.lower() == bundle.serial.lower()
-        if self.cert_name == cert_name:
+        if cert_name and self.cert_name == cert_name:
             return True
         if name_evidence(self.cert_name, bundle):
             return self.not_after is None or abs((self.not_after - bundle.not_after).total_seconds()) < 86400
         return False
 
-    def shows_upload(self, cert_name, bundle) -> bool:
+    def shows_upload(self, cert_name: str, bundle: CertBundle) -> bool:
         """A listing (CertName and dates, no PEM) shows our upload: our exact CertName, which
         encodes this certificate's expiry date and serial prefix, and the same expiry."""
         if self.empty or self.cert_name != cert_name or not name_evidence(cert_name, bundle):
@@ -96,7 +120,7 @@ class Deployed:
             return False
         return self.not_after is None or abs((self.not_after - bundle.not_after).total_seconds()) < 86400
 
-    def outlives(self, bundle) -> bool:
+    def outlives(self, bundle: CertBundle) -> bool:
         """Does the deployed certificate expire later than the bundle's (by more than a minute)?"""
         return (not self.empty and self.not_after is not None
                 and (self.not_after - bundle.not_after).total_seconds() > 60)
@@ -108,15 +132,15 @@ DUPLICATE_CODES = ("Certificate.Duplicated", "CertificateContent.Duplicated", "C
 WRITE_WORKERS = 4
 
 
-def write_each(targets, send, read_one, cert_name, bundle,
-               workers=WRITE_WORKERS) -> Dict[str, Optional[CloudError]]:
+def write_each(targets: List[T], send: Callable[[T], None], read_one: Callable[[T], "Served"],
+               cert_name: str, bundle: CertBundle, workers: int = WRITE_WORKERS) -> Dict[T, Optional[CloudError]]:
     """send(target) for each target, `workers` at a time (the client paces them); per target
     None or the error.
 
     A duplicate-name/content answer (a retried upload that had in fact succeeded)
     counts as success when the target reads back as serving this certificate.
     """
-    def one(t) -> Optional[CloudError]:
+    def one(t: T) -> Optional[CloudError]:
         try:
             send(t)
             return None
@@ -133,3 +157,6 @@ def write_each(targets, send, read_one, cert_name, bundle,
         return {t: one(t) for t in targets}
     with ThreadPoolExecutor(max_workers=min(workers, len(targets))) as pool:
         return dict(zip(targets, pool.map(one, targets)))
+
+
+Deployed = Served    # the name the cloud layer used before the targets package
