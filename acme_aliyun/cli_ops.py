@@ -22,7 +22,7 @@ def _context(args):
 
 
 def cmd_issue(args):
-    from acme_aliyun import issuer
+    from acme_aliyun import copies, issuer
     ctx = _context(args)
     certs = ctx.certs(args.names)
     failed = 0
@@ -40,6 +40,10 @@ def cmd_issue(args):
             failed += r.action == "deferred"
             when = r.renew_at.strftime("%Y-%m-%d %H:%M UTC") if r.renew_at else "-"
             _out("%s: %s (%s); next renewal %s" % (cert.name, r.action, r.reason, when))
+            copied = copies.sync(cert, r.stored)
+            if copied.status == "failed":
+                failed += 1
+                _out("%s: copy failed: %s" % (cert.name, copied.error))
         log.debug("ACME requests: %d", client.request_count)
     ctx.close()
     return 1 if failed else 0

@@ -217,10 +217,7 @@ def _order(cert, store, client, cloud, stored, decision, progress, timeout):
             "directory": client.directory_url, "profile": cert.profile}
     new = store.save(cert.name, pki.key_to_pem(key), leaf, chain, meta)
     store.write_attempts(cert.name, None)
-    if cert.key_file and not cert.csr_file:
-        write_copy(cert.key_file, pki.key_to_pem(key), private=True)
-    if cert.chain_file:
-        write_copy(cert.chain_file, new.fullchain_pem, private=False)
+    # KeyFile / ChainFile: the caller brings them in line with the stored pair (copies.sync)
     after = renewal.decide(new, cert, client.directory, client, store)
     action = "renewed" if stored is not None else "issued"
     log.info("%s: %s, serial %s, valid until %s", cert.name, action, new.bundle.serial,

@@ -25,10 +25,12 @@ class CertOutcome:
     targets: list = field(default_factory=list)      # deployer.TargetResult
     next_renewal: Optional[datetime.datetime] = None
     not_after: Optional[datetime.datetime] = None
+    copies: str = ""                 # KeyFile/ChainFile: "" (none) | ok | written | failed
+    copy_error: Optional[str] = None
 
     @property
     def ok(self):
-        return self.error is None and all(t.status in ("deployed", "unchanged", "planned") for t in self.targets)
+        return self.error is None and self.copies != "failed" and all(t.status in ("deployed", "unchanged", "planned") for t in self.targets)
 
     def counts(self):
         c = {"deployed": 0, "unchanged": 0, "refused": 0, "failed": 0, "planned": 0}
@@ -63,6 +65,7 @@ class RunReport:
         for o in self.outcomes:
             d = {"name": o.name, "action": o.action, "reason": o.reason, "error": o.error,
                  "next_renewal": o.next_renewal, "not_after": o.not_after, "counts": o.counts(),
+                 "copies": o.copies, "copy_error": o.copy_error,
                  "targets": [asdict(t) for t in o.targets]}
             certs.append(conv(d))
         return {"ok": self.ok, "dry_run": self.dry_run, "host": socket.gethostname(), "certificates": certs}
@@ -99,6 +102,10 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
             out.action, out.error = "failed", str(e)
             log.error("%s: issuance failed: %s", cert.name, e)
             stored = issuer.current(ctx.store, cert)
+    if not dry_run:
+        from acme_aliyun import copies
+        result = copies.sync(cert, stored)
+        out.copies, out.copy_error = result.status, result.error
     if stored is None:
         if out.error is None:
             out.error = "no certificate to deploy"
