@@ -50,7 +50,7 @@ def cmd_issue(args):
 
 
 def _status_rows(ctx):
-    from acme_aliyun import renewal
+    from acme_aliyun import provenance, renewal
     now = datetime.datetime.now(datetime.timezone.utc)
     rows = []
     for cert in ctx.certs():
@@ -58,7 +58,7 @@ def _status_rows(ctx):
         row = {"name": cert.name, "domains": cert.domains, "stored": stored is not None}
         if stored is not None:
             b = stored.bundle
-            d = renewal.decide(stored, cert, now=now)
+            d = renewal.decide(stored, cert, now=now, directory_url=ctx.cfg.acme.directory_url)
             ari_meta = stored.meta.get("ari") or {}
             renew_at = d.renew_at
             if ari_meta.get("chosen") and d.source != "names":
@@ -68,7 +68,8 @@ def _status_rows(ctx):
                 "serial": b.serial, "issuer": b.issuer, "not_before": b.not_before.isoformat(),
                 "not_after": b.not_after.isoformat(), "days_left": round((b.not_after - now).total_seconds() / 86400, 1),
                 "renew_at": renew_at.isoformat() if renew_at else None, "due": d.due or bool(renew_at and renew_at <= now),
-                "reason": d.reason, "path": ctx.store.cert_dir(cert.name)})
+                "reason": d.reason, "path": ctx.store.cert_dir(cert.name),
+                "deploy_blocked": provenance.deploy_block(stored, ctx.cfg.acme) if cert.targets else None})
         rows.append(row)
     return rows
 
@@ -93,8 +94,10 @@ def cmd_status(args):
         if not r["stored"]:
             _out("%-20s %-40s %-11s %6s  %s" % (r["name"], names, "-", "-", "due now (no certificate yet)"))
             continue
-        due = "due now" if r["due"] else "at " + r["renew_at"][:16].replace("T", " ")
+        due = "due now (%s)" % r["reason"] if r["due"] else "at " + r["renew_at"][:16].replace("T", " ")
         _out("%-20s %-40s %-11s %6.1f  %s" % (r["name"], names, r["not_after"][:10], r["days_left"], due))
+        if r.get("deploy_blocked"):
+            _out("  not deployed to cloud targets without --force: %s" % r["deploy_blocked"])
     if targets is not None:
         _out("")
         _out("%-20s %-10s %-40s %-11s %s" % ("CERTIFICATE", "KIND", "TARGET", "EXPIRES", "MATCHES LOCAL"))
@@ -125,7 +128,9 @@ def cmd_revoke(args):
             acme_order.revoke(ctx.acme(create_key=False), der, reason)
         ctx.store.update_meta(cert.name, revoked=datetime.datetime.now(datetime.timezone.utc).isoformat(),
                               revoked_reason=args.reason or "unspecified")
-    _out("%s: certificate %s revoked (%s)." % (cert.name, stored.bundle.serial, args.reason or "unspecified"))
+    _out("%s: certificate %s revoked (%s). It is no longer deployed; the next run replaces it%s." % (
+        cert.name, stored.bundle.serial, args.reason or "unspecified",
+        " with a new key" if args.reason == "keyCompromise" else ""))
     ctx.close()
     return 0
 

@@ -51,6 +51,7 @@ class AcmeSettings:
     eab_hmac_key: Optional[str]
     section: str
     config_path: str = ""
+    ca_bundle_in_ini: bool = False     # [acme] CABundle set (not only REQUESTS_CA_BUNDLE): a private CA is meant
 
 
 @dataclass
@@ -252,6 +253,7 @@ def _acme(sec):
     if eab_key and not re.match(r"^[A-Za-z0-9_-]+=*$", eab_key):
         raise sec.error("EABHMACKey", "is not base64url text")
     ca_bundle = sec.path_value("CABundle", must_exist=True)
+    ca_bundle_in_ini = ca_bundle is not None
     if ca_bundle is None and os.environ.get("REQUESTS_CA_BUNDLE"):
         ca_bundle = os.environ["REQUESTS_CA_BUNDLE"]
     user_agent = sec.get("UserAgent")
@@ -274,6 +276,7 @@ def _acme(sec):
         eab_hmac_key=eab_key,
         section=sec.name,
         config_path=sec.path,
+        ca_bundle_in_ini=ca_bundle_in_ini,
     )
 
 

@@ -93,7 +93,11 @@ def _order_key(store, cert, stored):
             raise ToolError("%s: KeyFile %s does not match the key of CSRFile %s" % (cert.name, cert.key_file,
                                                                                      cert.csr_file))
         return key, pki.csr_der(csr)
-    key = serialization.load_pem_private_key(stored.key_pem, None) if cert.reuse_key and stored else None
+    compromised = stored is not None and (stored.meta or {}).get("revoked_reason") == "keyCompromise"
+    if compromised and cert.reuse_key:
+        log.warning("%s: ReuseKey ignored: the current key was revoked for keyCompromise", cert.name)
+    reuse = cert.reuse_key and stored is not None and stored.key_pem and not compromised
+    key = serialization.load_pem_private_key(stored.key_pem, None) if reuse else None
     if key is None or pki.key_type_of(key) != cert.key_type:
         key = serialization.load_pem_private_key(store.pending_key(cert.name, cert.key_type), None)
     return key, pki.csr_der(pki.make_csr(key, cert.domains))

@@ -11,6 +11,7 @@ import socket
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
+from acme_aliyun import provenance
 from acme_aliyun.errors import ToolError, UsageError
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,9 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
     out = CertOutcome(cert.name)
     stored = issuer.current(ctx.store, cert)
     # `deploy` issues only when there is no usable certificate; `run` whenever one is due
-    needs = force_issue or issue_when == "due" or renewal.decide(stored, cert).source in (
-        "missing", "names", "expired")
+    needs = force_issue or issue_when == "due" or renewal.decide(
+        stored, cert, directory_url=ctx.cfg.acme.directory_url).source in ("missing", "names", "expired", "ca",
+                                                                          "revoked")
     if needs and not dry_run:
         try:
             r = issuer.issue(cert, ctx.store, ctx.acme(), ctx.cloud, force=force_issue, progress=ctx.progress)
@@ -112,11 +114,16 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         return out
     out.not_after = stored.bundle.not_after
     if out.next_renewal is None:
-        out.next_renewal = renewal.decide(stored, cert).renew_at
+        out.next_renewal = renewal.decide(stored, cert, directory_url=ctx.cfg.acme.directory_url).renew_at
     if not deploy or not cert.targets:
         return out
     if not stored.key_pem:
         out.error = "CSRFile without its KeyFile: the certificate cannot be deployed (set KeyFile)"
+        return out
+    blocked = None if (force_deploy or force_issue) else provenance.deploy_block(stored, ctx.cfg.acme)
+    if blocked:
+        out.error = _join(out.error, "not deployed: %s (deploy %s --force deploys it anyway)" % (blocked, cert.name))
+        log.error("%s: %s", cert.name, out.error)
         return out
     from acme_aliyun import deployer
     try:
@@ -135,6 +142,10 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         if t.status in ("refused", "failed"):
             log.error("%s: %s %s %s: %s%s", cert.name, t.kind, t.target, t.status, t.reason, t.error_ref())
     return out
+
+
+def _join(first, second):
+    return "%s; %s" % (first, second) if first else second
 
 
 def describe_all(ctx):
