@@ -177,7 +177,7 @@ def _record_failure(store, name, attempts, error):
     """Back off after a failed order (1 min, 10 min, 100 min, then daily), or as long as the CA asks."""
     failures = int(attempts.get("failures") or 0) + 1
     wait = BACKOFF[min(failures, len(BACKOFF)) - 1]
-    wait = max(wait, getattr(error, "retry_after", None) or 0)
+    wait = max(wait, min(getattr(error, "retry_after", None) or 0, BACKOFF[-1]))    # a CA's ask: one day at most
     now = datetime.datetime.now(datetime.timezone.utc)
     store.write_attempts(name, {"failures": failures, "last_error": redact(str(error))[:300],
                                 "last_failure": now.isoformat(),

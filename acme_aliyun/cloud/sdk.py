@@ -145,6 +145,10 @@ def sanitise(text, limit=300):
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+KEY_ACTIONS = frozenset(("SetCdnDomainSSLCertificate", "BatchSetCdnDomainServerCertificate",
+                         "SetDcdnDomainSSLCertificate", "SetDomainCertificate"))   # requests carrying a key
+
+
 class CloudError(ToolError):
     """An Alibaba Cloud request failed; str() is one sanitised line."""
 
@@ -162,6 +166,9 @@ class CloudError(ToolError):
         about = ["HTTP %s" % self.http_status] if self.http_status else []
         about += ["RequestId %s" % self.request_id] if self.request_id else []
         tail = " (%s)" % ", ".join(about) if about else ""
+        if self.action in KEY_ACTIONS:      # the request carried a private key: never echo the server's text
+            self.message = "(message withheld: the request carried a private key)"
+            return sanitise("%s: %s%s" % (self.action, self.code, tail), 600)
         return sanitise("%s: %s: %s%s" % (self.action or "request", self.code, self.message, tail), 600)
 
 

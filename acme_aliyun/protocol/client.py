@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20            # 1 MiB: no ACME JSON or PEM chain comes near it
 BAD_NONCE_RETRIES = 25        # at 50 % nonce rejection, 25 tries fail once in 30 million
 TRANSPORT_RETRIES = 3
+MAX_RETRY_AFTER = 86400       # a CA's Retry-After is honoured up to one day
 JOSE = "application/jose+json"
 
 
@@ -40,14 +41,57 @@ def parse_retry_after(value, now=None):
         return None
     value = value.strip()
     if value.isdigit():
-        return int(value)
+        return min(int(value), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if when is None:
         return None
-    return max(0, int(when.timestamp() - (now if now is not None else time.time())))
+    return min(MAX_RETRY_AFTER, max(0, int(when.timestamp() - (now if now is not None else time.time()))))
+
+
+# What RFC 8555 says a field of a server's JSON object is, for the fields the client reads.
+_STR_FIELDS = ("status", "finalize", "certificate", "expires", "url", "token", "detail", "type", "orders")
+_OBJ_FIELDS = ("error", "meta")
+
+
+def _is_identifier(v):
+    return isinstance(v, dict) and isinstance(v.get("type"), str) and isinstance(v.get("value"), str)
+
+
+def check_shape(doc, url, problem=False):
+    """AcmeResponseError unless the fields of a server's JSON object have the types RFC 8555 gives them.
+
+    Checked here, at the boundary, so that the order logic can rely on them (no AttributeError on
+    a string where an object belongs).
+    """
+    def bad(field_, what):
+        raise AcmeResponseError("%s answered with malformed JSON: %r is not %s" % (url, field_, what))
+    for f in _STR_FIELDS:
+        if problem and f == "status":       # a problem document's status is the HTTP status, a number
+            continue
+        if f in doc and not isinstance(doc[f], str):
+            bad(f, "a string")
+    for f in _OBJ_FIELDS:
+        if f in doc and not isinstance(doc[f], dict):
+            bad(f, "an object")
+    if "identifier" in doc and not _is_identifier(doc["identifier"]):
+        bad("identifier", "an object with a type and a value")
+    if "identifiers" in doc and not (isinstance(doc["identifiers"], list)
+                                     and all(_is_identifier(i) for i in doc["identifiers"])):
+        bad("identifiers", "a list of identifiers")
+    if "authorizations" in doc and not (isinstance(doc["authorizations"], list)
+                                        and all(isinstance(a, str) for a in doc["authorizations"])):
+        bad("authorizations", "a list of strings")
+    if "challenges" in doc:
+        if not (isinstance(doc["challenges"], list) and all(isinstance(c, dict) for c in doc["challenges"])):
+            bad("challenges", "a list of objects")
+        for c in doc["challenges"]:
+            check_shape(c, url)
+    if "error" in doc:
+        check_shape(doc["error"], url, problem=True)
+    return doc
 
 
 @dataclass
@@ -229,6 +273,7 @@ class AcmeClient:
                 raise AcmeResponseError("%s answered with malformed JSON" % resp.url) from None
             if not isinstance(resp.json, dict):
                 raise AcmeResponseError("%s answered with JSON that is not an object" % resp.url)
+            check_shape(resp.json, resp.url)
         return resp
 
     # --- directory and nonces ------------------------------------------------------------
