@@ -48,6 +48,15 @@ def _finish(ctx, report, args):
     return report.exit_code
 
 
+def _notify_failure(ctx, error):
+    """The run could not report per certificate (unknown name, state folder unusable...): the webhook
+    still hears of it, once the config has loaded."""
+    from acme_aliyun import notify
+    import socket
+    notify.send(ctx.cfg.notify, {"ok": False, "host": socket.gethostname(), "error": logsetup.redact(str(error))},
+                failed=True)
+
+
 def cmd_run(args):
     from acme_aliyun import runner
     ctx = _context(args)
@@ -58,14 +67,21 @@ def cmd_run(args):
         if not args.quiet:
             print("another run holds the lock: %s" % e, file=sys.stderr)
         return e.exit_code
+    except Exception as e:
+        _notify_failure(ctx, e)
+        raise
     return _finish(ctx, report, args)
 
 
 def cmd_deploy(args):
     from acme_aliyun import runner
     ctx = _context(args)
-    report = runner.run(ctx, [args.name], wait=True, force_deploy=args.force, dry_run=args.dry_run,
-                        issue_when="missing")
+    try:
+        report = runner.run(ctx, [args.name], wait=True, force_deploy=args.force, dry_run=args.dry_run,
+                            issue_when="missing")
+    except Exception as e:
+        _notify_failure(ctx, e)
+        raise
     return _finish(ctx, report, args)
 
 

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
 from acme_aliyun import provenance
-from acme_aliyun.errors import ToolError, UsageError
+from acme_aliyun.errors import ToolError
+from acme_aliyun.log import redact
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,21 @@ def run(ctx, names=None, wait=True, lock_timeout=None, force_issue=False, force_
     outcomes = []
     with ctx.store.lock(wait=wait, timeout=lock_timeout):
         for cert in certs:
-            outcomes.append(_one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy))
+            outcomes.append(_isolated(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy))
     ctx.close()
     return RunReport(outcomes, dry_run)
+
+
+def _isolated(ctx, cert, *args):
+    """_one() for one certificate; whatever it raises becomes that certificate's failure, so the
+    others are still considered and the run still reports (and notifies)."""
+    try:
+        return _one(ctx, cert, *args)
+    except Exception as e:
+        message = str(e) if isinstance(e, ToolError) else "internal error: %s: %s" % (type(e).__name__, e)
+        log.error("%s: %s", cert.name, message)
+        log.debug("%s: details", cert.name, exc_info=True)
+        return CertOutcome(cert.name, action="failed", error=redact(message))
 
 
 def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
@@ -98,8 +111,6 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
             out.action, out.reason, out.next_renewal, stored = r.action, r.reason, r.renew_at, r.stored
             if r.action == "deferred":
                 out.error = "renewal deferred: " + r.reason
-        except UsageError:
-            raise
         except ToolError as e:
             out.action, out.error = "failed", str(e)
             log.error("%s: issuance failed: %s", cert.name, e)
@@ -133,9 +144,7 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         if plan.writes and not dry_run:
             ctx.progress("%s: deploying to %d target(s)" % (cert.name, len(plan.writes)))
         out.targets = deployer.apply(plan, cloud, dry_run=dry_run)
-    except UsageError:
-        raise
-    except ToolError as e:
+    except ToolError as e:          # no credentials included: the outcome keeps what was issued
         out.error = (out.error + "; " if out.error else "") + "deploy: %s" % e
         log.error("%s: deploy failed: %s", cert.name, e)
     for t in out.targets:

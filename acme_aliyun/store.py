@@ -155,8 +155,26 @@ class Store:
             except FileNotFoundError:
                 # pruned by two saves between our readlink and open: resolve again
                 if self._current_version(name) == vdir:
-                    raise ToolError("stored certificate %s is incomplete: %s lacks files" % (name, vdir)) from None
+                    return self._fall_back(name, vdir, "%s lacks files" % vdir)
+            except CorruptVersion as e:
+                return self._fall_back(name, vdir, str(e))
         raise ToolError("stored certificate %s changes too fast to be read" % name)
+
+    def _fall_back(self, name, bad_vdir, why):
+        """The newest other version that loads (the previous one), or None: the certificate is reissued."""
+        versions = os.path.dirname(bad_vdir)
+        for entry in sorted(os.listdir(versions), reverse=True):
+            vdir = os.path.join(versions, entry)
+            if vdir == bad_vdir or entry.startswith("."):
+                continue
+            try:
+                stored = self._load_version(name, vdir)
+            except (CorruptVersion, FileNotFoundError):
+                continue
+            log.warning("%s; using the previous version %s", why, entry)
+            return stored
+        log.warning("%s, and no earlier version is usable: the certificate will be issued again", why)
+        return None
 
     def _load_version(self, name, vdir):
         files = {}
@@ -166,12 +184,15 @@ class Store:
         what = "stored certificate %s (%s)" % (name, vdir)
         try:
             text = {f: files[f].decode("ascii") for f in PAIR_FILES if f != "privkey.pem"}
-            meta = json.loads(text["meta.json"])
         except ValueError as e:
-            raise ToolError("%s is corrupt: %s" % (what, e)) from None
-        bundle = _matching_bundle(text["fullchain.pem"], files["privkey.pem"], what)
+            raise CorruptVersion("%s is corrupt: %s" % (what, e)) from None
+        meta = _parse_meta(text["meta.json"], what)
+        try:
+            bundle = _matching_bundle(text["fullchain.pem"], files["privkey.pem"], what)
+        except ToolError as e:
+            raise CorruptVersion(str(e)) from None
         if text["cert.pem"] + text["chain.pem"] != text["fullchain.pem"]:
-            raise ToolError("%s: fullchain.pem is not cert.pem + chain.pem" % what)
+            raise CorruptVersion("%s: fullchain.pem is not cert.pem + chain.pem" % what)
         return StoredCert(
             name=name, key_pem=files["privkey.pem"], cert_pem=text["cert.pem"], chain_pem=text["chain.pem"],
             fullchain_pem=text["fullchain.pem"], meta=meta, bundle=bundle,
@@ -339,11 +360,9 @@ class Store:
     def read_meta(self, name) -> dict:
         try:
             with open(self._meta_path(name), "rb") as fh:
-                return json.load(fh)
+                return _parse_meta(fh.read().decode("utf-8", "replace"), "certificate %s" % name)
         except FileNotFoundError:
             return {}
-        except ValueError as e:
-            raise ToolError("meta.json of %s is corrupt: %s" % (name, e)) from None
 
     @_fs_errors
     def update_meta(self, name, **fields) -> None:
@@ -388,6 +407,20 @@ class Store:
             yield
         finally:
             os.close(fd)   # closing the descriptor releases the flock
+
+
+class CorruptVersion(ToolError):
+    """A version folder whose pair cannot be read: load() falls back to the previous version."""
+
+
+def _parse_meta(text, what):
+    """meta.json as a dict; a corrupt one is only metadata: {} and a warning (the next update rewrites it)."""
+    try:
+        meta = json.loads(text)
+    except ValueError as e:
+        log.warning("%s: meta.json is corrupt (%s); ignoring it", what, e)
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _matching_bundle(fullchain_pem, key_pem, what):
