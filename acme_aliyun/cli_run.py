@@ -64,7 +64,10 @@ def cmd_run(args):
         report = runner.run(ctx, args.names, wait=not args.no_wait, lock_timeout=args.lock_timeout,
                             force_issue=args.force)
     except LockHeld as e:
-        if not args.quiet:
+        if e.stale:             # not the usual overlap: say so even with --quiet, and notify
+            print(logsetup.redact("warning: %s" % e), file=sys.stderr)
+            _notify_failure(ctx, e)
+        elif not args.quiet:
             print("another run holds the lock: %s" % e, file=sys.stderr)
         return e.exit_code
     except Exception as e:

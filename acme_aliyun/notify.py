@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Dict
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from acme_aliyun import deadline
 from acme_aliyun import log as logsetup
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ _TRUNCATED = "\n… (truncated)"
 # log.redact()'s BEGIN…END pattern: mask from BEGIN to the end of the string.
 _PARTIAL_KEY = re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----.*", re.S)
 _JSON = "application/json; charset=utf-8"
+MAX_ANSWER = 64 * 1024        # bytes of a webhook's answer read at most (Function Compute has 256 MB)
 
 
 @dataclass
@@ -167,39 +169,49 @@ def render_text(summary, failed, markdown=False):
 
 # --- delivery ------------------------------------------------------------------------------
 
+def _post(req, timeout):
+    """(HTTP status, at most MAX_ANSWER bytes of the answer): the answer is streamed, never read whole."""
+    import requests
+    with requests.post(req.url, data=req.body, headers=req.headers, timeout=(min(timeout, 10.0), timeout),
+                       allow_redirects=False, stream=True) as resp:
+        body = b""
+        for chunk in resp.iter_content(8192):
+            body += chunk
+            if len(body) >= MAX_ANSWER:
+                body = body[:MAX_ANSWER]
+                break
+        return resp.status_code, body
+
+
 def _deliver(settings, summary, failed):
     import requests
     req = build_request(settings, summary, failed)
     where = _label(settings.webhook)
     timeout = float(settings.timeout or 10.0)
-    try:
-        resp = requests.post(req.url, data=req.body, headers=req.headers, timeout=(min(timeout, 10.0), timeout),
-                             allow_redirects=False)
-    except requests.RequestException as e:
+    try:     # the whole exchange within twice the timeout: a trickling answer cannot hold the run
+        status, body = deadline.run(lambda: _post(req, timeout), 2 * timeout, "the notification to %s" % where)
+    except (requests.RequestException, deadline.DeadlineExceeded) as e:
         log.warning("notification to %s failed: %s", where, _scrub(_error_text(e), req.url, settings.webhook))
         return
-    try:
-        problem = _response_problem(settings.format, resp)
-    finally:
-        resp.close()
+    problem = _response_problem(settings.format, status, body)
     if problem:
         log.warning("notification to %s failed: %s", where, _scrub(problem, req.url, settings.webhook))
     else:
         log.debug("notification sent to %s (%s)", where, settings.format)
 
 
-def _response_problem(fmt, resp):
-    """None when the webhook took the message; else a short description."""
-    if 300 <= resp.status_code < 400:
-        return "HTTP %d redirect (not followed; set Webhook to the final address)" % resp.status_code
-    text = _short(resp.text)
-    if resp.status_code >= 400:
-        return "HTTP %d %s" % (resp.status_code, text)
+def _response_problem(fmt, status, body):
+    """None when the webhook took the message (status, the first bytes of its answer); else a short description."""
+    if 300 <= status < 400:
+        return "HTTP %d redirect (not followed; set Webhook to the final address)" % status
+    text = _short(body.decode("utf-8", "replace"))
+    if status >= 400:
+        return "HTTP %d %s" % (status, text)
     if fmt in ("dingtalk", "feishu"):
         try:
-            doc = resp.json()
+            doc = json.loads(body)
         except ValueError:
-            return None if not resp.content else "HTTP %d, not a JSON answer: %s" % (resp.status_code, text)
+            return None if not body else "HTTP %d, not a JSON answer: %s" % (status, text)
         if not isinstance(doc, dict):
             return None
         if fmt == "dingtalk":

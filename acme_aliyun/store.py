@@ -394,13 +394,21 @@ class Store:
             raise ToolError("cannot open the lock file %s: %s" % (path, e.strerror)) from None
         try:
             if wait and timeout is None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                if not _try_flock(fd):
+                    stale = _stale_since(fd)
+                    if stale:
+                        log.warning("waiting for the lock on %s: %s", self.state_dir, stale)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
             else:
                 deadline = time.monotonic() + (timeout if wait else 0)
                 while not _try_flock(fd):
                     if time.monotonic() >= deadline:
-                        raise LockHeld("another run%s holds the lock on %s%s" % (
-                            _holder(fd), self.state_dir, " (waited %ss)" % timeout if wait else ""))
+                        stale = _stale_since(fd)
+                        e = LockHeld("another run%s holds the lock on %s%s%s" % (
+                            _holder(fd), self.state_dir, " (waited %ss)" % timeout if wait else "",
+                            "; " + stale if stale else ""))
+                        e.stale = bool(stale)
+                        raise e
                     time.sleep(0.05)
             os.ftruncate(fd, 0)
             os.pwrite(fd, b"%d\n" % os.getpid(), 0)
@@ -443,6 +451,18 @@ def _try_flock(fd):
         if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             return False
         raise
+
+
+LOCK_STALE_AFTER = 6 * 3600    # seconds: longer than a run can take (every exchange has a deadline)
+
+
+def _stale_since(fd):
+    """'' or why the lock looks stuck: taken (the holder wrote its pid) longer ago than a run can take."""
+    since = os.fstat(fd).st_mtime
+    if time.time() - since <= LOCK_STALE_AFTER:
+        return ""
+    return ("held since %s, longer than a run can take: is that run hanging?"
+            % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(since)))
 
 
 def _holder(fd):

@@ -17,7 +17,7 @@ from typing import Optional
 
 import requests
 
-from acme_aliyun import __version__
+from acme_aliyun import __version__, deadline
 from acme_aliyun.protocol import jose
 from acme_aliyun.protocol.errors import (
     AcmeProblem,
@@ -32,6 +32,7 @@ MAX_BODY = 1 << 20            # 1 MiB: no ACME JSON or PEM chain comes near it
 BAD_NONCE_RETRIES = 25        # at 50 % nonce rejection, 25 tries fail once in 30 million
 TRANSPORT_RETRIES = 3
 MAX_RETRY_AFTER = 86400       # a CA's Retry-After is honoured up to one day
+EXCHANGE_DEADLINE = 90.0      # seconds of wall-clock time for one HTTP exchange, headers and body
 JOSE = "application/jose+json"
 
 
@@ -184,6 +185,15 @@ class AcmeClient:
         return True
 
     def _exchange(self, method, url, **kw):
+        """One HTTP exchange within EXCHANGE_DEADLINE (a server trickling bytes cannot hold us)."""
+        try:
+            return deadline.run(lambda: self._exchange_once(method, url, **kw), EXCHANGE_DEADLINE,
+                                "%s %s" % (method, url))
+        except deadline.DeadlineExceeded as e:
+            self._nonce = None
+            raise AcmeTransportError(str(e)) from None
+
+    def _exchange_once(self, method, url, **kw):
         """One HTTP exchange: bounded body read, no redirects. _Retryable for transient faults."""
         try:
             self.request_count += 1
