@@ -14,6 +14,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from typing import Optional
+from urllib.parse import urlsplit
 
 import requests
 
@@ -313,8 +314,24 @@ class AcmeClient:
 
     # --- signed requests ------------------------------------------------------------------
 
+    def allowed_origins(self):
+        """scheme://host:port of the directory and of every URL the directory names."""
+        origins = {_origin(self.directory_url)}
+        origins.update(_origin(u) for u in self.directory.urls.values())
+        return origins
+
+    def check_url(self, url):
+        """AcmeResponseError unless url is on the directory's scheme and host, or one the directory names:
+        a URL the CA hands back (authorization, finalize, certificate, alternate chain) must not send a
+        signed request to another host."""
+        if _origin(url) not in self.allowed_origins():
+            raise AcmeResponseError("the CA handed back %s, on another host than its directory %s; refusing it"
+                                    % (url, self.directory_url))
+        return url
+
     def post(self, url, payload, key=None, use_jwk=False, want_json=True):
         """Signed POST. payload=None is POST-as-GET. use_jwk embeds the key instead of kid."""
+        self.check_url(url)
         key = key or self.key
 
         def sign():
@@ -343,6 +360,16 @@ class _Retryable(Exception):
     def __init__(self, message, response=None):
         super().__init__(message)
         self.response = response
+
+
+def _origin(url):
+    """('https', 'host', port) of a URL, the default port filled in; None when it does not parse."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+        return (parts.scheme.lower(), (parts.hostname or "").lower(), port)
+    except (ValueError, AttributeError, TypeError):
+        return None
 
 
 def _is_problem(resp):

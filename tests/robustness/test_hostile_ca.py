@@ -168,6 +168,17 @@ CASES = {
                                                                "finalize": "x", "identifiers": []},
                                                           headers={"Location": other + "/order/1"})}),
         (r"'authorizations' is not a list of strings",)),
+    # issue 12, item 10: URLs the CA hands back on a host the directory does not name are refused
+    "order-authorizations-on-other-host": Case(
+        lambda other: Scenario(replies={"newOrder": Reply(201, {
+            "status": "pending", "authorizations": [other + "/authz/1-1"], "finalize": other + "/finalize/1",
+            "identifiers": [{"type": "dns", "value": d} for d in DOMAINS]}, headers={"Location": other + "/order/1"})}),
+        (r"127\.0\.0\.2", r"another host")),
+    "order-finalize-on-other-host": Case(
+        lambda other: Scenario(replies={"order": lambda seen: Reply(200, {
+            "status": "ready", "authorizations": [], "finalize": other + "/finalize/1",
+            "identifiers": [{"type": "dns", "value": d} for d in DOMAINS]})}),
+        (r"127\.0\.0\.2", r"another host"), challenges=True),
     "order-invalid-after-finalize": Case(
         lambda other: Scenario(after_finalize="invalid", order_error={
             "type": ACME_ERROR + "serverInternal", "detail": "Error finalizing order :: CT log submission failed"}),

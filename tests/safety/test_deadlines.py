@@ -129,3 +129,54 @@ def test_a_lock_held_longer_than_a_run_can_take_is_reported(tmp_path, pebble, cl
         assert r.returncode == 3, r.stdout + r.stderr
         assert "pid %d" % holder.pid in r.stderr and "longer than a run can take" in r.stderr, r.stderr
         assert len(hook.bodies) == 1 and "longer than a run can take" in hook.json()[0]["error"]
+
+
+class _Redirect(BaseHTTPRequestHandler):
+    target = ""
+    hits = []
+
+    def do_GET(self):
+        self.hits.append(self.path)
+        if self.target:
+            self.send_response(302)
+            self.send_header("Location", self.target + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        else:
+            body = b'{"suggestedWindow": {"start": "2030-01-01T00:00:00Z", "end": "2030-01-02T00:00:00Z"}}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+def test_renewal_info_does_not_follow_redirects():
+    """Item 10: a renewalInfo answer that redirects is refused, the other server never asked."""
+    import requests
+    from acme_aliyun.protocol import ari
+
+    class Other(_Redirect):
+        hits = []
+        target = ""
+
+    class First(_Redirect):
+        hits = []
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), k) for k in (Other, First)]
+    for srv in servers:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    First.target = "http://127.0.0.1:%d" % servers[0].server_port
+    try:
+        session = requests.Session()
+        session.trust_env = False
+        with pytest.raises(ari.AriError, match="redirect"):
+            ari.fetch_renewal_info(session, "http://127.0.0.1:%d/ari" % servers[1].server_port, "abc.def",
+                                   timeout=3, verify=True)
+        assert First.hits and Other.hits == []
+    finally:
+        for srv in servers:
+            srv.shutdown()
+            srv.server_close()
