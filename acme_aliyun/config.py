@@ -447,10 +447,19 @@ def _check_endpoint(sec, key, value):
 
 
 def _notify(sec):
+    from acme_aliyun.notify import is_loopback_host, masked_url, register_url_secrets
     url = sec.get("Webhook", required=True)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise sec.error("Webhook", "%r is not an http(s) URL" % url)
+    register_url_secrets(url)           # robot tokens: masked in every message from here on
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise sec.error("Webhook", "%s is not an http(s) URL" % masked_url(url)) from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise sec.error("Webhook", "%s is not an http(s) URL" % masked_url(url))
+    if parts.scheme == "http" and not is_loopback_host(host):
+        raise sec.error("Webhook", "%s uses plain http: the message and the token in the URL would cross the "
+                                   "network in clear; use https" % masked_url(url))
     return NotifySettings(
         webhook=url,
         format=sec.choice("Format", ("generic", "dingtalk", "feishu"), default="generic"),

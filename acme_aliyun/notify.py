@@ -25,6 +25,7 @@ custom keyword can use that keyword.
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -290,6 +291,42 @@ def _title(summary, failed):
 
 
 # --- webhook URLs ---------------------------------------------------------------------------
+
+def is_loopback_host(host):
+    """localhost or a loopback address: a plain http webhook there never crosses the network."""
+    if (host or "").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def masked_url(url):
+    """A webhook URL as a message may show it: scheme, host, port and path; the query masked."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "the webhook"
+    query = "?[redacted]" if parts.query else ""
+    return "%s://%s%s%s" % (parts.scheme, (parts.netloc.rsplit("@", 1)[-1]), parts.path, query)
+
+
+def register_url_secrets(url):
+    """Register the query of a webhook URL (robot tokens), its values and its password as secrets,
+    so that no message anywhere shows them."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return
+    if parts.query:
+        logsetup.register_secret(parts.query)
+        logsetup.register_secret(urlencode(parse_qsl(parts.query, keep_blank_values=True)))
+        for _, value in parse_qsl(parts.query, keep_blank_values=True):
+            logsetup.register_secret(value)
+    if parts.password:
+        logsetup.register_secret(parts.password)
+
 
 def _has_query_param(url, name):
     return any(k == name for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True))
