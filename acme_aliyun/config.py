@@ -75,6 +75,7 @@ class CertSettings:
     http_listen: Optional[str] = None
     dns_provider: Optional[str] = None   # alidns | hook
     dns_hook: Optional[str] = None
+    dns_hook_env: List[str] = field(default_factory=list)   # our variables the hook gets (DNSHookEnv)
     key_type: str = "ec-256"
     reuse_key: bool = False
     profile: Optional[str] = None
@@ -310,6 +311,11 @@ def _challenge_settings(sec, cert):
         except ValueError as e:
             raise sec.error("DNSHook", "cannot be parsed as a command: %s" % e) from None
         cert.dns_hook = hook
+    names = (sec.get("DNSHookEnv") or "").replace(",", " ").split()
+    bad = [n for n in names if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", n)]
+    if bad:
+        raise sec.error("DNSHookEnv", "%r is not an environment variable name" % bad[0])
+    cert.dns_hook_env = names
     if cert.challenge == "http-01":
         if cert.webroot and cert.http_listen:
             raise sec.error("Webroot", "set Webroot or HTTPListen, not both")

@@ -444,6 +444,7 @@ def test_dns01_invalid_authorization_names_the_domain_and_cleans_up(site, tmp_pa
         Challenge = dns-01
         DNSProvider = hook
         DNSHook = %s %s
+        DNSHookEnv = HOOK_LOG
         """ % (sys.executable, hook))
     site.ca.scenario = Scenario(failing_names={"*.hostile.example.test": {
         "type": ACME_ERROR + "unauthorized", "status": 403,
