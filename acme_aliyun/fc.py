@@ -84,8 +84,8 @@ def _config_path():
     text = os.environ.get("ACME_ALIYUN_CONFIG_TEXT")
     if text:
         folder = os.path.join(os.environ.get("TMPDIR", "/tmp"), "acme-aliyun")
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        from acme_aliyun.fsio import atomic_write
+        from acme_aliyun.fsio import atomic_write, make_dirs
+        make_dirs(folder, 0o700)
         path = os.path.join(folder, "acme.ini")
         atomic_write(path, text, mode=0o600)
         return path

@@ -46,7 +46,7 @@ from typing import List, Optional, Tuple
 from acme_aliyun import pki
 from acme_aliyun.challenges.base import Challenge
 from acme_aliyun.errors import LockHeld, ToolError, UsageError
-from acme_aliyun.fsio import atomic_write, ensure_private_dir, fsync_dir
+from acme_aliyun.fsio import atomic_write, ensure_private_dir, fsync_dir, make_dirs
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def write_copy(path, data, private):
     Missing parent folders are created (0700 for private files, 0755 otherwise).
     """
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700 if private else 0o755, exist_ok=True)
+        make_dirs(os.path.dirname(os.path.abspath(path)), 0o700 if private else 0o755)
         atomic_write(path, data, mode=0o600 if private else 0o644)
     except OSError as e:
         raise ToolError("cannot write %s: %s" % (path, e.strerror or e)) from None
