@@ -17,6 +17,7 @@ The directory URL is recorded in meta.json by the issuer ("directory").
 import datetime
 import logging
 import ssl
+import warnings
 from typing import Optional
 
 from cryptography import x509
@@ -49,31 +50,52 @@ def revoked(stored) -> Optional[str]:
 
 
 def _system_roots():
+    """The roots of the system trust store (OpenSSL's default CA file), plus certifi's, which
+    requests trusts by default (some runtimes, Function Compute's among them, ship no CA file)."""
     paths = ssl.get_default_verify_paths()
-    for path in (paths.cafile, paths.openssl_cafile):
-        if path:
-            try:
-                with open(path, "rb") as fh:
-                    return x509.load_pem_x509_certificates(fh.read())
-            except (OSError, ValueError):
-                continue
-    return []
+    files = [paths.cafile, paths.openssl_cafile]
+    try:
+        import certifi
+        files.append(certifi.where())
+    except ImportError:
+        pass
+    roots, seen = [], set()
+    for path in files:
+        if not path or path in seen:
+            continue
+        seen.add(path)
+        try:
+            with open(path, "r", encoding="ascii", errors="replace") as fh:
+                pems = pki.split_pem_chain(fh.read())
+        except OSError:
+            continue
+        with warnings.catch_warnings():       # a few old roots have non-positive serial numbers
+            warnings.simplefilter("ignore")
+            for pem in pems:
+                try:
+                    roots.append(x509.load_pem_x509_certificate(pem.encode("ascii")))
+                except ValueError:            # one unreadable root does not void the others
+                    continue
+    return roots
 
 
-def chain_publicly_trusted(bundle, now=None) -> bool:
-    """Does the leaf verify, through the chain it came with, to a root of the system trust store?"""
+def chain_publicly_trusted(bundle, now=None) -> Optional[bool]:
+    """Does the leaf verify, through the chain it came with, to a root of the system trust store?
+    None when there is no trust store to ask."""
     from cryptography.x509 import DNSName, load_pem_x509_certificate
     from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
     roots = _system_roots()
     if not roots:
-        return False
+        log.warning("no system trust store found: cannot tell a staging certificate from a real one")
+        return None
     pems = pki.split_pem_chain(bundle.fullchain_pem)
     chain = [load_pem_x509_certificate(p.encode("ascii")) for p in pems[1:]]
-    name = next((n for n in bundle.names if not n.startswith("*.")), bundle.names[0].lstrip("*."))
-    verifier = (PolicyBuilder().store(Store(roots))
-                .time(now or datetime.datetime.now(datetime.timezone.utc))
-                .build_server_verifier(DNSName(name)))
+    name = bundle.names[0]
+    name = "check." + name[2:] if name.startswith("*.") else name      # a name the wildcard covers
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    when = min(now, bundle.not_after - datetime.timedelta(seconds=1))   # an expired one: its last moment
     try:
+        verifier = PolicyBuilder().store(Store(roots)).time(when).build_server_verifier(DNSName(name))
         verifier.verify(bundle.cert, chain)
         return True
     except (VerificationError, ValueError) as e:
@@ -86,7 +108,8 @@ def staging(stored, acme_settings) -> Optional[str]:
     origin = issued_by(stored)
     if origin and origin.rstrip("/") in (u.rstrip("/") for u in STAGING_DIRECTORIES):
         return "it was issued by the staging directory %s" % origin
-    if acme_settings is not None and not acme_settings.ca_bundle_in_ini and not chain_publicly_trusted(stored.bundle):
+    if acme_settings is not None and not acme_settings.ca_bundle_in_ini and \
+            chain_publicly_trusted(stored.bundle) is False:
         return "its chain does not verify against the system trust store (a staging or test CA)"
     return None
 

@@ -132,3 +132,23 @@ def test_a_revoked_certificate_is_never_deployed_and_its_compromised_key_never_r
     assert emu.cdn_state(CDN)["cert_name"] == unique_cert_name("site", new.bundle)
     again = cli("-c", ini, "run", "--force", env=env)     # an ordinary ReuseKey renewal keeps the new key
     assert again.returncode == 0 and store.load("site").key_pem == new.key_pem
+
+
+def test_the_trust_check_accepts_a_chain_to_a_trusted_root(tmp_path, pebble, cli, monkeypatch):
+    """Positive control: with Pebble's root in the trust store, Pebble's chain (a wildcard too) verifies."""
+    from cryptography import x509
+    from tests.test_issue import HOOK, _hook_env
+    ini = write_ini(tmp_path, pebble, """
+        [cert:w]
+        Domains = *.trust.example.test
+        Challenge = dns-01
+        DNSHook = %s
+        DNSHookEnv = CHALLTESTSRV_URL, CHALLTESTSRV_HOOK_STATE
+        """ % HOOK)
+    r = cli("-c", ini, "issue", env=_hook_env(pebble, tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    stored = Store(str(tmp_path / "state")).load("w")
+    assert provenance.chain_publicly_trusted(stored.bundle) is False
+    monkeypatch.setattr(provenance, "_system_roots",
+                        lambda: [x509.load_pem_x509_certificate(pebble.root_pem().encode())])
+    assert provenance.chain_publicly_trusted(stored.bundle) is True
