@@ -254,9 +254,7 @@ def _acme(sec):
     if eab_key and not re.match(r"^[A-Za-z0-9_-]+=*$", eab_key):
         raise sec.error("EABHMACKey", "is not base64url text")
     ca_bundle = sec.path_value("CABundle", must_exist=True)
-    ca_bundle_in_ini = ca_bundle is not None
-    if ca_bundle is None and os.environ.get("REQUESTS_CA_BUNDLE"):
-        ca_bundle = os.environ["REQUESTS_CA_BUNDLE"]
+    ca_bundle_in_ini, ca_bundle = ca_bundle is not None, ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or None
     user_agent = sec.get("UserAgent")
     if user_agent and not re.match(r"^[\x21-\x7e][\x20-\x7e]*$", user_agent):
         raise sec.error("UserAgent", "must be printable ASCII")

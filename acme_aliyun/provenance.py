@@ -83,7 +83,12 @@ def chain_publicly_trusted(bundle, now=None) -> Optional[bool]:
     """Does the leaf verify, through the chain it came with, to a root of the system trust store?
     None when there is no trust store to ask."""
     from cryptography.x509 import DNSName, load_pem_x509_certificate
-    from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+    try:
+        from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+    except ImportError:         # cryptography < 42
+        log.warning("cryptography %s cannot verify chains: cannot tell a staging certificate from a real one",
+                    _cryptography_version())
+        return None
     roots = _system_roots()
     if not roots:
         log.warning("no system trust store found: cannot tell a staging certificate from a real one")
@@ -123,3 +128,8 @@ def deploy_block(stored, acme_settings) -> Optional[str]:
         return "CA changed: it was issued by %s, the configured directory is %s" % (
             issued_by(stored), acme_settings.directory_url)
     return staging(stored, acme_settings)
+
+
+def _cryptography_version():
+    import cryptography
+    return cryptography.__version__

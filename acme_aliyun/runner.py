@@ -136,6 +136,11 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         out.error = _join(out.error, "not deployed: %s (deploy %s --force deploys it anyway)" % (blocked, cert.name))
         log.error("%s: %s", cert.name, out.error)
         return out
+    return _deploy(ctx, cert, stored, out, force_deploy, dry_run)
+
+
+def _deploy(ctx, cert, stored, out, force_deploy, dry_run):
+    """Plan and apply the deployment of stored to cert's targets; the results go into out."""
     from acme_aliyun import deployer
     try:
         cloud = ctx.cloud()
@@ -145,7 +150,7 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
             ctx.progress("%s: deploying to %d target(s)" % (cert.name, len(plan.writes)))
         out.targets = deployer.apply(plan, cloud, dry_run=dry_run)
     except ToolError as e:          # no credentials included: the outcome keeps what was issued
-        out.error = (out.error + "; " if out.error else "") + "deploy: %s" % e
+        out.error = _join(out.error, "deploy: %s" % e)
         log.error("%s: deploy failed: %s", cert.name, e)
     for t in out.targets:
         if t.status in ("refused", "failed"):

@@ -45,6 +45,8 @@ def test_redact_masks_every_echo_of_a_registered_key(echo, key_type):
     for line in pem.strip().splitlines()[1:-1]:
         if len(line) >= 16:
             frags[line] = "a body line"
+            frags[quote(line, safe="")] = "a body line, URL-encoded"
+            frags[json.dumps(line)[1:-1]] = "a body line, JSON-escaped"
     if echo != "PEM head":          # 120 characters of a P-256 key reach the middle only without the header
         hits = [label for frag, label in frags.items() if frag in text]
         assert hits, "the echo should carry key material before masking"
