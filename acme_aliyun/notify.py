@@ -142,6 +142,8 @@ def render_text(summary, failed, markdown=False):
         lines.append(line)
         if c.get("error"):
             lines.append("%serror: %s" % (sub, _one_line(c["error"])))
+        if c.get("copy_error"):
+            lines.append("%scopy failed: %s" % (sub, _one_line(c["copy_error"])))
         targets = [t for t in (c.get("targets") or []) if isinstance(t, dict)]
         good = [t for t in targets if t.get("status") in ("deployed", "unchanged", "planned")]
         for t in targets:

@@ -63,3 +63,11 @@ def test_issue_also_repairs_copies(tmp_path, pebble, cli):
     r = cli("-c", ini, "issue")
     assert r.returncode == 0, r.stdout + r.stderr
     assert_copies_match(ini, str(tmp_path / "state"), "after issue")
+
+
+def test_the_webhook_text_names_a_failed_copy():
+    from acme_aliyun import notify
+    text = notify.render_text({"certificates": [{"name": "solo", "action": "renewed", "copies": "failed",
+                                                 "copy_error": "cannot write /srv/solo.pem: Is a directory"}]},
+                              failed=True)
+    assert "copy failed: cannot write /srv/solo.pem" in text
