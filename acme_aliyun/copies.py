@@ -30,7 +30,7 @@ class CopyResult:
     error: Optional[str] = None
 
 
-def wanted(cert, stored):
+def wanted(cert, stored) -> list:
     """[(path, bytes, private)] the copies should hold for this certificate's settings, chain first."""
     out = []
     if cert.chain_file:

@@ -62,7 +62,7 @@ def parse_event(event):
 _TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 
 
-def parse_bool(value, name):
+def parse_bool(value, name: str) -> bool:
     """A JSON boolean, 0/1, or true/false/yes/no/1/0/on/off (any case); absent is False.
 
     Anything else is an error: "force": "false" must never mean True (a forced reissue

@@ -40,7 +40,7 @@ def fsync_dir(folder):
         os.close(fd)
 
 
-def make_dirs(path, mode):
+def make_dirs(path, mode: int) -> str:
     """Create path and its missing parents, each with exactly `mode` whatever the umask
     (os.makedirs gives parents 0777 minus the umask: 0777 under umask 000). Existing folders
     are left as they are. Returns path."""

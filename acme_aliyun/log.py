@@ -37,7 +37,7 @@ def register_secret(value):
             _secrets.add(value)
 
 
-def register_key(pem):
+def register_key(pem) -> None:
     """Remember a PEM private key: each base64 body line, the joined body, their URL-encoded forms,
     and every piece of the body long enough to identify it, so that even a fragment is masked."""
     if isinstance(pem, (bytes, bytearray)):

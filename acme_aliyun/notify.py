@@ -294,7 +294,7 @@ def _title(summary, failed):
 
 # --- webhook URLs ---------------------------------------------------------------------------
 
-def is_loopback_host(host):
+def is_loopback_host(host) -> bool:
     """localhost or a loopback address: a plain http webhook there never crosses the network."""
     if (host or "").lower() == "localhost":
         return True
@@ -304,7 +304,7 @@ def is_loopback_host(host):
         return False
 
 
-def masked_url(url):
+def masked_url(url: str) -> str:
     """A webhook URL as a message may show it: scheme, host, port and path; the query masked."""
     try:
         parts = urlsplit(url)
@@ -314,7 +314,7 @@ def masked_url(url):
     return "%s://%s%s%s" % (parts.scheme, (parts.netloc.rsplit("@", 1)[-1]), parts.path, query)
 
 
-def register_url_secrets(url):
+def register_url_secrets(url: str) -> None:
     """Register the query of a webhook URL (robot tokens), its values and its password as secrets,
     so that no message anywhere shows them."""
     try:

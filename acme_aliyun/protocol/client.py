@@ -62,7 +62,7 @@ def _is_identifier(v):
     return isinstance(v, dict) and isinstance(v.get("type"), str) and isinstance(v.get("value"), str)
 
 
-def check_shape(doc, url, problem=False):
+def check_shape(doc: dict, url: str, problem: bool = False) -> dict:
     """AcmeResponseError unless the fields of a server's JSON object have the types RFC 8555 gives them.
 
     Checked here, at the boundary, so that the order logic can rely on them (no AttributeError on
@@ -314,13 +314,13 @@ class AcmeClient:
 
     # --- signed requests ------------------------------------------------------------------
 
-    def allowed_origins(self):
+    def allowed_origins(self) -> set:
         """scheme://host:port of the directory and of every URL the directory names."""
         origins = {_origin(self.directory_url)}
         origins.update(_origin(u) for u in self.directory.urls.values())
         return origins
 
-    def check_url(self, url):
+    def check_url(self, url: str) -> str:
         """AcmeResponseError unless url is on the directory's scheme and host, or one the directory names:
         a URL the CA hands back (authorization, finalize, certificate, alternate chain) must not send a
         signed request to another host."""
