@@ -13,7 +13,7 @@ import os
 
 from acme_aliyun import pki
 from acme_aliyun.errors import ConfigError, ToolError
-from acme_aliyun.fsio import atomic_write, ensure_private_dir
+from acme_aliyun.fsio import atomic_write, ensure_private_dir, make_dirs
 from acme_aliyun.protocol import account as acct
 from acme_aliyun.protocol import jose
 from acme_aliyun.protocol.client import AcmeClient
@@ -75,7 +75,7 @@ def load_account_key(acme, create=False):
         if not create:
             raise ConfigError("%s does not exist; run 'acme-aliyun account register' to create it" % path,
                               acme.config_path, acme.section, "AccountKeyFile")
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        make_dirs(os.path.dirname(os.path.abspath(path)), 0o700)      # explicit mode whatever the umask
         key = pki.generate_key(acme.key_type)
         pki.write_private_key(path, key)
         log.info("created account key %s (%s)", path, acme.key_type)

@@ -22,7 +22,7 @@ def _context(args, read_only=False):
 
 
 def cmd_issue(args):
-    from acme_aliyun import issuer
+    from acme_aliyun import copies, issuer
     ctx = _context(args)
     certs = ctx.certs(args.names)
     failed = 0
@@ -41,13 +41,17 @@ def cmd_issue(args):
             failed += r.action == "deferred"
             when = r.renew_at.strftime("%Y-%m-%d %H:%M UTC") if r.renew_at else "-"
             _out("%s: %s (%s); next renewal %s" % (cert.name, r.action, r.reason, when))
+            copied = copies.sync(cert, r.stored)
+            if copied.status == "failed":
+                failed += 1
+                _out("%s: copy failed: %s" % (cert.name, copied.error))
         log.debug("ACME requests: %d", client.request_count)
     ctx.close()
     return 1 if failed else 0
 
 
 def _status_rows(ctx):
-    from acme_aliyun import renewal
+    from acme_aliyun import provenance, renewal
     now = datetime.datetime.now(datetime.timezone.utc)
     rows = []
     for cert in ctx.certs():
@@ -55,7 +59,7 @@ def _status_rows(ctx):
         row = {"name": cert.name, "domains": cert.domains, "stored": stored is not None}
         if stored is not None:
             b = stored.bundle
-            d = renewal.decide(stored, cert, now=now)      # the stored ARI answer, no request to the CA
+            d = renewal.decide(stored, cert, now=now, directory_url=ctx.cfg.acme.directory_url)   # no request to the CA
             window = renewal.ari_window(stored)
             row.update({
                 "serial": b.serial, "issuer": b.issuer, "not_before": b.not_before.isoformat(),
@@ -63,7 +67,8 @@ def _status_rows(ctx):
                 "renew_at": d.renew_at.isoformat() if d.renew_at else None, "due": d.due,
                 "renew_source": d.source, "reason": d.reason, "path": ctx.store.cert_dir(cert.name),
                 "ari_window": {"start": window["start"], "end": window["end"], "chosen": window["chosen"]}
-                if window else None})
+                if window else None,
+                "deploy_blocked": provenance.deploy_block(stored, ctx.cfg.acme) if cert.targets else None})
         rows.append(row)
     return rows
 
@@ -95,6 +100,8 @@ def cmd_status(args):
         if w:
             _out("%-20s ARI window %s to %s, chosen %s" % ("", _when(w["start"]), _when(w["end"]),
                                                           _when(w["chosen"])))
+        if r.get("deploy_blocked"):
+            _out("  not deployed to cloud targets without --force: %s" % r["deploy_blocked"])
     if targets is not None:
         _out("")
         _out("%-20s %-10s %-40s %-11s %s" % ("CERTIFICATE", "KIND", "TARGET", "EXPIRES", "MATCHES LOCAL"))
@@ -131,7 +138,9 @@ def cmd_revoke(args):
             acme_order.revoke(ctx.acme(create_key=False), der, reason)
         ctx.store.update_meta(cert.name, revoked=datetime.datetime.now(datetime.timezone.utc).isoformat(),
                               revoked_reason=args.reason or "unspecified")
-    _out("%s: certificate %s revoked (%s)." % (cert.name, stored.bundle.serial, args.reason or "unspecified"))
+    _out("%s: certificate %s revoked (%s). It is no longer deployed; the next run replaces it%s." % (
+        cert.name, stored.bundle.serial, args.reason or "unspecified",
+        " with a new key" if args.reason == "keyCompromise" else ""))
     ctx.close()
     return 0
 

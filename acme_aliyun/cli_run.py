@@ -30,6 +30,8 @@ def print_summary(report):
     for o in report.outcomes:
         if o.error:
             _out("%s: %s" % (o.name, o.error))
+        if o.copy_error:
+            _out("%s: copy failed: %s" % (o.name, o.copy_error))
         for t in o.targets:
             if t.status in ("refused", "failed") or (report.dry_run and t.status == "planned"):
                 _out("  %s %s %s: %s%s" % (t.kind, t.target, t.status, t.reason, t.error_ref()))
@@ -48,11 +50,18 @@ def _finish(ctx, report, args):
 
 def _refused(ctx, error):
     """The run cannot start at all (the account was deactivated): one line, and the webhook is told."""
-    from acme_aliyun import notify
-    message = logsetup.redact(str(error))
-    print("error: %s" % message, file=sys.stderr)
-    notify.send(ctx.cfg.notify, {"ok": False, "error": message}, failed=True)
+    print("error: %s" % logsetup.redact(str(error)), file=sys.stderr)
+    _notify_failure(ctx, error)
     return error.exit_code
+
+
+def _notify_failure(ctx, error):
+    """The run could not report per certificate (unknown name, state folder unusable...): the webhook
+    still hears of it, once the config has loaded."""
+    from acme_aliyun import notify
+    import socket
+    notify.send(ctx.cfg.notify, {"ok": False, "host": socket.gethostname(), "error": logsetup.redact(str(error))},
+                failed=True)
 
 
 def cmd_run(args):
@@ -63,11 +72,17 @@ def cmd_run(args):
         report = runner.run(ctx, args.names, wait=not args.no_wait, lock_timeout=args.lock_timeout,
                             force_issue=args.force)
     except LockHeld as e:
-        if not args.quiet:
+        if e.stale:             # not the usual overlap: say so even with --quiet, and notify
+            print(logsetup.redact("warning: %s" % e), file=sys.stderr)
+            _notify_failure(ctx, e)
+        elif not args.quiet:
             print("error: %s" % e, file=sys.stderr)
         return e.exit_code
     except AccountDeactivated as e:
         return _refused(ctx, e)
+    except Exception as e:
+        _notify_failure(ctx, e)
+        raise
     return _finish(ctx, report, args)
 
 
@@ -80,6 +95,9 @@ def cmd_deploy(args):
                             issue_when="missing")
     except AccountDeactivated as e:
         return _refused(ctx, e)
+    except Exception as e:
+        _notify_failure(ctx, e)
+        raise
     return _finish(ctx, report, args)
 
 

@@ -45,7 +45,8 @@ _TRUE, _FALSE = ("1", "yes", "true", "on"), ("0", "no", "false", "off")
 # --- the keys each section may hold (anything else is an error, with a suggestion) -----------
 ACME_KEYS = ("ACMEDirectory", "AccountKeyFile", "Contacts", "UserAgent", "Language", "StateDir", "CABundle",
              "KeyType", "EABKeyId", "EABHMACKey", "ValidationTimeout")
-CERT_BASE_KEYS = ("Domains", "CSRFile", "Challenge", "Webroot", "HTTPListen", "DNSProvider", "DNSHook", "KeyType",
+CERT_BASE_KEYS = ("Domains", "CSRFile", "Challenge", "Webroot", "HTTPListen", "DNSProvider", "DNSHook", "DNSHookEnv",
+                  "KeyType",
                   "ReuseKey", "Profile", "PreferredChain", "RenewBeforeDays", "KeyFile", "ChainFile")
 ALIYUN_BASE_KEYS = ("Region", "International", "CertRegion", "Upload", "Endpoint", "AccessKeyId",
                     "AccessKeySecret", "RamRole", "ConnectTimeout", "ReadTimeout", "DNSTTL", "DNSWait",
@@ -84,6 +85,7 @@ class AcmeSettings:
     section: str
     config_path: str = ""
     validation_timeout: float = 300.0     # seconds the CA gets to validate (and issue) one order
+    ca_bundle_in_ini: bool = False     # [acme] CABundle set (not only REQUESTS_CA_BUNDLE): a private CA is meant
 
 
 @dataclass
@@ -95,6 +97,7 @@ class CertSettings:
     http_listen: Optional[str] = None
     dns_provider: Optional[str] = None   # alidns | hook
     dns_hook: Optional[str] = None
+    dns_hook_env: List[str] = field(default_factory=list)   # our variables the hook gets (DNSHookEnv)
     key_type: str = "ec-256"
     reuse_key: bool = False
     profile: Optional[str] = None
@@ -323,8 +326,7 @@ def _acme(sec):
     if eab_key and not re.match(r"^[A-Za-z0-9_-]+=*$", eab_key):
         raise sec.error("EABHMACKey", "is not base64url text")
     ca_bundle = sec.path_value("CABundle", must_exist=True)
-    if ca_bundle is None and os.environ.get("REQUESTS_CA_BUNDLE"):
-        ca_bundle = os.environ["REQUESTS_CA_BUNDLE"]
+    ca_bundle_in_ini, ca_bundle = ca_bundle is not None, ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or None
     user_agent = sec.get("UserAgent")
     if user_agent and not re.match(r"^[\x21-\x7e][\x20-\x7e]*$", user_agent):
         raise sec.error("UserAgent", "must be printable ASCII")
@@ -346,6 +348,7 @@ def _acme(sec):
         section=sec.name,
         config_path=sec.path,
         validation_timeout=sec.number("ValidationTimeout", default=300, minimum=1, maximum=86400),
+        ca_bundle_in_ini=ca_bundle_in_ini,
     )
 
 
@@ -392,6 +395,11 @@ def _challenge_settings(sec, cert):
         except ValueError as e:
             raise sec.error("DNSHook", "cannot be parsed as a command: %s" % e) from None
         cert.dns_hook = hook
+    names = (sec.get("DNSHookEnv") or "").replace(",", " ").split()
+    bad = [n for n in names if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", n)]
+    if bad:
+        raise sec.error("DNSHookEnv", "%r is not an environment variable name" % bad[0])
+    cert.dns_hook_env = names
     if cert.challenge == "http-01":
         if cert.webroot and cert.http_listen:
             raise sec.error("Webroot", "set Webroot or HTTPListen, not both")
@@ -561,11 +569,7 @@ def _notify(sec):
     if not url and not smtp:
         raise sec.error("Webhook", "is required (or SMTP = host:port for email)")
     if url:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise sec.error("Webhook", "%r is not an http(s) URL" % url)
-        from acme_aliyun.notify import register_webhook_secrets
-        register_webhook_secrets(url)           # masked in every message from now on
+        _check_webhook(sec, url)
     s = NotifySettings(
         webhook=url,
         format=sec.choice("Format", ("generic", "dingtalk", "feishu", "wecom"), default="generic"),
@@ -576,6 +580,22 @@ def _notify(sec):
     if smtp:
         _smtp_settings(sec, s, smtp)
     return s
+
+
+def _check_webhook(sec, url):
+    """An http(s) URL; plain http only on loopback. Its tokens are masked in every message from here on."""
+    from acme_aliyun.notify import is_loopback_host, mask_webhook_url, register_webhook_secrets
+    register_webhook_secrets(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        raise sec.error("Webhook", "%s is not an http(s) URL" % mask_webhook_url(url)) from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise sec.error("Webhook", "%s is not an http(s) URL" % mask_webhook_url(url))
+    if parts.scheme == "http" and not is_loopback_host(host):
+        raise sec.error("Webhook", "%s uses plain http: the message and the token in the URL would cross the "
+                                   "network in clear; use https" % mask_webhook_url(url))
 
 
 def _smtp_settings(sec, s, smtp):

@@ -39,6 +39,7 @@ class LockHeld(ToolError):
     """Another run holds the state lock and we were told not to wait: exit 3."""
 
     exit_code = 3
+    stale = False       # held longer than a run can take: worth a warning and a notification
 
 
 def ini_error(e):

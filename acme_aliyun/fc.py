@@ -56,7 +56,25 @@ def parse_event(event):
         certs = [certs]
     if not isinstance(certs, list) or not all(isinstance(c, str) for c in certs):
         raise FcEventError("'certificates' must be a list of names")
-    return {"action": action, "certificates": certs, "force": bool(request.get("force"))}
+    return {"action": action, "certificates": certs, "force": parse_bool(request.get("force"), "force")}
+
+
+_TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+
+
+def parse_bool(value, name: str) -> bool:
+    """A JSON boolean, 0/1, or true/false/yes/no/1/0/on/off (any case); absent is False.
+
+    Anything else is an error: "force": "false" must never mean True (a forced reissue
+    twice a day runs into the CA's duplicate-certificate limit).
+    """
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise FcEventError("%r must be true or false, not %r" % (name, value))
 
 
 def _config_path():
@@ -66,8 +84,8 @@ def _config_path():
     text = os.environ.get("ACME_ALIYUN_CONFIG_TEXT")
     if text:
         folder = os.path.join(os.environ.get("TMPDIR", "/tmp"), "acme-aliyun")
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        from acme_aliyun.fsio import atomic_write
+        from acme_aliyun.fsio import atomic_write, make_dirs
+        make_dirs(folder, 0o700)
         path = os.path.join(folder, "acme.ini")
         atomic_write(path, text, mode=0o600)
         return path

@@ -40,9 +40,31 @@ def fsync_dir(folder):
         os.close(fd)
 
 
+def make_dirs(path, mode: int) -> str:
+    """Create path and its missing parents, each with exactly `mode` whatever the umask
+    (os.makedirs gives parents 0777 minus the umask: 0777 under umask 000). Existing folders
+    are left as they are. Returns path."""
+    path = os.path.abspath(os.fspath(path))
+    missing = []
+    head = path
+    while head and not os.path.isdir(head):
+        missing.append(head)
+        parent = os.path.dirname(head)
+        if parent == head:
+            break
+        head = parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, mode)
+        except FileExistsError:
+            continue
+        os.chmod(folder, mode)
+    return path
+
+
 def ensure_private_dir(path):
-    """Create a folder readable by its owner only (0700), tightening an existing one."""
-    os.makedirs(path, mode=0o700, exist_ok=True)
+    """Create a folder readable by its owner only (0700), parents too, tightening an existing one."""
+    make_dirs(path, 0o700)
     if (os.stat(path).st_mode & 0o777) != 0o700:
         os.chmod(path, 0o700)
     return path

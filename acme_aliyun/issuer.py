@@ -93,7 +93,11 @@ def _order_key(store, cert, stored):
             raise ToolError("%s: KeyFile %s does not match the key of CSRFile %s" % (cert.name, cert.key_file,
                                                                                      cert.csr_file))
         return key, pki.csr_der(csr)
-    key = serialization.load_pem_private_key(stored.key_pem, None) if cert.reuse_key and stored else None
+    compromised = stored is not None and (stored.meta or {}).get("revoked_reason") == "keyCompromise"
+    if compromised and cert.reuse_key:
+        log.warning("%s: ReuseKey ignored: the current key was revoked for keyCompromise", cert.name)
+    reuse = cert.reuse_key and stored is not None and stored.key_pem and not compromised
+    key = serialization.load_pem_private_key(stored.key_pem, None) if reuse else None
     if key is None or pki.key_type_of(key) != cert.key_type:
         key = serialization.load_pem_private_key(store.pending_key(cert.name, cert.key_type), None)
     return key, pki.csr_der(pki.make_csr(key, cert.domains))
@@ -173,7 +177,7 @@ def _record_failure(store, name, attempts, error):
     """Back off after a failed order (1 min, 10 min, 100 min, then daily), or as long as the CA asks."""
     failures = int(attempts.get("failures") or 0) + 1
     wait = BACKOFF[min(failures, len(BACKOFF)) - 1]
-    wait = max(wait, getattr(error, "retry_after", None) or 0)
+    wait = max(wait, min(getattr(error, "retry_after", None) or 0, BACKOFF[-1]))    # a CA's ask: one day at most
     now = datetime.datetime.now(datetime.timezone.utc)
     store.write_attempts(name, {"failures": failures, "last_error": redact(str(error))[:300],
                                 "last_failure": now.isoformat(),
@@ -217,10 +221,7 @@ def _order(cert, store, client, cloud, stored, decision, progress, timeout):
             "directory": client.directory_url, "profile": cert.profile}
     new = store.save(cert.name, pki.key_to_pem(key), leaf, chain, meta)
     store.write_attempts(cert.name, None)
-    if cert.key_file and not cert.csr_file:
-        write_copy(cert.key_file, pki.key_to_pem(key), private=True)
-    if cert.chain_file:
-        write_copy(cert.chain_file, new.fullchain_pem, private=False)
+    # KeyFile / ChainFile: the caller brings them in line with the stored pair (copies.sync)
     after = renewal.decide(new, cert, client.directory, client, store)
     action = "renewed" if stored is not None else "issued"
     log.info("%s: %s, serial %s, valid until %s", cert.name, action, new.bundle.serial,

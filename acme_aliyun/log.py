@@ -9,16 +9,25 @@ import logging
 import re
 import sys
 import threading
+from urllib.parse import quote, unquote
 
 _secrets = set()
+_key_windows = set()        # every KEY_WINDOW-character piece of every registered key body
 _lock = threading.Lock()
+KEY_WINDOW = 20
+_KEY_HEAD = 36              # the ASN.1 header a key body starts with: the same for every key of a type
 _PEM_KEY = re.compile(
     r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----.*?-----END (?:[A-Z]+ )?PRIVATE KEY-----", re.S
 )
+# A key whose END line was cut off (an error message that echoes the first characters of a
+# parameter): everything from BEGIN to the end of the text goes.
+_PEM_KEY_TO_END = re.compile(r"-----BEGIN[ +](?:[A-Z]+[ +])?PRIVATE[ +]KEY-----.*", re.S)
+# Runs of base64 text, raw, URL-encoded or JSON-escaped, that may hold a piece of a key body.
+_B64_RUN = re.compile(r"(?:[A-Za-z0-9+/=]|%2[BbFf]|%3[Dd]|%0[AaDd]|\\n)+")
 # A signed Alibaba Cloud RPC URL carries the key id, and for certificate uploads
 # the private key, in its query string: never let one through.
 _SIGNED_QUERY = re.compile(r"(/?\?[^\s'\"]*(?:Signature|AccessKeyId|SSLPri|CertificatePrivateKey)=[^\s'\"]*)")
-_URLENC_KEY = re.compile(r"-----BEGIN%20[A-Z%20]*PRIVATE%20KEY-----[^\s&'\"]*")
+_URLENC_KEY = re.compile(r"-*BEGIN(?:%20|\+)[A-Z%20+]*PRIVATE(?:%20|\+)KEY-*[^\s&'\"]*")
 
 
 def register_secret(value):
@@ -28,18 +37,53 @@ def register_secret(value):
             _secrets.add(value)
 
 
+def register_key(pem) -> None:
+    """Remember a PEM private key: each base64 body line, the joined body, their URL-encoded forms,
+    and every piece of the body long enough to identify it, so that even a fragment is masked."""
+    if isinstance(pem, (bytes, bytearray)):
+        pem = pem.decode("ascii", "replace")
+    if not pem or "PRIVATE KEY" not in pem:
+        return
+    lines = [ln.strip() for ln in pem.strip().splitlines() if ln.strip() and not ln.startswith("-----")]
+    body = "".join(lines)
+    for value in lines + [body]:
+        if len(value) >= 16:
+            register_secret(value)
+            register_secret(quote(value, safe=""))
+    windows = {body[i:i + KEY_WINDOW] for i in range(_KEY_HEAD, len(body) - KEY_WINDOW + 1)}
+    with _lock:
+        _key_windows.update(windows)
+
+
+def _mask_key_run(match):
+    run = match.group(0)
+    if len(run) < KEY_WINDOW:
+        return run
+    flat = unquote(run).replace("\\n", "")
+    flat = "".join(flat.split())
+    with _lock:
+        windows = _key_windows
+        hit = any(flat[i:i + KEY_WINDOW] in windows for i in range(len(flat) - KEY_WINDOW + 1))
+    return "[private key redacted]" if hit else run
+
+
 def redact(text):
+    """text with every registered secret, private key (whole, cut or a fragment) and signed query masked."""
     if not text:
         return text
     text = str(text)
     text = _PEM_KEY.sub("[private key redacted]", text)
+    text = _PEM_KEY_TO_END.sub("[private key redacted]", text)
     text = _URLENC_KEY.sub("[private key redacted]", text)
     text = _SIGNED_QUERY.sub("?[signed query redacted]", text)
     with _lock:
         secrets = sorted(_secrets, key=len, reverse=True)
+        any_keys = bool(_key_windows)
     for s in secrets:
         if s in text:
             text = text.replace(s, "[redacted]")
+    if any_keys:
+        text = _B64_RUN.sub(_mask_key_run, text)
     return text
 
 

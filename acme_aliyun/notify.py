@@ -31,6 +31,7 @@ custom keyword can use that keyword.
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -41,6 +42,7 @@ from dataclasses import dataclass
 from typing import Dict
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from acme_aliyun import deadline
 from acme_aliyun import log as logsetup
 from acme_aliyun.notify_i18n import translator
 
@@ -58,6 +60,7 @@ _TRUNCATED = "\n… (truncated)"
 # log.redact()'s BEGIN…END pattern: mask from BEGIN to the end of the string.
 _PARTIAL_KEY = re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----.*", re.S)
 _JSON = "application/json; charset=utf-8"
+MAX_ANSWER = 64 * 1024        # bytes of a webhook's answer read at most (Function Compute has 256 MB)
 
 
 @dataclass
@@ -167,6 +170,8 @@ def render_text(summary, failed, markdown=False, language="en"):
         lines.append(line)
         if c.get("error"):
             lines.append("%s%s: %s" % (sub, tr("error"), _one_line(c["error"])))
+        if c.get("copy_error"):
+            lines.append("%s%s: %s" % (sub, tr("copy failed"), _one_line(c["copy_error"])))
         lines += _target_lines(c, sub, tr)
     if len(certs) > MAX_CERT_LINES:
         lines.append(bullet + tr("… and %d more certificates") % (len(certs) - MAX_CERT_LINES))
@@ -203,39 +208,49 @@ def _target_lines(cert, sub, tr):
 
 # --- delivery ------------------------------------------------------------------------------
 
+def _post(req, timeout):
+    """(HTTP status, at most MAX_ANSWER bytes of the answer): the answer is streamed, never read whole."""
+    import requests
+    with requests.post(req.url, data=req.body, headers=req.headers, timeout=(min(timeout, 10.0), timeout),
+                       allow_redirects=False, stream=True) as resp:
+        body = b""
+        for chunk in resp.iter_content(8192):
+            body += chunk
+            if len(body) >= MAX_ANSWER:
+                body = body[:MAX_ANSWER]
+                break
+        return resp.status_code, body
+
+
 def _deliver(settings, summary, failed):
     import requests
     req = build_request(settings, summary, failed)
     where = _label(settings.webhook)
     timeout = float(settings.timeout or 10.0)
-    try:
-        resp = requests.post(req.url, data=req.body, headers=req.headers, timeout=(min(timeout, 10.0), timeout),
-                             allow_redirects=False)
-    except requests.RequestException as e:
+    try:     # the whole exchange within twice the timeout: a trickling answer cannot hold the run
+        status, body = deadline.run(lambda: _post(req, timeout), 2 * timeout, "the notification to %s" % where)
+    except (requests.RequestException, deadline.DeadlineExceeded) as e:
         log.warning("notification to %s failed: %s", where, _scrub(_error_text(e), req.url, settings.webhook))
         return
-    try:
-        problem = _response_problem(settings.format, resp)
-    finally:
-        resp.close()
+    problem = _response_problem(settings.format, status, body)
     if problem:
         log.warning("notification to %s failed: %s", where, _scrub(problem, req.url, settings.webhook))
     else:
         log.debug("notification sent to %s (%s)", where, settings.format)
 
 
-def _response_problem(fmt, resp):
-    """None when the webhook took the message; else a short description."""
-    if 300 <= resp.status_code < 400:
-        return "HTTP %d redirect (not followed; set Webhook to the final address)" % resp.status_code
-    text = _short(resp.text)
-    if resp.status_code >= 400:
-        return "HTTP %d %s" % (resp.status_code, text)
+def _response_problem(fmt, status, body):
+    """None when the webhook took the message (status, the first bytes of its answer); else a short description."""
+    if 300 <= status < 400:
+        return "HTTP %d redirect (not followed; set Webhook to the final address)" % status
+    text = _short(body.decode("utf-8", "replace"))
+    if status >= 400:
+        return "HTTP %d %s" % (status, text)
     if fmt in ("dingtalk", "feishu", "wecom"):
         try:
-            doc = resp.json()
+            doc = json.loads(body)
         except ValueError:
-            return None if not resp.content else "HTTP %d, not a JSON answer: %s" % (resp.status_code, text)
+            return None if not body else "HTTP %d, not a JSON answer: %s" % (status, text)
         if not isinstance(doc, dict):
             return None
         if fmt in ("dingtalk", "wecom"):
@@ -316,13 +331,17 @@ def _title(summary, failed, tr=translator("en")):
 # --- webhook URLs ---------------------------------------------------------------------------
 
 def webhook_tokens(url):
-    """The parts of a webhook URL that are credentials: query values, the password, and path
-    segments of 16+ characters (Feishu /hook/<token>); the one definition of a webhook token."""
+    """The parts of a webhook URL that are credentials: the whole query and each of its values, the
+    password, and path segments of 16+ characters (Feishu /hook/<token>); the one definition of a
+    webhook token."""
     try:
         parts = urlsplit(url or "")
     except ValueError:
         return []
-    tokens = [v for _, v in parse_qsl(parts.query, keep_blank_values=True) if len(v) >= 4]
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    tokens = [v for _, v in pairs if len(v) >= 4]
+    if parts.query:
+        tokens += [parts.query, urlencode(pairs)]
     if parts.password:
         tokens.append(parts.password)
     tokens += [seg for seg in parts.path.split("/") if len(seg) >= 16]
@@ -332,7 +351,7 @@ def webhook_tokens(url):
 def mask_webhook_url(url):
     """The URL with each token replaced by '***', for messages: https://host/send?key=***"""
     masked = url or ""
-    for token in sorted(set(webhook_tokens(url)), key=len, reverse=True):
+    for token in sorted({t for t in webhook_tokens(url) if "=" not in t}, key=len, reverse=True):
         masked = masked.replace(token, "***")
     return masked
 
@@ -341,6 +360,16 @@ def register_webhook_secrets(url):
     """Make log.redact() mask this webhook's tokens in every log line, printed message and body."""
     for token in webhook_tokens(url):
         logsetup.register_secret(token)
+
+
+def is_loopback_host(host) -> bool:
+    """localhost or a loopback address: a plain http webhook there never crosses the network."""
+    if (host or "").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _has_query_param(url, name):

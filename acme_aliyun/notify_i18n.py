@@ -15,6 +15,7 @@ _ZH = {
     " (dry run)": "（演练，未写入）",
     "next renewal": "下次续期",
     "error": "错误",
+    "copy failed": "证书副本写入失败",
     "targets": "目标",
     "request": "请求",
     "… and %d more certificates": "……另有 %d 个证书",

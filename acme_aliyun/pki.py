@@ -13,6 +13,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 from acme_aliyun.errors import UsageError
 from acme_aliyun.fsio import atomic_write
 from acme_aliyun.keytypes import KEY_TYPES
+from acme_aliyun.log import register_key
 
 
 
@@ -31,9 +32,12 @@ def generate_key(key_type):
 
 
 def key_to_pem(key):
-    return key.private_bytes(
+    """PKCS#8 PEM; registered with the log redactor, so that no piece of it is ever printed."""
+    pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    register_key(pem)
+    return pem
 
 
 def write_private_key(path, key):
@@ -78,7 +82,10 @@ def parse_private_key(data, what="private key"):
             key = serialization.load_der_private_key(data, password=None)
         except Exception:
             raise KeyFileError("%s is not a PEM private key" % what) from None
-    return check_supported_key(key, what)
+    register_key(data)
+    key = check_supported_key(key, what)
+    key_to_pem(key)             # the form the tool sends (PKCS#8) is registered too
+    return key
 
 
 def key_type_of(key):
@@ -245,6 +252,7 @@ class CertBundle:
         if not certs:
             raise KeyFileError("no certificate in the chain")
         cert = x509.load_pem_x509_certificate(certs[0].encode("ascii"))
+        register_key(key_pem)
         return cls(
             fullchain_pem=fullchain_pem if isinstance(fullchain_pem, str) else fullchain_pem.decode(),
             key_pem=key_pem if isinstance(key_pem, str) else key_pem.decode(),

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Optional
 
+from acme_aliyun import provenance
 from acme_aliyun.protocol import ari
 
 log = logging.getLogger(__name__)
@@ -35,14 +36,24 @@ def _parse(ts):
     return datetime.datetime.fromisoformat(ts) if ts else None
 
 
-def decide(stored, cert_settings, directory=None, client=None, store=None, force=False, now=None):
-    """Is the certificate due? Fetches ARI when the directory has renewalInfo and the cached answer is stale."""
+def decide(stored, cert_settings, directory=None, client=None, store=None, force=False, now=None,
+           directory_url=None):
+    """Is the certificate due? Fetches ARI when the directory has renewalInfo and the cached answer is stale.
+
+    directory_url (or directory.url): the configured ACME directory; a certificate from another one
+    is due at once ("CA changed"), and so is a revoked one.
+    """
     now = now or _now()
     if stored is None:
         return Decision(True, "no certificate yet", None, "missing")
     bundle = stored.bundle
     if sorted(bundle.names) != sorted(cert_settings.domains):
         return Decision(True, "the configured names changed", None, "names")
+    if provenance.revoked(stored):
+        return Decision(True, "revoked (%s)" % provenance.revoked(stored), None, "revoked")
+    directory_url = directory_url or getattr(directory, "url", None)
+    if provenance.ca_changed(stored, directory_url):
+        return Decision(True, "CA changed (issued by %s)" % provenance.issued_by(stored), None, "ca")
     if force:
         return Decision(True, "forced", None, "forced")
     if bundle.not_after <= now:

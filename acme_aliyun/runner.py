@@ -11,7 +11,9 @@ import socket
 from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
-from acme_aliyun.errors import ToolError, UsageError
+from acme_aliyun import provenance
+from acme_aliyun.errors import ToolError
+from acme_aliyun.log import redact
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +27,12 @@ class CertOutcome:
     targets: list = field(default_factory=list)      # deployer.TargetResult
     next_renewal: Optional[datetime.datetime] = None
     not_after: Optional[datetime.datetime] = None
+    copies: str = ""                 # KeyFile/ChainFile: "" (none) | ok | written | failed
+    copy_error: Optional[str] = None
 
     @property
     def ok(self):
-        return self.error is None and all(t.status in ("deployed", "unchanged", "planned") for t in self.targets)
+        return self.error is None and self.copies != "failed" and all(t.status in ("deployed", "unchanged", "planned") for t in self.targets)
 
     def counts(self):
         c = {"deployed": 0, "unchanged": 0, "refused": 0, "failed": 0, "planned": 0}
@@ -63,6 +67,7 @@ class RunReport:
         for o in self.outcomes:
             d = {"name": o.name, "action": o.action, "reason": o.reason, "error": o.error,
                  "next_renewal": o.next_renewal, "not_after": o.not_after, "counts": o.counts(),
+                 "copies": o.copies, "copy_error": o.copy_error,
                  "targets": [asdict(t) for t in o.targets]}
             certs.append(conv(d))
         return {"ok": self.ok, "dry_run": self.dry_run, "host": socket.gethostname(), "certificates": certs}
@@ -75,9 +80,24 @@ def run(ctx, names=None, wait=True, lock_timeout=None, force_issue=False, force_
     outcomes = []
     with ctx.store.lock(wait=wait, timeout=lock_timeout):
         for cert in certs:
-            outcomes.append(_one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy))
+            outcomes.append(_isolated(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy))
     ctx.close()
     return RunReport(outcomes, dry_run)
+
+
+def _isolated(ctx, cert, *args):
+    """_one() for one certificate; whatever it raises becomes that certificate's failure, so the
+    others are still considered and the run still reports (and notifies)."""
+    from acme_aliyun.acme_account import AccountDeactivated
+    try:
+        return _one(ctx, cert, *args)
+    except AccountDeactivated:          # the account, not this certificate: the whole run stops
+        raise
+    except Exception as e:
+        message = str(e) if isinstance(e, ToolError) else "internal error: %s: %s" % (type(e).__name__, e)
+        log.error("%s: %s", cert.name, message)
+        log.debug("%s: details", cert.name, exc_info=True)
+        return CertOutcome(cert.name, action="failed", error=redact(message))
 
 
 def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
@@ -86,8 +106,9 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
     out = CertOutcome(cert.name)
     stored = issuer.current(ctx.store, cert)
     # `deploy` issues only when there is no usable certificate; `run` whenever one is due
-    needs = force_issue or issue_when == "due" or renewal.decide(stored, cert).source in (
-        "missing", "names", "expired")
+    needs = force_issue or issue_when == "due" or renewal.decide(
+        stored, cert, directory_url=ctx.cfg.acme.directory_url).source in ("missing", "names", "expired", "ca",
+                                                                          "revoked")
     if needs and not dry_run:
         try:
             r = issuer.issue(cert, ctx.store, ctx.acme(), ctx.cloud, force=force_issue, progress=ctx.progress,
@@ -95,24 +116,38 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
             out.action, out.reason, out.next_renewal, stored = r.action, r.reason, r.renew_at, r.stored
             if r.action == "deferred":
                 out.error = "renewal deferred: " + r.reason
-        except (UsageError, AccountDeactivated):    # not this certificate's fault: the whole run stops
+        except AccountDeactivated:      # not this certificate's fault: the whole run stops
             raise
         except ToolError as e:
             out.action, out.error = "failed", str(e)
             log.error("%s: issuance failed: %s", cert.name, e)
             stored = issuer.current(ctx.store, cert)
+    if not dry_run:
+        from acme_aliyun import copies
+        result = copies.sync(cert, stored)
+        out.copies, out.copy_error = result.status, result.error
     if stored is None:
         if out.error is None:
             out.error = "no certificate to deploy"
         return out
     out.not_after = stored.bundle.not_after
     if out.next_renewal is None:
-        out.next_renewal = renewal.decide(stored, cert).renew_at
+        out.next_renewal = renewal.decide(stored, cert, directory_url=ctx.cfg.acme.directory_url).renew_at
     if not deploy or not cert.targets:
         return out
     if not stored.key_pem:
         out.error = "CSRFile without its KeyFile: the certificate cannot be deployed (set KeyFile)"
         return out
+    blocked = None if (force_deploy or force_issue) else provenance.deploy_block(stored, ctx.cfg.acme)
+    if blocked:
+        out.error = _join(out.error, "not deployed: %s (deploy %s --force deploys it anyway)" % (blocked, cert.name))
+        log.error("%s: %s", cert.name, out.error)
+        return out
+    return _deploy(ctx, cert, stored, out, force_deploy, dry_run)
+
+
+def _deploy(ctx, cert, stored, out, force_deploy, dry_run):
+    """Plan and apply the deployment of stored to cert's targets; the results go into out."""
     from acme_aliyun import deployer
     try:
         cloud = ctx.cloud()
@@ -121,15 +156,17 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         if plan.writes and not dry_run:
             ctx.progress("%s: deploying to %d target(s)" % (cert.name, len(plan.writes)))
         out.targets = deployer.apply(plan, cloud, dry_run=dry_run)
-    except UsageError:
-        raise
-    except ToolError as e:
-        out.error = (out.error + "; " if out.error else "") + "deploy: %s" % e
+    except ToolError as e:          # no credentials included: the outcome keeps what was issued
+        out.error = _join(out.error, "deploy: %s" % e)
         log.error("%s: deploy failed: %s", cert.name, e)
     for t in out.targets:
         if t.status in ("refused", "failed"):
             log.error("%s: %s %s %s: %s%s", cert.name, t.kind, t.target, t.status, t.reason, t.error_ref())
     return out
+
+
+def _join(first, second):
+    return "%s; %s" % (first, second) if first else second
 
 
 def describe_all(ctx):

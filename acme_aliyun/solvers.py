@@ -20,7 +20,7 @@ def make_solver(cert, cloud=None, solver_kind=None) -> Solver:
         return StandaloneSolver(cert.http_listen)
     if kind == "dns-hook":
         from acme_aliyun.challenges.dns_hook import DnsHookSolver
-        return DnsHookSolver(cert.dns_hook)
+        return DnsHookSolver(cert.dns_hook, env_names=getattr(cert, "dns_hook_env", ()))
     if kind == "alidns":
         from acme_aliyun.cloud.alidns import AlidnsSolver
         if cloud is None:

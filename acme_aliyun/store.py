@@ -47,7 +47,7 @@ from typing import List, Optional, Tuple
 from acme_aliyun import pki
 from acme_aliyun.challenges.base import Challenge
 from acme_aliyun.errors import LockHeld, ToolError, UsageError
-from acme_aliyun.fsio import atomic_write, ensure_private_dir, fsync_dir
+from acme_aliyun.fsio import atomic_write, ensure_private_dir, fsync_dir, make_dirs
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def write_copy(path, data, private):
     Missing parent folders are created (0700 for private files, 0755 otherwise).
     """
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700 if private else 0o755, exist_ok=True)
+        make_dirs(os.path.dirname(os.path.abspath(path)), 0o700 if private else 0o755)
         atomic_write(path, data, mode=0o600 if private else 0o644)
     except OSError as e:
         raise ToolError("cannot write %s: %s" % (path, e.strerror or e)) from None
@@ -163,8 +163,26 @@ class Store:
             except FileNotFoundError:
                 # pruned by two saves between our readlink and open: resolve again
                 if self._current_version(name) == vdir:
-                    raise ToolError("stored certificate %s is incomplete: %s lacks files" % (name, vdir)) from None
+                    return self._fall_back(name, vdir, "%s lacks files" % vdir)
+            except CorruptVersion as e:
+                return self._fall_back(name, vdir, str(e))
         raise ToolError("stored certificate %s changes too fast to be read" % name)
+
+    def _fall_back(self, name, bad_vdir, why):
+        """The newest other version that loads (the previous one), or None: the certificate is reissued."""
+        versions = os.path.dirname(bad_vdir)
+        for entry in sorted(os.listdir(versions), reverse=True):
+            vdir = os.path.join(versions, entry)
+            if vdir == bad_vdir or entry.startswith("."):
+                continue
+            try:
+                stored = self._load_version(name, vdir)
+            except (CorruptVersion, FileNotFoundError):
+                continue
+            log.warning("%s; using the previous version %s", why, entry)
+            return stored
+        log.warning("%s, and no earlier version is usable: the certificate will be issued again", why)
+        return None
 
     def _load_version(self, name, vdir):
         files = {}
@@ -174,12 +192,15 @@ class Store:
         what = "stored certificate %s (%s)" % (name, vdir)
         try:
             text = {f: files[f].decode("ascii") for f in PAIR_FILES if f != "privkey.pem"}
-            meta = json.loads(text["meta.json"])
         except ValueError as e:
-            raise ToolError("%s is corrupt: %s" % (what, e)) from None
-        bundle = _matching_bundle(text["fullchain.pem"], files["privkey.pem"], what)
+            raise CorruptVersion("%s is corrupt: %s" % (what, e)) from None
+        meta = _parse_meta(text["meta.json"], what)
+        try:
+            bundle = _matching_bundle(text["fullchain.pem"], files["privkey.pem"], what)
+        except ToolError as e:
+            raise CorruptVersion(str(e)) from None
         if text["cert.pem"] + text["chain.pem"] != text["fullchain.pem"]:
-            raise ToolError("%s: fullchain.pem is not cert.pem + chain.pem" % what)
+            raise CorruptVersion("%s: fullchain.pem is not cert.pem + chain.pem" % what)
         return StoredCert(
             name=name, key_pem=files["privkey.pem"], cert_pem=text["cert.pem"], chain_pem=text["chain.pem"],
             fullchain_pem=text["fullchain.pem"], meta=meta, bundle=bundle,
@@ -379,11 +400,9 @@ class Store:
     def read_meta(self, name) -> dict:
         try:
             with open(self._meta_path(name), "rb") as fh:
-                return json.load(fh)
+                return _parse_meta(fh.read().decode("utf-8", "replace"), "certificate %s" % name)
         except FileNotFoundError:
             return {}
-        except ValueError as e:
-            raise ToolError("meta.json of %s is corrupt: %s" % (name, e)) from None
 
     @_fs_errors
     def update_meta(self, name, **fields) -> None:
@@ -422,19 +441,41 @@ class Store:
             raise ToolError("cannot open the lock file %s: %s" % (path, e.strerror)) from None
         try:
             if wait and timeout is None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                if not _try_flock(fd):
+                    stale = _stale_since(fd)
+                    if stale:
+                        log.warning("waiting for the lock on %s: %s", self.state_dir, stale)
+                    fcntl.flock(fd, fcntl.LOCK_EX)
             else:
                 deadline = time.monotonic() + (timeout if wait else 0)
                 while not _try_flock(fd):
                     if time.monotonic() >= deadline:
-                        raise LockHeld("another run%s holds the lock on %s%s" % (
-                            _holder(fd), self.state_dir, " (waited %ss)" % timeout if wait else ""))
+                        stale = _stale_since(fd)
+                        e = LockHeld("another run%s holds the lock on %s%s%s" % (
+                            _holder(fd), self.state_dir, " (waited %ss)" % timeout if wait else "",
+                            "; " + stale if stale else ""))
+                        e.stale = bool(stale)
+                        raise e
                     time.sleep(0.05)
             os.ftruncate(fd, 0)
             os.pwrite(fd, b"%d\n%d\n" % (os.getpid(), int(time.time())), 0)
             yield
         finally:
             os.close(fd)   # closing the descriptor releases the flock
+
+
+class CorruptVersion(ToolError):
+    """A version folder whose pair cannot be read: load() falls back to the previous version."""
+
+
+def _parse_meta(text, what):
+    """meta.json as a dict; a corrupt one is only metadata: {} and a warning (the next update rewrites it)."""
+    try:
+        meta = json.loads(text)
+    except ValueError as e:
+        log.warning("%s: meta.json is corrupt (%s); ignoring it", what, e)
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _matching_bundle(fullchain_pem, key_pem, what):
@@ -457,6 +498,18 @@ def _try_flock(fd):
         if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
             return False
         raise
+
+
+LOCK_STALE_AFTER = 6 * 3600    # seconds: longer than a run can take (every exchange has a deadline)
+
+
+def _stale_since(fd):
+    """'' or why the lock looks stuck: taken (the holder wrote its pid) longer ago than a run can take."""
+    since = os.fstat(fd).st_mtime
+    if time.time() - since <= LOCK_STALE_AFTER:
+        return ""
+    return ("held since %s, longer than a run can take: is that run hanging?"
+            % time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(since)))
 
 
 def _holder(fd):

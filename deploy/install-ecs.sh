@@ -18,7 +18,7 @@
 #   user/group acme-aliyun (system account, no login, home /var/lib/acme-aliyun)
 #   /opt/acme-aliyun/venv          the virtualenv with acme-aliyun in it
 #   /usr/local/bin/acme-aliyun     runs it as the acme-aliyun user with the config below
-#   /etc/acme-aliyun/              0700 acme-aliyun: acme.ini (you write it), acme.ini.example
+#   /etc/acme-aliyun/              0750 root:acme-aliyun: acme.ini (you write it, 0640), acme.ini.example
 #   /var/lib/acme-aliyun/          0700 acme-aliyun: account key, certificates, lock
 #   systemd: acme-aliyun.service + acme-aliyun.timer (enabled), else /etc/cron.d/acme-aliyun
 # It never touches an existing acme.ini, nor any key or certificate.
@@ -89,8 +89,11 @@ if ! id -u "$NAME" >/dev/null 2>&1; then
         --comment "acme-aliyun certificate renewal" "$NAME"
 fi
 install -d -m 0755 "$PREFIX"
-install -d -m 0700 -o "$NAME" -g "$NAME" "$CONF_DIR" "$STATE_DIR"
-chown "$NAME:$NAME" "$CONF_DIR" && chmod 0700 "$CONF_DIR"
+# The configuration belongs to root (the service user only reads it): root's admin wrapper
+# and anything else run as root must never act on a file the service user could rewrite.
+install -d -m 0750 -o root -g "$NAME" "$CONF_DIR"
+chown "root:$NAME" "$CONF_DIR" && chmod 0750 "$CONF_DIR"
+install -d -m 0700 -o "$NAME" -g "$NAME" "$STATE_DIR"
 # Files a root-run of an older version may have left behind must stay readable by the service.
 chown -R "$NAME:$NAME" "$STATE_DIR" && chmod 0700 "$STATE_DIR"
 
@@ -128,26 +131,26 @@ cat > "$WRAPPER.tmp" <<EOF
 #!/bin/sh
 # Installed by acme-aliyun's install-ecs.sh: run acme-aliyun as the $NAME user
 # with $CONF_DIR/acme.ini (override with -c or ACME_ALIYUN_CONFIG).
+# The env file is read by the service user, never by root.
 export ACME_ALIYUN_CONFIG="\${ACME_ALIYUN_CONFIG:-$CONF_DIR/acme.ini}"
-if [ -r $CONF_DIR/acme-aliyun.env ]; then
-    set -a; . $CONF_DIR/acme-aliyun.env; set +a
-fi
+run='if [ -r $CONF_DIR/acme-aliyun.env ]; then set -a; . $CONF_DIR/acme-aliyun.env; set +a; fi; exec $VENV/bin/acme-aliyun "\$@"'
 if [ "\$(id -u)" -eq 0 ]; then
-    exec runuser -u $NAME -- $VENV/bin/acme-aliyun "\$@"
+    exec runuser -u $NAME -- /bin/sh -c "\$run" acme-aliyun "\$@"
 fi
-exec $VENV/bin/acme-aliyun "\$@"
+exec /bin/sh -c "\$run" acme-aliyun "\$@"
 EOF
 chmod 0755 "$WRAPPER.tmp" && mv -f "$WRAPPER.tmp" "$WRAPPER"
 
 # --- configuration -----------------------------------------------------------------------------------
-install -m 0600 -o "$NAME" -g "$NAME" "$here/acme.ini.ecs.example" "$CONF_DIR/acme.ini.example"
+# root:acme-aliyun 0640: the service reads them, only root writes them.
+install -m 0640 -o root -g "$NAME" "$here/acme.ini.ecs.example" "$CONF_DIR/acme.ini.example"
 if [ -f "$CONF_DIR/acme.ini" ]; then
-    chown "$NAME:$NAME" "$CONF_DIR/acme.ini" && chmod 0600 "$CONF_DIR/acme.ini"
+    chown "root:$NAME" "$CONF_DIR/acme.ini" && chmod 0640 "$CONF_DIR/acme.ini"
     have_config=yes
 else
     have_config=no
 fi
-[ ! -f "$CONF_DIR/acme-aliyun.env" ] || { chown "$NAME:$NAME" "$CONF_DIR/acme-aliyun.env"; chmod 0600 "$CONF_DIR/acme-aliyun.env"; }
+[ ! -f "$CONF_DIR/acme-aliyun.env" ] || { chown "root:$NAME" "$CONF_DIR/acme-aliyun.env"; chmod 0640 "$CONF_DIR/acme-aliyun.env"; }
 
 # --- schedule --------------------------------------------------------------------------------------------
 if [ "$mode" = auto ]; then
@@ -184,7 +187,7 @@ EOF
 if [ "$have_config" = no ]; then
     cat <<EOF
 Next:
-  1. install -m 0600 -o $NAME -g $NAME $CONF_DIR/acme.ini.example $CONF_DIR/acme.ini
+  1. install -m 0640 -o root -g $NAME $CONF_DIR/acme.ini.example $CONF_DIR/acme.ini
      and edit it: your e-mail, domains, CDN/DCDN/API Gateway targets, RamRole.
      Nothing runs until that file exists.
 EOF

@@ -4,8 +4,9 @@ A canary is a secret with a value no output could contain by chance: if it shows
 in stdout, stderr, a notification body, a --json document, an exception text or a
 state file, the tool leaked it. The private keys are canaries too: every PEM private
 key under the state folder (certificate keys, keys of orders in progress) and the
-ACME account key, matched by the base64 lines of their bodies (raw and URL-encoded),
-not only by the "-----BEGIN ... PRIVATE KEY-----" header.
+ACME account key, matched by the base64 lines of their bodies (raw and URL-encoded)
+and by 24 characters from the middle of the body (a fragment an error message may
+echo), not only by the "-----BEGIN ... PRIVATE KEY-----" header.
 
     emu = start_canary_emulator(pebble)          # the demo emulator + the canary STS credential
     r = run_tool(ini, "run", env=sts_env())
@@ -119,7 +120,17 @@ def key_fragments(paths):
                 label = "private key %s #%d, body line %d" % (path, n, i + 1)
                 frags[line] = label
                 frags.setdefault(quote(line, safe=""), label + " (URL-encoded)")
+            frags.update(middle_fragments(m.group(2).decode("ascii"), "private key %s #%d" % (path, n)))
     return frags
+
+
+def middle_fragments(body, label):
+    """{fragment: label}: 24 base64 characters from the middle of a key body (lines joined), raw and
+    URL-encoded: what an error message that echoes part of a key would carry."""
+    joined = "".join(body.split())
+    mid = len(joined) // 2
+    frag = joined[mid - 12:mid + 12]
+    return {frag: label + ", 24 characters from the middle", quote(frag, safe=""): label + ", middle (URL-encoded)"}
 
 
 def secret_fragments(extra=()):

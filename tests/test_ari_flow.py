@@ -91,6 +91,7 @@ def _ini(tmp_path, pebble, front, extra=""):
         Domains = ari.example.test
         Challenge = dns-01
         DNSHook = %s
+        DNSHookEnv = CHALLTESTSRV_URL, CHALLTESTSRV_HOOK_STATE
         %s
         """ % (HOOK, extra))
     text = open(path).read().replace(pebble.directory_url, front.url + "/dir")

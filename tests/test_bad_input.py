@@ -220,7 +220,8 @@ def test_bad_arguments_exit_2_with_one_line(name, tmp_path, capsys):
 
 
 def test_corrupt_stored_certificate_is_reported_not_deployed(tmp_path, capsys):
-    """A certificate file damaged on disk: a clear error naming it, no traceback, exit 1."""
+    """A certificate file damaged on disk: a clear warning naming it, no traceback; it is not used
+    (issue 12, item 4: with no earlier version to fall back to, the next run issues it again)."""
     from acme_aliyun import pki
     from acme_aliyun.store import Store
     from tests.aliyun_emulator.testcerts import make_cert
@@ -234,9 +235,10 @@ def test_corrupt_stored_certificate_is_reported_not_deployed(tmp_path, capsys):
     (tmp_path / "acme.ini").write_text(BASE + CERT + "CDN = example.test\n")
     code = cli.main(["-c", str(tmp_path / "acme.ini"), "status"])
     out, err = capsys.readouterr()
-    assert code == 1 and "Traceback" not in err
+    assert code == 0 and "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and "site" in lines[0], err
+    assert len(lines) == 1 and "site" in lines[0] and "issued again" in lines[0], err
+    assert "due now (no certificate yet)" in out, out
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

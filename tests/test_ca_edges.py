@@ -163,6 +163,7 @@ def _dns_hook_site(tmp_path, ca):
         Challenge = dns-01
         DNSProvider = hook
         DNSHook = %s %s
+        DNSHookEnv = HOOK_LOG
         """ % (sys.executable, hook))
 
 

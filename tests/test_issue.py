@@ -25,6 +25,7 @@ def test_dns01_wildcard_via_hook(tmp_path, pebble, cli):
         Challenge = dns-01
         DNSProvider = hook
         DNSHook = %s
+        DNSHookEnv = CHALLTESTSRV_URL, CHALLTESTSRV_HOOK_STATE
         """ % HOOK)
     r = cli("-c", ini, "issue", env=_hook_env(pebble, tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -45,6 +46,7 @@ def test_second_issue_with_nothing_due_makes_no_order(tmp_path, pebble, cli):
         Domains = again.example.test
         Challenge = dns-01
         DNSHook = %s
+        DNSHookEnv = CHALLTESTSRV_URL, CHALLTESTSRV_HOOK_STATE
         """ % HOOK)
     env = _hook_env(pebble, tmp_path)
     assert cli("-c", ini, "issue", env=env).returncode == 0
@@ -123,6 +125,7 @@ def test_failed_validation_names_the_domain_and_cleans_up(tmp_path, pebble, cli)
         Domains = broken.example.test
         Challenge = dns-01
         DNSHook = %s
+        DNSHookEnv = CHALLTESTSRV_URL, CHALLTESTSRV_HOOK_STATE
         """ % hook)
     r = cli("-c", ini, "issue")
     assert r.returncode == 1
@@ -145,6 +148,7 @@ def test_preferred_chain_picks_the_alternate(tmp_path, cli):
                 Domains = %s.example.test
                 Challenge = dns-01
                 DNSHook = %s
+                DNSHookEnv = CHALLTESTSRV_URL, CHALLTESTSRV_HOOK_STATE
                 %s
                 """ % (name, name, HOOK, "PreferredChain = %s" % preferred if preferred else ""))
             r = cli("-c", ini, "issue", env=_hook_env(p, folder))
@@ -165,6 +169,7 @@ def test_failed_orders_back_off_instead_of_retrying_each_run(tmp_path, pebble, c
         Domains = flaky.example.test
         Challenge = dns-01
         DNSHook = %s
+        DNSHookEnv = CHALLTESTSRV_URL, CHALLTESTSRV_HOOK_STATE
         """ % hook)
     assert cli("-c", ini, "issue").returncode == 1
     before, created = pebble.new_order_requests(), pebble.orders_created()

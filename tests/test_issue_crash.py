@@ -30,6 +30,7 @@ def test_kill_dash_nine_at_ten_random_moments(tmp_path, pebble):
         Domains = %s
         Challenge = dns-01
         DNSHook = %s
+        DNSHookEnv = CHALLTESTSRV_URL, CHALLTESTSRV_HOOK_STATE
         """ % (", ".join(NAMES), HOOK))
     env = dict(os.environ, CHALLTESTSRV_URL=pebble.challtestsrv.url,
                CHALLTESTSRV_HOOK_STATE=str(tmp_path / "hook-state"), PYTHONPATH=ROOT)

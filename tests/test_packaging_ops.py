@@ -68,7 +68,7 @@ def test_installer_rebuilds_a_broken_venv(venv, tmp_path):
 
 def test_installer_next_steps_install_the_config_privately():
     text = _read(INSTALL)
-    assert "install -m 0600 -o $NAME -g $NAME $CONF_DIR/acme.ini.example $CONF_DIR/acme.ini" in text
+    assert "install -m 0640 -o root -g $NAME $CONF_DIR/acme.ini.example $CONF_DIR/acme.ini" in text
     assert not re.search(r"(?m)^\s+1\. cp ", text)
 
 
@@ -136,7 +136,7 @@ def test_chinese_readme_is_linked_and_covers_the_basics():
     text = _read(os.path.join(ROOT, "README.zh-CN.md"))
     assert "(README.zh-CN.md)" in _read(os.path.join(ROOT, "README.md"))
     for piece in ("pip install .", "make demo", "make test", "[cert:NAME]", "deploy/install-ecs.sh",
-                  "deploy/fc/build.sh", "s deploy", "install -m 0600 -o acme-aliyun -g acme-aliyun"):
+                  "deploy/fc/build.sh", "s deploy", "install -m 0640 -o root -g acme-aliyun"):
         assert piece in text, piece
     line = re.search(r"(s invoke -e '\{\"triggerName\".*?\}')", _read(os.path.join(ROOT, "README.md"))).group(1)
     assert line in text

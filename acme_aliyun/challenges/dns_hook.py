@@ -6,7 +6,8 @@ run once per challenge, with the action appended as its last argument::
     <command words...> present     put the TXT record in place
     <command words...> cleanup     remove that one value again
 
-and these environment variables added to ours:
+in a clean environment: PATH and LANG from ours, the variables named in
+DNSHookEnv (a DNS provider's API token, say), and these:
 
     ACME_ACTION         present | cleanup (same as the argument)
     ACME_DOMAIN         the name validated: example.com (also for *.example.com)
@@ -14,6 +15,9 @@ and these environment variables added to ours:
     ACME_TXT_VALUE      the TXT value
     CERTBOT_DOMAIN      = ACME_DOMAIN, and
     CERTBOT_VALIDATION  = ACME_TXT_VALUE, so certbot manual hooks work unchanged
+
+Nothing else of our environment reaches the hook: not the AccessKey secret, the
+STS token or the webhook secrets.
 
 Two challenges may share a record name (example.com and *.example.com): the
 hook must add a value next to others, and on cleanup remove only its own.
@@ -33,6 +37,7 @@ from acme_aliyun.errors import UsageError
 from acme_aliyun.log import redact
 
 log = logging.getLogger(__name__)
+BASE_ENV = ("PATH", "LANG")      # what every hook gets from our environment
 
 
 class DnsHookSolver(Solver):
@@ -40,7 +45,8 @@ class DnsHookSolver(Solver):
 
     challenge_type = "dns-01"
 
-    def __init__(self, command: str, timeout=120):
+    def __init__(self, command: str, timeout=120, env_names=()):
+        self.env_names = tuple(env_names)       # variables of ours the hook gets (DNSHookEnv)
         try:
             self.argv = shlex.split(command)
         except ValueError as e:
@@ -61,7 +67,9 @@ class DnsHookSolver(Solver):
                 log.warning("%s", e)
 
     def _run(self, action, c):
-        env = dict(os.environ, ACME_ACTION=action, ACME_DOMAIN=c.identifier, ACME_RECORD_NAME=c.dns_record_name,
+        env = {k: os.environ[k] for k in BASE_ENV + self.env_names if k in os.environ}
+        env.setdefault("PATH", os.defpath)
+        env.update(ACME_ACTION=action, ACME_DOMAIN=c.identifier, ACME_RECORD_NAME=c.dns_record_name,
                    ACME_TXT_VALUE=c.dns_txt_value, CERTBOT_DOMAIN=c.identifier, CERTBOT_VALIDATION=c.dns_txt_value)
         what = "dns-01 hook %s for %s" % (action, c.identifier)
         try:

@@ -5,16 +5,19 @@ running; StandaloneSolver runs its own small HTTP server for the duration of
 the order.
 """
 
+import contextlib
+import errno
 import logging
 import os
 import re
+import secrets
 import socket
+import stat
 import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from acme_aliyun.challenges.base import Solver, SolverError
-from acme_aliyun.fsio import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,12 @@ def _check_token(challenge):
 
 
 class WebrootSolver(Solver):
-    """Files <webroot>/.well-known/acme-challenge/<token> holding the key authorization (0644)."""
+    """Files <webroot>/.well-known/acme-challenge/<token> holding the key authorization (0644).
+
+    The challenge path is walked with O_NOFOLLOW from the webroot: a symlink planted as
+    .well-known, acme-challenge or a token file is refused, so a token never lands outside
+    the docroot (the webroot itself may be a link: the admin configured it).
+    """
 
     challenge_type = "http-01"
 
@@ -37,43 +45,103 @@ class WebrootSolver(Solver):
         self.webroot = os.path.abspath(webroot)
         self.folder = os.path.join(self.webroot, *CHALLENGE_DIR)
 
-    def present(self, challenges):
-        if not os.path.isdir(self.webroot):
-            raise SolverError("http-01: webroot %s is not a folder" % self.webroot)
+    def _challenge_dir_fd(self, create):
+        """A descriptor of .well-known/acme-challenge reached without following links (None: absent)."""
+        try:
+            fd = os.open(self.webroot, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as e:
+            raise SolverError("http-01: webroot %s is not a folder (%s)" % (self.webroot, e.strerror)) from None
         path = self.webroot
-        for part in CHALLENGE_DIR:      # world-readable folders whatever the umask: the web server reads them
-            path = os.path.join(path, part)
+        try:
+            for part in CHALLENGE_DIR:
+                path = os.path.join(path, part)
+                if create:
+                    try:
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                        os.chmod(part, 0o755, dir_fd=fd)     # world-readable whatever the umask
+                    except FileExistsError:
+                        pass
+                try:
+                    sub = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+                except FileNotFoundError:
+                    if create:
+                        raise
+                    os.close(fd)
+                    return None
+                except OSError as e:
+                    if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                        raise SolverError("http-01: %s is a symlink or not a folder; refusing to follow it"
+                                          % path) from None
+                    raise
+                os.close(fd)
+                fd = sub
+            return fd
+        except SolverError:
+            os.close(fd)
+            raise
+        except OSError as e:
+            os.close(fd)
+            raise SolverError("http-01: cannot create %s: %s" % (path, e.strerror)) from None
+
+    def present(self, challenges):
+        dfd = self._challenge_dir_fd(create=True)
+        try:
+            for c in challenges:
+                self._write_token(dfd, c)
+        finally:
+            os.close(dfd)
+
+    def _write_token(self, dfd, c):
+        token = _check_token(c)
+        path = os.path.join(self.folder, token)
+        tmp = ".tmp-%s" % secrets.token_hex(8)
+        try:
             try:
-                os.mkdir(path)
-                os.chmod(path, 0o755)
-            except FileExistsError:
+                if stat.S_ISLNK(os.lstat(token, dir_fd=dfd).st_mode):
+                    raise SolverError("http-01 for %s: %s is a symlink; refusing it" % (c.identifier, path))
+            except FileNotFoundError:
                 pass
-            except OSError as e:
-                raise SolverError("http-01: cannot create %s: %s" % (path, e.strerror)) from None
-        for c in challenges:
-            path = os.path.join(self.folder, _check_token(c))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=dfd)
             try:
-                atomic_write(path, c.key_authorization, mode=0o644)
-            except OSError as e:
-                raise SolverError("http-01 for %s: cannot write %s: %s" % (c.identifier, path, e.strerror)) from None
-            log.debug("http-01 for %s: wrote %s", c.identifier, path)
+                os.fchmod(fd, 0o644)
+                os.write(fd, c.key_authorization.encode("ascii"))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(tmp, token, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dfd)
+            raise SolverError("http-01 for %s: cannot write %s: %s" % (c.identifier, path, e.strerror)) from None
+        log.debug("http-01 for %s: wrote %s", c.identifier, path)
 
     def cleanup(self, challenges):
         """Remove the token files, then .well-known/acme-challenge and .well-known if left empty.
 
         After a crash the run cannot know whether it created those folders; an
-        empty one serves nothing, so it goes. Failures are logged, not raised.
+        empty one serves nothing, so it goes. Failures are logged, not raised;
+        links are removed, never followed.
         """
-        for c in challenges:
-            if not _TOKEN.match(c.token):
-                continue
-            path = os.path.join(self.folder, c.token)
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-            except OSError as e:
-                log.warning("http-01 for %s: cannot remove %s: %s", c.identifier, path, e.strerror)
+        try:
+            dfd = self._challenge_dir_fd(create=False)
+        except SolverError as e:
+            log.warning("%s", e)
+            return
+        if dfd is None:
+            return
+        try:
+            for c in challenges:
+                if not _TOKEN.match(c.token):
+                    continue
+                try:
+                    os.unlink(c.token, dir_fd=dfd)
+                except FileNotFoundError:
+                    pass
+                except OSError as e:
+                    log.warning("http-01 for %s: cannot remove %s: %s", c.identifier,
+                                os.path.join(self.folder, c.token), e.strerror)
+        finally:
+            os.close(dfd)
         for folder in (self.folder, os.path.dirname(self.folder)):
             try:
                 os.rmdir(folder)
@@ -95,16 +163,38 @@ def parse_listen(listen):
     return family, host, int(port)
 
 
+CONN_TIMEOUT = 10.0        # seconds a connection may stay silent before the server drops it
+MAX_CONNECTIONS = 128      # connections served at once; more are closed at once (file descriptors are finite)
+
+
 class _ChallengeServer(ThreadingHTTPServer):
     daemon_threads = True
     # A CA validates many names at once (Pebble: 3 requests per name); the default
     # backlog of 5 drops connections, which the CA retries only after a second.
     request_queue_size = 128
 
-    def __init__(self, family, address, tokens):
+    def __init__(self, family, address, tokens, conn_timeout=CONN_TIMEOUT, max_connections=MAX_CONNECTIONS):
         self.address_family = family
         self.tokens = tokens            # token -> key authorization, shared with the solver
+        self.conn_timeout = conn_timeout
+        self._slots = threading.BoundedSemaphore(max_connections)
         super().__init__(address, _ChallengeHandler)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):      # full: drop it rather than run out of descriptors
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def server_bind(self):
         # HTTPServer.server_bind would look up our own FQDN: slow or hanging without DNS
@@ -115,6 +205,10 @@ class _ChallengeServer(ThreadingHTTPServer):
 class _ChallengeHandler(BaseHTTPRequestHandler):
     server_version = "acme-aliyun"
     prefix = "/" + "/".join(CHALLENGE_DIR) + "/"
+
+    def setup(self):
+        self.timeout = self.server.conn_timeout        # applied to the socket by StreamRequestHandler
+        super().setup()
 
     def do_GET(self):
         path = self.path.split("?", 1)[0]
@@ -135,8 +229,9 @@ class StandaloneSolver(Solver):
 
     challenge_type = "http-01"
 
-    def __init__(self, listen=":80"):
+    def __init__(self, listen=":80", conn_timeout=CONN_TIMEOUT, max_connections=MAX_CONNECTIONS):
         self.listen = listen
+        self.conn_timeout, self.max_connections = conn_timeout, max_connections
         self.family, self.host, self.port = parse_listen(listen)
         self.tokens = {}
         self._server = None
@@ -147,7 +242,8 @@ class StandaloneSolver(Solver):
             self.tokens[_check_token(c)] = c.key_authorization
         if self._server is None:
             try:
-                self._server = _ChallengeServer(self.family, (self.host, self.port), self.tokens)
+                self._server = _ChallengeServer(self.family, (self.host, self.port), self.tokens,
+                                                self.conn_timeout, self.max_connections)
             except OSError as e:
                 raise SolverError("http-01: cannot listen on %s: %s" % (self.listen, e.strerror or e)) from None
             self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,),

@@ -125,7 +125,9 @@ def _from_settings(settings, tried):
     path = settings.config_file
     if path:
         try:
-            if os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            st = os.stat(path)
+            # root:acme-aliyun 0640 (install-ecs.sh) is fine: the group is the service's own
+            if st.st_mode & stat.S_IRWXO or (st.st_mode & stat.S_IRWXG and st.st_gid != os.getegid()):
                 logger.warning("%s holds an AccessKeySecret and is readable by group/others; "
                                "chmod 600 it", path)
         except OSError:

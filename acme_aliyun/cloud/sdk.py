@@ -154,11 +154,18 @@ def sanitise(text, limit=300):
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def carries_key(params: dict) -> bool:
+    """Does a request carry a private key? Then the server's message may echo part of it."""
+    return any("PRIVATE KEY" in str(v) for v in params.values() if v is not None)
+
+
 class CloudError(ToolError):
     """An Alibaba Cloud request failed; str() is one sanitised line."""
 
-    def __init__(self, code, message, http_status=None, request_id=None, action=None, key_id=None):
+    def __init__(self, code, message, http_status=None, request_id=None, action=None, key_id=None,
+                 withhold=False):
         self.code, self.http_status, self.request_id, self.action = code, http_status, request_id, action
+        self.withhold = withhold       # the request carried a private key: never echo the server's text
         self.message = sanitise(message)
         super().__init__(self._line(key_id))
 
@@ -171,6 +178,9 @@ class CloudError(ToolError):
         about = ["HTTP %s" % self.http_status] if self.http_status else []
         about += ["RequestId %s" % self.request_id] if self.request_id else []
         tail = " (%s)" % ", ".join(about) if about else ""
+        if self.withhold:
+            self.message = "(message withheld: the request carried a private key)"
+            return sanitise("%s: %s%s" % (self.action, self.code, tail), 600)
         return sanitise("%s: %s: %s%s" % (self.action or "request", self.code, self.message, tail), 600)
 
 
@@ -282,14 +292,15 @@ class CloudClient:
     def _once(self, product, action, params, ep, write=False, region=None):
         cred = self.credentials.get()
         req = self._request(product, action, params, cred, ep, write, region)
+        withhold = carries_key(params)
         try:
             body = self._acs(cred, ep).do_action_with_exception(req)
         except ServerException as e:
             raise CloudError(e.get_error_code(), e.get_error_msg(), e.get_http_status(),
-                             e.get_request_id(), action, cred.access_key_id) from None
+                             e.get_request_id(), action, cred.access_key_id, withhold=withhold) from None
         except ClientException as e:
             raise CloudError(e.get_error_code(), e.get_error_msg(), action=action,
-                             key_id=cred.access_key_id) from None
+                             key_id=cred.access_key_id, withhold=withhold) from None
         except Exception as e:  # the SDK raises bare errors on malformed answers
             raise CloudError("SDK.Error", "%s: %s" % (type(e).__name__, e), action=action,
                              key_id=cred.access_key_id) from None

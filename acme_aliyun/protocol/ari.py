@@ -14,10 +14,12 @@ from typing import Optional
 import requests
 from cryptography import x509
 
+from acme_aliyun import deadline
 from acme_aliyun.errors import ToolError
 from acme_aliyun.protocol.jose import b64u
 
 MAX_BODY = 64 * 1024
+EXCHANGE_DEADLINE = 90.0        # seconds of wall-clock time for the whole request
 MIN_RETRY_AFTER = 60                 # RFC 9773 §4.3.2: "values under one minute ... as one minute"
 MAX_RETRY_AFTER = 24 * 3600          # "... values over one day ... as one day"
 DEFAULT_RETRY_AFTER = 6 * 3600       # §4.3.3: after a long-term error, or without Retry-After
@@ -114,15 +116,22 @@ def parse_renewal_info(json_body, retry_after_header, now) -> RenewalInfo:
 def fetch_renewal_info(session, renewal_info_url, cert_id, timeout, verify) -> RenewalInfo:
     """GET {renewalInfo}/{certID} (unauthenticated, not POST-as-GET) and parse the answer."""
     url = renewal_info_url + ("" if renewal_info_url.endswith("/") else "/") + cert_id
-    try:
-        with session.get(url, timeout=timeout, verify=verify, stream=True,
+    def exchange():
+        with session.get(url, timeout=timeout, verify=verify, stream=True, allow_redirects=False,
                          headers={"Accept": "application/json"}) as resp:
-            body = _read_bounded(resp, url)
-            status, retry_after = resp.status_code, resp.headers.get("Retry-After")
+            return resp.status_code, resp.headers.get("Retry-After"), resp.headers.get("Location"), \
+                _read_bounded(resp, url)
+    try:
+        status, retry_after, location, body = deadline.run(exchange, EXCHANGE_DEADLINE, "renewalInfo %s" % url)
+    except deadline.DeadlineExceeded as e:
+        raise AriError(str(e), temporary=True) from None
     except requests.Timeout as e:
         raise AriError("renewalInfo %s: timed out (%s)" % (url, e), temporary=True) from None
     except requests.RequestException as e:
         raise AriError("renewalInfo %s: %s" % (url, e)) from None
+    if 300 <= status < 400:
+        raise AriError("renewalInfo %s: HTTP %d redirect to %s; ACME servers do not redirect, refusing to follow"
+                       % (url, status, location))
     if status != 200:
         raise AriError("renewalInfo %s: HTTP %d%s" % (url, status, _problem_detail(body)), temporary=status >= 500)
     return parse_renewal_info(body, retry_after, datetime.datetime.now(datetime.timezone.utc))

@@ -15,10 +15,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Optional
+from urllib.parse import urlsplit
 
 import requests
 
-from acme_aliyun import __version__
+from acme_aliyun import __version__, deadline
 from acme_aliyun.protocol import jose
 from acme_aliyun.protocol.errors import (
     AcmeProblem,
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20            # 1 MiB: no ACME JSON or PEM chain comes near it
 BAD_NONCE_RETRIES = 25        # at 50 % nonce rejection, 25 tries fail once in 30 million
 TRANSPORT_RETRIES = 3
+MAX_RETRY_AFTER = 86400       # a CA's Retry-After is honoured up to one day
+EXCHANGE_DEADLINE = 90.0      # seconds of wall-clock time for one HTTP exchange, headers and body
 JOSE = "application/jose+json"
 
 
@@ -41,14 +44,57 @@ def parse_retry_after(value, now=None):
         return None
     value = value.strip()
     if value.isdigit():
-        return int(value)
+        return min(int(value), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if when is None:
         return None
-    return max(0, int(when.timestamp() - (now if now is not None else time.time())))
+    return min(MAX_RETRY_AFTER, max(0, int(when.timestamp() - (now if now is not None else time.time()))))
+
+
+# What RFC 8555 says a field of a server's JSON object is, for the fields the client reads.
+_STR_FIELDS = ("status", "finalize", "certificate", "expires", "url", "token", "detail", "type", "orders")
+_OBJ_FIELDS = ("error", "meta")
+
+
+def _is_identifier(v):
+    return isinstance(v, dict) and isinstance(v.get("type"), str) and isinstance(v.get("value"), str)
+
+
+def check_shape(doc: dict, url: str, problem: bool = False) -> dict:
+    """AcmeResponseError unless the fields of a server's JSON object have the types RFC 8555 gives them.
+
+    Checked here, at the boundary, so that the order logic can rely on them (no AttributeError on
+    a string where an object belongs).
+    """
+    def bad(field_, what):
+        raise AcmeResponseError("%s answered with malformed JSON: %r is not %s" % (url, field_, what))
+    for f in _STR_FIELDS:
+        if problem and f == "status":       # a problem document's status is the HTTP status, a number
+            continue
+        if f in doc and not isinstance(doc[f], str):
+            bad(f, "a string")
+    for f in _OBJ_FIELDS:
+        if f in doc and not isinstance(doc[f], dict):
+            bad(f, "an object")
+    if "identifier" in doc and not _is_identifier(doc["identifier"]):
+        bad("identifier", "an object with a type and a value")
+    if "identifiers" in doc and not (isinstance(doc["identifiers"], list)
+                                     and all(_is_identifier(i) for i in doc["identifiers"])):
+        bad("identifiers", "a list of identifiers")
+    if "authorizations" in doc and not (isinstance(doc["authorizations"], list)
+                                        and all(isinstance(a, str) for a in doc["authorizations"])):
+        bad("authorizations", "a list of strings")
+    if "challenges" in doc:
+        if not (isinstance(doc["challenges"], list) and all(isinstance(c, dict) for c in doc["challenges"])):
+            bad("challenges", "a list of objects")
+        for c in doc["challenges"]:
+            check_shape(c, url)
+    if "error" in doc:
+        check_shape(doc["error"], url, problem=True)
+    return doc
 
 
 @dataclass
@@ -142,6 +188,15 @@ class AcmeClient:
         return True
 
     def _exchange(self, method, url, **kw):
+        """One HTTP exchange within EXCHANGE_DEADLINE (a server trickling bytes cannot hold us)."""
+        try:
+            return deadline.run(lambda: self._exchange_once(method, url, **kw), EXCHANGE_DEADLINE,
+                                "%s %s" % (method, url))
+        except deadline.DeadlineExceeded as e:
+            self._nonce = None
+            raise AcmeTransportError(str(e)) from None
+
+    def _exchange_once(self, method, url, **kw):
         """One HTTP exchange: bounded body read, no redirects. _Retryable for transient faults."""
         try:
             self.request_count += 1
@@ -231,6 +286,7 @@ class AcmeClient:
                 raise AcmeResponseError("%s answered with malformed JSON" % resp.url) from None
             if not isinstance(resp.json, dict):
                 raise AcmeResponseError("%s answered with JSON that is not an object" % resp.url)
+            check_shape(resp.json, resp.url)
         return resp
 
     # --- directory and nonces ------------------------------------------------------------
@@ -261,8 +317,24 @@ class AcmeClient:
 
     # --- signed requests ------------------------------------------------------------------
 
+    def allowed_origins(self) -> set:
+        """scheme://host:port of the directory and of every URL the directory names."""
+        origins = {_origin(self.directory_url)}
+        origins.update(_origin(u) for u in self.directory.urls.values())
+        return origins
+
+    def check_url(self, url: str) -> str:
+        """AcmeResponseError unless url is on the directory's scheme and host, or one the directory names:
+        a URL the CA hands back (authorization, finalize, certificate, alternate chain) must not send a
+        signed request to another host."""
+        if _origin(url) not in self.allowed_origins():
+            raise AcmeResponseError("the CA handed back %s, on another host than its directory %s; refusing it"
+                                    % (url, self.directory_url))
+        return url
+
     def post(self, url, payload, key=None, use_jwk=False, want_json=True):
         """Signed POST. payload=None is POST-as-GET. use_jwk embeds the key instead of kid."""
+        self.check_url(url)
         key = key or self.key
 
         def sign():
@@ -291,6 +363,16 @@ class _Retryable(Exception):
     def __init__(self, message, response=None):
         super().__init__(message)
         self.response = response
+
+
+def _origin(url):
+    """('https', 'host', port) of a URL, the default port filled in; None when it does not parse."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+        return (parts.scheme.lower(), (parts.hostname or "").lower(), port)
+    except (ValueError, AttributeError, TypeError):
+        return None
 
 
 def _is_problem(resp):

@@ -44,7 +44,7 @@ class AcmeProblem(AcmeError):
         if self.status:
             text += " (HTTP %s)" % self.status
         for sub in self.subproblems:
-            ident = (sub.get("identifier") or {}).get("value", "?")
+            ident = _identifier_value(sub.get("identifier"))
             stype = str(sub.get("type", "")).replace(ACME_ERROR_PREFIX, "")
             text += "; %s: %s %s" % (ident, stype, sub.get("detail", ""))
         if self.retry_after is not None:
@@ -60,9 +60,19 @@ class AcmeProblem(AcmeError):
             klass = RateLimited
         elif code == ACME_ERROR_PREFIX + "badNonce":
             klass = BadNonce
-        return klass(doc.get("type"), str(doc.get("detail", "")), status=status,
-                     subproblems=doc.get("subproblems") if isinstance(doc.get("subproblems"), list) else None,
-                     identifier=doc.get("identifier"), retry_after=retry_after, url=url, help_url=help_url)
+        subs = doc.get("subproblems") if isinstance(doc.get("subproblems"), list) else []
+        ident = doc.get("identifier")
+        return klass(doc.get("type") if isinstance(doc.get("type"), str) else None, str(doc.get("detail", "")),
+                     status=status, subproblems=[sp for sp in subs if isinstance(sp, dict)],
+                     identifier=ident if isinstance(ident, dict) else None, retry_after=retry_after, url=url,
+                     help_url=help_url)
+
+
+def _identifier_value(ident):
+    """The value of a subproblem's identifier; '?' when it is missing or not an object."""
+    if isinstance(ident, dict) and isinstance(ident.get("value"), str):
+        return ident["value"]
+    return "?"
 
 
 class RateLimited(AcmeProblem):

@@ -43,7 +43,7 @@ def test_hook_gets_action_argument_and_environment(tmp_path, monkeypatch, caplog
     records.mkdir()
     monkeypatch.setenv("RECORD_DIR", str(records))
     command = script(tmp_path, RECORDER) + " --zone 'my zone'"
-    solver = DnsHookSolver(command)
+    solver = DnsHookSolver(command, env_names=["RECORD_DIR"])       # a clean environment but what is named
     with caplog.at_level(logging.DEBUG, logger="acme_aliyun.challenges.dns_hook"):
         solver.present([BASE, WWW])
         solver.cleanup([BASE])
@@ -135,7 +135,8 @@ def test_challtestsrv_set_txt_appends_and_clear_txt_removes_all(challtestsrv):
 def test_hook_script_against_challtestsrv(challtestsrv, tmp_path, monkeypatch):
     monkeypatch.setenv("CHALLTESTSRV_URL", challtestsrv.url)
     monkeypatch.setenv("CHALLTESTSRV_HOOK_STATE", str(tmp_path / "hook-state.json"))
-    solver = DnsHookSolver("%s %s" % (shlex.quote(sys.executable), shlex.quote(HOOK)))
+    solver = DnsHookSolver("%s %s" % (shlex.quote(sys.executable), shlex.quote(HOOK)),
+                           env_names=["CHALLTESTSRV_URL", "CHALLTESTSRV_HOOK_STATE"])
     shared = "_acme-challenge.example.test"
     solver.present([BASE, WILDCARD, WWW])
     assert txt(challtestsrv, shared) == sorted([BASE.dns_txt_value, WILDCARD.dns_txt_value])

@@ -74,9 +74,13 @@ def test_cloud_error_lines():
                       "(InvalidAccessKeySecret)")
     assert isinstance(e, ToolError) and e.exit_code == 1
     e = sdk.CloudError("InvalidDomain.NotFound", "The domain provided does not belong to you.", 404, "RID2",
-                       "SetCdnDomainSSLCertificate")
-    assert str(e) == ("SetCdnDomainSSLCertificate: InvalidDomain.NotFound: The domain provided does not "
+                       "DescribeDomainCertificateInfo")
+    assert str(e) == ("DescribeDomainCertificateInfo: InvalidDomain.NotFound: The domain provided does not "
                       "belong to you. (HTTP 404, RequestId RID2)")
+    # an action that carries a private key: code and request id only (issue 12, item 3)
+    e = sdk.CloudError("InvalidDomain.NotFound", "The domain provided does not belong to you.", 404, "RID2",
+                       "SetCdnDomainSSLCertificate")
+    assert str(e) == "SetCdnDomainSSLCertificate: InvalidDomain.NotFound (HTTP 404, RequestId RID2)"
 
 
 def test_retryable_codes():

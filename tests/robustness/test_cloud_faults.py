@@ -23,6 +23,7 @@ from tests import demo
 from tests.aliyun_emulator.config import DEFAULT_QPS
 from tests.canary import notify_section, run_tool
 from tests.webhook import Receiver
+from tests.safety.copies import add_copy_files, assert_copies_match
 
 CDN = ("www.demo.test", "img.demo.test", "cdn.demo.test")
 DCDN = ("static.demo.test",)
@@ -45,7 +46,7 @@ def emu(pebble):
 
 
 def _ini(folder, pebble, emu, extra=""):
-    path = demo.write_demo_ini(str(folder), pebble, emu)
+    path = add_copy_files(demo.write_demo_ini(str(folder), pebble, emu))
     with open(path) as fh:
         text = fh.read()
     assert text.rstrip().splitlines()[-3] == "[aliyun]"          # [aliyun] is the demo's last section
@@ -178,6 +179,7 @@ def test_run_retries_through_faults_and_finishes_every_target(tmp_path, pebble, 
     # the cloud is right: every target serves the new certificate, no challenge record left
     assert _serves(emu, tmp_path) == {}
     assert _txt_left(emu) == []
+    assert_copies_match(ini, str(tmp_path / "state"), "after the faulty run")
 
 
 def _failed_img(doc):
@@ -211,6 +213,7 @@ def test_a_target_that_keeps_failing_is_reported_and_the_rest_finish(tmp_path, p
     assert _serves(emu, tmp_path, healthy_cdn=("www.demo.test", "cdn.demo.test")) == {}
     assert not (emu.cdn_state("img.demo.test").get("cert_name") or "").startswith("wildcard-")
     assert _txt_left(emu) == []
+    assert_copies_match(ini, str(tmp_path / "state"), "after a run with a failing target")
 
     # run 2, --json: nothing to issue, the failing target is tried again and reported the same way
     assert rj.returncode == 1, rj.stdout + rj.stderr

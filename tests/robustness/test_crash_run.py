@@ -32,6 +32,7 @@ import pytest
 from acme_aliyun.targets.served import unique_cert_name
 from acme_aliyun.store import Store
 from tests import demo
+from tests.safety.copies import add_copy_files, assert_copies_match
 
 CERTS = ("wildcard", "shop")
 TARGETS = {   # what write_demo_ini deploys each certificate to
@@ -176,7 +177,7 @@ def _kill_at(ini, delay, log_path):
 @pytest.mark.slow
 def test_kill_dash_nine_during_run_force(tmp_path, pebble, slow_emu):
     emu = slow_emu
-    ini = demo.write_demo_ini(str(tmp_path), pebble, emu)
+    ini = add_copy_files(demo.write_demo_ini(str(tmp_path), pebble, emu))
     store = Store(str(tmp_path / "state"))
     first = run_tool(ini, "run")
     assert first.returncode == 0, outcome(first)
@@ -209,6 +210,7 @@ def test_kill_dash_nine_during_run_force(tmp_path, pebble, slow_emu):
         assert actions(no_wait.stdout) == {"wildcard": "unchanged", "shop": "unchanged"}, (
             "%s\nrun --no-wait: %s" % (why, outcome(no_wait)))
         assert_cloud_serves_stored(store, emu, why + " after the rerun")                             # (d)
+        assert_copies_match(ini, store.state_dir, why + " after the rerun")                          # (e)
 
     leftovers = [os.path.relpath(os.path.join(root, f), store.state_dir)
                  for root, _, files in os.walk(store.state_dir) for f in files if f.startswith(".tmp-")]

@@ -24,7 +24,7 @@ from acme_aliyun.errors import ToolError
 from acme_aliyun.store import Store
 from tests.certcheck import check_stored
 from tests.conftest import run_cli, write_ini
-from tests.fakeca import ACME_ERROR, FakeCA, Reply, Scenario, big_body, problem, redirect
+from tests.fakeca import ACME_ERROR, PROBLEM, FakeCA, Reply, Scenario, big_body, problem, redirect
 from tests.pebble import make_tls_ca
 
 NAME = "site"
@@ -138,6 +138,46 @@ CASES = {
                                      check=retried_with_backoff("directory")),
     "newOrder-500-no-problem": Case(lambda other: Scenario(replies={"newOrder": HTML_500}),
                                     (r"HTTP 500",), check=retried_with_backoff("newOrder")),
+    # issue 12, item 4: malformed shapes are one clear error, never an internal error
+    "newOrder-rateLimited-huge-retry-after": Case(
+        lambda other: Scenario(replies={"newOrder": problem("rateLimited", "slow down", 429,
+                                                            {"Retry-After": "99999999999999"})}),
+        (r"rateLimited: slow down", r"retry after 86400 s"), check=exactly_one_new_order),
+    "newOrder-subproblems-not-objects": Case(
+        lambda other: Scenario(replies={"newOrder": Reply(400, {
+            "type": ACME_ERROR + "rejectedIdentifier", "detail": "refused", "status": 400,
+            "subproblems": ["oops", 3, {"type": ACME_ERROR + "caa", "identifier": "bare-string"}]}, PROBLEM)}),
+        (r"rejectedIdentifier: refused",)),
+    "newOrder-problem-identifier-string": Case(
+        lambda other: Scenario(replies={"newOrder": Reply(400, {
+            "type": ACME_ERROR + "rejectedIdentifier", "detail": "no", "identifier": "hostile.example.test",
+            "subproblems": "oops"}, PROBLEM)}),
+        (r"rejectedIdentifier: no",)),
+    "authz-identifier-string": Case(
+        lambda other: Scenario(replies={"authz": Reply(200, {"status": "pending", "identifier": "hostile.example.test",
+                                                            "challenges": []})}),
+        (r"'identifier' is not an object",)),
+    "authz-challenges-not-objects": Case(
+        lambda other: Scenario(replies={"authz": Reply(200, {"status": "pending",
+                                                            "identifier": {"type": "dns", "value": "x.test"},
+                                                            "challenges": ["http-01"]})}),
+        (r"'challenges' is not a list of objects",)),
+    "order-authorizations-not-strings": Case(
+        lambda other: Scenario(replies={"newOrder": Reply(201, {"status": "pending", "authorizations": [{"url": 1}],
+                                                               "finalize": "x", "identifiers": []},
+                                                          headers={"Location": other + "/order/1"})}),
+        (r"'authorizations' is not a list of strings",)),
+    # issue 12, item 10: URLs the CA hands back on a host the directory does not name are refused
+    "order-authorizations-on-other-host": Case(
+        lambda other: Scenario(replies={"newOrder": Reply(201, {
+            "status": "pending", "authorizations": [other + "/authz/1-1"], "finalize": other + "/finalize/1",
+            "identifiers": [{"type": "dns", "value": d} for d in DOMAINS]}, headers={"Location": other + "/order/1"})}),
+        (r"127\.0\.0\.2", r"another host")),
+    "order-finalize-on-other-host": Case(
+        lambda other: Scenario(replies={"order": lambda seen: Reply(200, {
+            "status": "ready", "authorizations": [], "finalize": other + "/finalize/1",
+            "identifiers": [{"type": "dns", "value": d} for d in DOMAINS]})}),
+        (r"127\.0\.0\.2", r"another host"), challenges=True),
     "order-invalid-after-finalize": Case(
         lambda other: Scenario(after_finalize="invalid", order_error={
             "type": ACME_ERROR + "serverInternal", "detail": "Error finalizing order :: CT log submission failed"}),
@@ -397,6 +437,7 @@ def test_dns01_invalid_authorization_names_the_domain_and_cleans_up(site, tmp_pa
         Challenge = dns-01
         DNSProvider = hook
         DNSHook = %s %s
+        DNSHookEnv = HOOK_LOG
         """ % (sys.executable, hook))
     site.ca.scenario = Scenario(failing_names={"*.hostile.example.test": {
         "type": ACME_ERROR + "unauthorized", "status": 403,
@@ -459,3 +500,14 @@ AccessKeySecret = fakefakefakefakefakefakefakefake
     assert_one_error_line(out.err_lines, CASES[name].expect)
     assert built == []
     assert_nothing_saved(site)
+
+
+def test_a_huge_retry_after_is_capped_at_a_day_and_recorded(site, capsys):
+    """Issue 12, item 4: Retry-After 99999999999999 backs off one day, not forever, not OverflowError."""
+    import datetime
+    site.ca.scenario = CASES["newOrder-rateLimited-huge-retry-after"].scenario(site.other.base_url)
+    out = site.run(capsys)
+    assert out.code == 1 and "internal error" not in out.err, out.err
+    attempts = Store(os.path.join(site.folder, "state")).read_attempts(NAME)
+    wait = datetime.datetime.fromisoformat(attempts["next_attempt"]) - datetime.datetime.now(datetime.timezone.utc)
+    assert datetime.timedelta(hours=23) < wait <= datetime.timedelta(days=1), attempts
