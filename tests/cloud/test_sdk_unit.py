@@ -77,10 +77,12 @@ def test_cloud_error_lines():
                        "DescribeDomainCertificateInfo")
     assert str(e) == ("DescribeDomainCertificateInfo: InvalidDomain.NotFound: The domain provided does not "
                       "belong to you. (HTTP 404, RequestId RID2)")
-    # an action that carries a private key: code and request id only (issue 12, item 3)
+    # a request that carried a private key: code and request id only (issue 12, item 3)
     e = sdk.CloudError("InvalidDomain.NotFound", "The domain provided does not belong to you.", 404, "RID2",
-                       "SetCdnDomainSSLCertificate")
+                       "SetCdnDomainSSLCertificate", withhold=True)
     assert str(e) == "SetCdnDomainSSLCertificate: InvalidDomain.NotFound (HTTP 404, RequestId RID2)"
+    assert sdk.carries_key({"SSLPub": "-----BEGIN CERTIFICATE-----", "SSLPri": "-----BEGIN EC PRIVATE KEY-----"})
+    assert not sdk.carries_key({"CertType": "cas", "CertId": 7, "SSLPri": None})
 
 
 def test_retryable_codes():

@@ -38,6 +38,7 @@ def add_copy_files(ini, folder="out"):
             out += ["KeyFile = %s/%s.key" % (folder, name), "ChainFile = %s/%s.chain.pem" % (folder, name)]
     with open(ini, "w") as fh:
         fh.write("\n".join(out) + "\n")
+    os.makedirs(os.path.join(os.path.dirname(ini), folder), exist_ok=True)   # checked at load: must exist
     return ini
 
 
