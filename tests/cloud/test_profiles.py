@@ -153,3 +153,20 @@ def _stored_serial(folder, name):
     base = os.path.join(str(folder), "state", "certs", name)
     with open(os.path.join(base, "fullchain.pem")) as fh, open(os.path.join(base, "privkey.pem")) as kh:
         return CertBundle.from_pems(fh.read(), kh.read()).cert.serial_number
+
+
+def test_aliyun_keys_lists_every_key_a_profile_reads_and_profiles_inherit_nothing(tmp_path):
+    import configparser
+
+    from acme_aliyun import config
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string("[aliyun]\nRegion = cn-shanghai\nAccessKeyId = a\nAccessKeySecret = b-secret-1\n"
+                       "[aliyun:two]\nRoleArn = acs:ram::2:role/acme\n")
+    sec = config._Section(str(tmp_path / "acme.ini"), parser, "aliyun:two")
+    config._aliyun(sec)
+    assert {k.lower() for k in sec.used} == {k.lower() for k in config.aliyun_keys()}
+    accounts = config._account_profiles(str(tmp_path / "acme.ini"), parser)
+    two = accounts.profiles["two"]
+    assert (two.profile, two.section, two.region, two.access_key_id, two.role_arn) == (
+        "two", "[aliyun:two]", "cn-hangzhou", None, "acs:ram::2:role/acme")
+    assert (accounts.cloud.region, accounts.cloud.section) == ("cn-shanghai", "[aliyun]")
