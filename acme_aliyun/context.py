@@ -8,9 +8,12 @@ built once per run on first use and shared by every certificate (and thread) usi
 
 import logging
 import threading
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from acme_aliyun.errors import UsageError
+
+if TYPE_CHECKING:
+    from acme_aliyun.cloud.sdk import CloudClient
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +44,12 @@ class Context:
             self._acme = client
         return self._acme
 
-    def cloud(self, profile: Optional[str] = None):
+    def cloud(self, profile: Optional[str] = None) -> "CloudClient":
         """The CloudClient of account profile NAME ([aliyun:NAME]), or of [aliyun] for None."""
         key = profile or ""
         with self._clouds_lock:
             client = self._clouds.get(key)
-            if client is None:
+            if client is None:   # the SDK is imported only when a command needs the cloud (FC cold start)
                 from acme_aliyun.cloud.credentials import resolve_credentials
                 from acme_aliyun.cloud.sdk import CloudClient
                 settings = self.cfg.cloud_for(profile)
@@ -54,7 +57,7 @@ class Context:
                 client = self._clouds[key] = CloudClient(settings, creds)
             return client
 
-    def cloud_for(self, cert, dns: bool = False):
+    def cloud_for(self, cert, dns: bool = False) -> "CloudClient":
         """The client of the certificate's profile (Account), or with dns=True of its DNS zone's
         profile (DNSAccount, else Account)."""
         profile = cert.dns_profile if dns else cert.account
