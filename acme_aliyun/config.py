@@ -3,7 +3,8 @@
 Sections:
   [acme]         (or the original article's [acme-neoprime]) the CA and the account
   [cert:NAME]    one certificate each: names, challenge, key, where to deploy it
-  [aliyun]       Alibaba Cloud region, endpoints, optional keys
+  [aliyun]       Alibaba Cloud region, endpoints, optional keys (the default account profile)
+  [aliyun:NAME]  another account profile: the same keys; a certificate picks it with Account = NAME
   [notify]       optional webhook and/or email for failures
 An [acme-neoprime] section that has CSRFile also defines one certificate whose
 names come from the CSR, as in the article series; a CSR that cannot be read yet
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit
 from acme_aliyun import config_checks
 from acme_aliyun.cloud.settings import CloudSettings
 from acme_aliyun.errors import ConfigError, ini_error
+from acme_aliyun.log import register_secret
 from acme_aliyun.names import NameError_, normalize_domain
 from acme_aliyun.keytypes import KEY_TYPES
 
@@ -48,9 +50,6 @@ ACME_KEYS = ("ACMEDirectory", "AccountKeyFile", "Contacts", "UserAgent", "Langua
 CERT_BASE_KEYS = ("Domains", "CSRFile", "Challenge", "Webroot", "HTTPListen", "DNSProvider", "DNSHook", "DNSHookEnv",
                   "KeyType",
                   "ReuseKey", "Profile", "PreferredChain", "RenewBeforeDays", "KeyFile", "ChainFile")
-ALIYUN_BASE_KEYS = ("Region", "International", "CertRegion", "Upload", "Endpoint", "AccessKeyId",
-                    "AccessKeySecret", "RamRole", "ConnectTimeout", "ReadTimeout", "DNSTTL", "DNSWait",
-                    "DNSWaitTimeout")
 NOTIFY_KEYS = ("Webhook", "Format", "OnSuccess", "Timeout", "Language", "SMTP", "From", "To")
 
 
@@ -60,14 +59,9 @@ def target_keys():
     return tuple(kind.ini_key for kind in KINDS.values())
 
 
-def aliyun_keys():
-    """Every key [aliyun] may hold: the fixed ones and each product's endpoint override."""
-    return ALIYUN_BASE_KEYS + tuple(key for _, key in _endpoint_keys())
-
-
 def cert_keys():
     """Every key a [cert:NAME] section may hold: the one place that lists them."""
-    return CERT_BASE_KEYS + target_keys()
+    return CERT_BASE_KEYS + CERT_ACCOUNT_KEYS + target_keys()
 
 
 @dataclass
@@ -109,6 +103,13 @@ class CertSettings:
     targets: "Dict[str, List[TargetSpec]]" = field(default_factory=dict)   # kind name -> specs (targets.KINDS)
     section: str = ""
     csr_error: Optional[ConfigError] = None   # raised when a command needs this certificate
+    account: Optional[str] = None      # NAME of the [aliyun:NAME] profile it deploys with; None: [aliyun]
+    dns_account: Optional[str] = None  # the profile whose Alibaba Cloud DNS holds its zone (dns-01)
+
+    @property
+    def dns_profile(self) -> Optional[str]:
+        """The profile the dns-01 solver uses: DNSAccount, else Account."""
+        return self.dns_account or self.account
 
 
 @dataclass
@@ -130,7 +131,11 @@ class Config:
     certs: Dict[str, CertSettings]
     cloud: CloudSettings
     notify: Optional[NotifySettings]
-    warnings: List[str] = field(default_factory=list)
+    profiles: Dict[str, CloudSettings] = field(default_factory=dict)   # NAME -> settings of [aliyun:NAME]
+
+    def cloud_for(self, profile: Optional[str] = None) -> CloudSettings:
+        """The settings of profile NAME ([aliyun:NAME]), or of [aliyun] for None."""
+        return self.profiles[profile] if profile else self.cloud
 
 
 class _Section:
@@ -140,6 +145,7 @@ class _Section:
         self.path, self.name = path, name
         self.known = {k.lower(): k for k in known}
         self.data, self.spelled = {}, {}
+        self.used = set()                       # the keys the reader asked for (lower case)
         for key, value in parser[name].items():
             if key.lower() in self.data:
                 raise self.error(key, "is given twice (keys ignore case)")
@@ -153,6 +159,7 @@ class _Section:
 
     def get(self, key, default=None, required=False):
         assert key.lower() in self.known, "%s is not a known key of [%s]" % (key, self.name)
+        self.used.add(key.lower())
         value = self.data.get(key.lower())
         if value is not None:
             value = value.strip()
@@ -220,12 +227,8 @@ def load(path):
         raise ConfigError("missing section [acme] (or [acme-neoprime])", path)
     if len(acme_names) > 1:
         raise ConfigError("both [acme] and [acme-neoprime] are present; keep one", path)
-    cloud = CloudSettings(config_file=path)
-    for name in [n for n in parser.sections() if n.lower() == "aliyun"]:   # target defaults come from here
-        s = _Section(path, parser, name, aliyun_keys())
-        cloud = _aliyun(s)
-        s.check_unknown()
-    defaults = _target_defaults(cloud)
+    defaults = _account_profiles(path, parser)      # target defaults come from here
+    cloud = defaults.cloud
     sec = _Section(path, parser, acme_names[0], ACME_KEYS + tuple(k for k in cert_keys() if k != "Domains"))
     acme = _acme(sec)
     certs = {}
@@ -238,7 +241,7 @@ def load(path):
     notify = None
     for name in parser.sections():
         lower = name.lower()
-        if lower in ACME_SECTIONS or lower == "aliyun":
+        if lower in ACME_SECTIONS or _is_profile_section(lower):
             continue
         if lower.startswith("cert:"):
             s = _Section(path, parser, name, cert_keys())
@@ -253,7 +256,7 @@ def load(path):
             raise config_checks.unknown_section(path, name)
         s.check_unknown()
     _cross_checks(path, list(certs.values()))
-    return Config(path=path, acme=acme, certs=certs, cloud=cloud, notify=notify)
+    return Config(path=path, acme=acme, certs=certs, cloud=cloud, notify=notify, profiles=defaults.profiles)
 
 
 def _read(path):
@@ -431,7 +434,8 @@ def _cert_common(sec, cert, acme, defaults):
     cert.renew_before_days = sec.number("RenewBeforeDays", minimum=1, maximum=365)
     cert.key_file = sec.path_value("KeyFile")
     cert.chain_file = sec.path_value("ChainFile")
-    cert.targets = _targets(sec, defaults)
+    cert.account, cert.dns_account = defaults.pick(sec)
+    cert.targets = _targets(sec, defaults.target_defaults(cert.account))
     _challenge_settings(sec, cert)
 
 
@@ -526,6 +530,7 @@ def _aliyun(sec):
         raise sec.error("AccessKeySecret" if s.access_key_id else "AccessKeyId",
                         "AccessKeyId and AccessKeySecret go together")
     s.ram_role = sec.get("RamRole")
+    _role_keys(sec, s)
     s.connect_timeout = sec.number("ConnectTimeout", 5.0, 0.1, 120, kind=float)
     s.read_timeout = sec.number("ReadTimeout", 20.0, 0.1, 600, kind=float)
     s.dns_ttl = sec.number("DNSTTL", 600, 1, 86400)
@@ -538,7 +543,7 @@ def _endpoint_keys():
     """(product key, [aliyun] key) for every per-product endpoint override."""
     from acme_aliyun.targets import KINDS, cas
     return [(k.facts.key, k.endpoint_key) for k in KINDS.values()] + [(cas.KEY, "CASEndpoint"),
-                                                                        ("dns", "DNSEndpoint")]
+                                                                        ("dns", "DNSEndpoint"), ("sts", "STSEndpoint")]
 
 
 def _endpoint(sec, key):
@@ -546,6 +551,89 @@ def _endpoint(sec, key):
     if value is not None:
         _check_endpoint(sec, key, value)
     return value
+
+
+# --- account profiles: [aliyun] and [aliyun:NAME] ----------------------------------------------
+# The keys an [aliyun] or [aliyun:NAME] section may hold: ALIYUN_KEYS plus one endpoint key per
+# product (aliyun_keys(); the deploy kinds name theirs); and what a certificate says about them.
+ALIYUN_KEYS = ("Region", "International", "CertRegion", "Upload", "Endpoint", "AccessKeyId", "AccessKeySecret",
+               "RamRole", "RoleArn", "ExternalId", "RoleSessionName", "ConnectTimeout", "ReadTimeout", "DNSTTL",
+               "DNSWait", "DNSWaitTimeout")
+CERT_ACCOUNT_KEYS = ("Account", "DNSAccount")
+
+
+def aliyun_keys() -> tuple:
+    """Every key of an [aliyun] / [aliyun:NAME] section."""
+    return ALIYUN_KEYS + tuple(key for _, key in _endpoint_keys())
+
+
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ROLE_ARN = re.compile(r"^acs:ram::[0-9*]+:role/\S+$")
+_SESSION_NAME = re.compile(r"^[A-Za-z0-9.@_-]{2,64}$")
+
+
+def _is_profile_section(lower):
+    return lower == "aliyun" or lower.startswith("aliyun:")
+
+
+def _role_keys(sec, s):
+    """RoleArn (+ ExternalId, RoleSessionName): STS AssumeRole on top of the profile's credentials."""
+    s.role_arn = sec.get("RoleArn")
+    if s.role_arn and not _ROLE_ARN.match(s.role_arn):
+        raise sec.error("RoleArn", "%r is not a RAM role ARN such as acs:ram::123456789012:role/acme" % s.role_arn)
+    s.external_id = sec.get("ExternalId")
+    s.role_session_name = sec.get("RoleSessionName")
+    if s.role_session_name and not _SESSION_NAME.match(s.role_session_name):
+        raise sec.error("RoleSessionName", "use 2 to 64 letters, digits or . @ _ -")
+    for key in ("ExternalId", "RoleSessionName"):
+        if sec.get(key) and not s.role_arn:
+            raise sec.error(key, "only applies with RoleArn")
+
+
+class _Accounts:
+    """The default profile ([aliyun]) and the named ones ([aliyun:NAME]), as config.load reads them."""
+
+    def __init__(self, path, cloud, profiles):
+        self.path, self.cloud, self.profiles = path, cloud, profiles
+
+    def pick(self, sec):
+        """(Account, DNSAccount) of a certificate section; ConfigError naming the key for an unknown NAME."""
+        chosen = []
+        for key in CERT_ACCOUNT_KEYS:
+            name = sec.get(key)
+            if name is not None and name not in self.profiles:
+                known = ", ".join("[aliyun:%s]" % n for n in self.profiles) or "none"
+                raise sec.error(key, "no [aliyun:%s] section (account profiles: %s)" % (name, known))
+            chosen.append(name)
+        return chosen[0], chosen[1]
+
+    def target_defaults(self, account):
+        return _target_defaults(self.profiles[account] if account else self.cloud)
+
+
+def _account_profiles(path, parser) -> "_Accounts":
+    """Read [aliyun] and every [aliyun:NAME]: each stands alone (nothing is inherited from [aliyun],
+    so a second account never borrows the first one's keys) and takes every key of ALIYUN_KEYS."""
+    cloud, profiles = CloudSettings(config_file=path), {}
+    for name in parser.sections():
+        lower = name.lower()
+        if not _is_profile_section(lower):
+            continue
+        s = _Section(path, parser, name, aliyun_keys())
+        profile = name.split(":", 1)[1].strip() if ":" in name else ""
+        if ":" in name and not _PROFILE_NAME.match(profile):
+            raise ConfigError("profile name %r: use letters, digits, '.', '_' or '-'" % profile, path, name)
+        settings = _aliyun(s)
+        settings.profile = profile
+        register_secret(settings.access_key_secret)     # masked from the start, like [aliyun]'s
+        if not profile:
+            cloud = settings
+        elif profile in profiles:
+            raise ConfigError("account profile %r is defined twice" % profile, path, name)
+        else:
+            profiles[profile] = settings
+        s.check_unknown()
+    return _Accounts(path, cloud, profiles)
 
 
 def _target_defaults(cloud):

@@ -1,12 +1,19 @@
-"""One run's shared objects, built lazily: the store, the ACME client with its account, the cloud client.
+"""One run's shared objects, built lazily: the store, the ACME client with its account, the cloud clients.
 
 cli, runner and fc build a Context from a Config; nothing is constructed (no
-key read, no network, no SDK import) until a command needs it.
+key read, no network, no SDK import) until a command needs it. An account profile
+([aliyun] or [aliyun:NAME]) is its settings, a credentials provider and a CloudClient,
+built once per run on first use and shared by every certificate (and thread) using it.
 """
 
 import logging
+import threading
+from typing import TYPE_CHECKING, Optional
 
 from acme_aliyun.errors import UsageError
+
+if TYPE_CHECKING:
+    from acme_aliyun.cloud.sdk import CloudClient
 
 log = logging.getLogger(__name__)
 
@@ -15,9 +22,11 @@ class Context:
     def __init__(self, cfg, credentials=None, progress=None, read_only=False):
         self.cfg = cfg
         self.read_only = read_only             # status, dry runs: the store creates nothing
-        self._credentials = credentials        # a CredentialProvider (FC passes its own)
+        self._credentials = credentials        # a CredentialProvider for [aliyun] (FC passes its own)
         self.progress = progress or (lambda msg: log.info("%s", msg))
-        self._store = self._acme = self._cloud = None
+        self._store = self._acme = None
+        self._clouds = {}                      # profile name ("" for [aliyun]) -> CloudClient
+        self._clouds_lock = threading.Lock()
 
     @property
     def store(self):
@@ -36,13 +45,24 @@ class Context:
             self._acme = client
         return self._acme
 
-    def cloud(self):
-        if self._cloud is None:
-            from acme_aliyun.cloud.credentials import resolve_credentials
-            from acme_aliyun.cloud.sdk import CloudClient
-            creds = self._credentials or resolve_credentials(self.cfg.cloud)
-            self._cloud = CloudClient(self.cfg.cloud, creds)
-        return self._cloud
+    def cloud(self, profile: Optional[str] = None) -> "CloudClient":
+        """The CloudClient of account profile NAME ([aliyun:NAME]), or of [aliyun] for None."""
+        key = profile or ""
+        with self._clouds_lock:
+            client = self._clouds.get(key)
+            if client is None:   # the SDK is imported only when a command needs the cloud (FC cold start)
+                from acme_aliyun.cloud.credentials import resolve_credentials
+                from acme_aliyun.cloud.sdk import CloudClient
+                settings = self.cfg.cloud_for(profile)
+                creds = self._credentials if (not key and self._credentials) else resolve_credentials(settings)
+                client = self._clouds[key] = CloudClient(settings, creds)
+            return client
+
+    def cloud_for(self, cert, dns: bool = False) -> "CloudClient":
+        """The client of the certificate's profile (Account), or with dns=True of its DNS zone's
+        profile (DNSAccount, else Account)."""
+        profile = cert.dns_profile if dns else cert.account
+        return self.cloud(profile) if profile else self.cloud()
 
     def certs(self, names=None):
         """The selected certificate settings, in config order; UsageError for an unknown name."""

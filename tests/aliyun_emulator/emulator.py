@@ -14,7 +14,7 @@ from .faults import FaultInjector
 from .keywatch import KeyWatch
 from .ratelimit import RateLimiter
 from .server import Dispatcher, EmulatorHTTPServer
-from .state import ApiDomain, ApiGroup, CdnDomain, DeployedCert, DnsZone, State, accelerated_name, utcnow
+from .state import ApiDomain, ApiGroup, CdnDomain, DeployedCert, DnsZone, Role, State, accelerated_name, utcnow
 
 
 class Emulator:
@@ -85,6 +85,23 @@ class Emulator:
     def add_sts_credentials(self, access_key_id, access_key_secret, security_token, expires_in=3600):
         """Temporary credentials; requests must carry the matching SecurityToken until they expire."""
         self._auth.add_sts(access_key_id, access_key_secret, security_token, expires_in)
+
+    def add_role(self, arn, max_session_s=3600, external_id=None, oidc_provider_arn=None, oidc_token=None):
+        """A RAM role STS AssumeRole hands credentials of (ExternalId required when given); with
+        oidc_provider_arn and oidc_token, AssumeRoleWithOIDC accepts exactly that provider and token."""
+        with self._state.lock:
+            self._state.roles[arn] = Role(arn, max_session_s, external_id, oidc_provider_arn, oidc_token)
+
+    def advance_sts_clock(self, seconds):
+        """Age every STS credential by ``seconds`` (minting and expiry run on this clock; request
+        Timestamps are still checked against the real time)."""
+        self._auth.advance_sts_clock(seconds)
+
+    def sts_issued(self):
+        """The credentials STS minted, oldest first: dicts action, role_arn, session, access_key_id,
+        expires_at (epoch seconds on the STS clock)."""
+        with self._state.lock:
+            return [dict(i) for i in self._state.sts_issued]
 
     def add_cdn_domain(self, domain, status="online", cert_pem=None, key_pem=None, cert_name=None, cdn_type="web"):
         """A CDN domain; with cert_pem+key_pem it already serves HTTPS (even an expired certificate).

@@ -141,6 +141,16 @@ class DnsZone:
     records: Dict[str, DnsRecord] = field(default_factory=dict)
 
 
+@dataclass
+class Role:
+    """A RAM role STS may hand out credentials of (products/sts.py)."""
+    arn: str
+    max_session_s: int = 3600
+    external_id: Optional[str] = None
+    oidc_provider_arn: Optional[str] = None     # AssumeRoleWithOIDC: the provider it trusts
+    oidc_token: Optional[str] = None            # ... and the token that provider's token file holds
+
+
 class State:
     def __init__(self, names_per_site=False, listing_lag=0):
         self.lock = threading.RLock()
@@ -151,6 +161,8 @@ class State:
         self.zones = {}        # zone -> DnsZone
         self.certs = CertStore(self.new_id, names_per_site)   # CAS certificates and the name registry
         self.lag = ListingLag(listing_lag)                     # bulk listings that trail writes
+        self.roles = {}        # role ARN -> Role
+        self.sts_issued = []   # dicts: action, role_arn, session, access_key_id, expires_at (STS clock)
 
     def resources_of(self, product_code: str) -> Optional[dict]:
         """The resources a product's writes change, for the listing lag (None: no listing lags)."""

@@ -72,7 +72,9 @@ def test_upload_mode_and_endpoint_keys_come_from_the_registry(tmp_path):
                "CASEndpoint = 127.0.0.1:2\nAPIGatewayEndpoint = 127.0.0.1:3\n")
     assert cfg.cloud.upload == "direct"
     assert cfg.cloud.endpoints == {"cdn": "127.0.0.1:1", "cas": "127.0.0.1:2", "apigateway": "127.0.0.1:3"}
-    assert cfg.warnings == []
+    with pytest.raises(ConfigError) as e:       # unknown [aliyun] keys are errors, with a suggestion
+        load(tmp_path, "", "CDNEndpoints = 127.0.0.1:1\n")
+    assert "[aliyun] CDNEndpoints: unknown key; did you mean CDNEndpoint?" in str(e.value)
     with pytest.raises(ConfigError) as e:
         load(tmp_path, "", "Upload = sometimes\n")
     assert "[aliyun] Upload" in str(e.value)
