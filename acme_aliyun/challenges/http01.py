@@ -130,38 +130,75 @@ class _ChallengeHandler(BaseHTTPRequestHandler):
         log.debug("http-01 server: %s %s", self.client_address[0], fmt % args)
 
 
+class _SharedServer:
+    """One listener per address for every order of the process, with one token table."""
+
+    def __init__(self, family, address, listen):
+        self.tokens = {}                # token -> key authorization, of every order using it
+        self.users = 0
+        self.server = _ChallengeServer(family, address, self.tokens)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.1,),
+                                       name="http-01 server", daemon=True)
+        self.thread.start()
+        log.info("http-01: answering on %s", listen)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+_servers = {}                           # (family, host, port) -> _SharedServer
+_servers_lock = threading.Lock()
+
+
 class StandaloneSolver(Solver):
-    """A built-in HTTP server answering every token of the order, from present() to close()."""
+    """A built-in HTTP server answering every token of the order, from present() to close().
+
+    Orders running side by side on the same address share one listener and its token
+    table (a second bind would fail); the listener stops when the last of them closes.
+    """
 
     challenge_type = "http-01"
 
     def __init__(self, listen=":80"):
         self.listen = listen
         self.family, self.host, self.port = parse_listen(listen)
-        self.tokens = {}
-        self._server = None
-        self._thread = None
+        self.tokens = {}                # this order's tokens
+        self._shared = None
 
     def present(self, challenges):
-        for c in challenges:
-            self.tokens[_check_token(c)] = c.key_authorization
-        if self._server is None:
-            try:
-                self._server = _ChallengeServer(self.family, (self.host, self.port), self.tokens)
-            except OSError as e:
-                raise SolverError("http-01: cannot listen on %s: %s" % (self.listen, e.strerror or e)) from None
-            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,),
-                                            name="http-01 server", daemon=True)
-            self._thread.start()
-            log.info("http-01: answering on %s", self.listen)
+        mine = {_check_token(c): c.key_authorization for c in challenges}
+        with _servers_lock:
+            if self._shared is None:
+                key = (self.family, self.host, self.port)
+                shared = _servers.get(key)
+                if shared is None:
+                    try:
+                        shared = _servers[key] = _SharedServer(self.family, (self.host, self.port), self.listen)
+                    except OSError as e:
+                        raise SolverError("http-01: cannot listen on %s: %s"
+                                          % (self.listen, e.strerror or e)) from None
+                shared.users += 1
+                self._shared = shared
+            self.tokens.update(mine)
+            self._shared.tokens.update(mine)
 
     def cleanup(self, challenges):
-        for c in challenges:
-            self.tokens.pop(c.token, None)
+        with _servers_lock:
+            for c in challenges:
+                self.tokens.pop(c.token, None)
+                if self._shared is not None:
+                    self._shared.tokens.pop(c.token, None)
 
     def close(self):
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = self._thread = None
+        with _servers_lock:
+            shared, self._shared = self._shared, None
+            if shared is None:
+                return
+            for token in self.tokens:
+                shared.tokens.pop(token, None)
+            shared.users -= 1
+            if shared.users == 0:       # stopped under the lock: a new order then binds afresh
+                _servers.pop((self.family, self.host, self.port), None)
+                shared.stop()

@@ -123,3 +123,29 @@ def test_parse_listen(listen, expected):
 def test_parse_listen_rejects(listen):
     with pytest.raises(SolverError, match="bad listen address"):
         parse_listen(listen)
+
+
+def test_concurrent_orders_share_one_listener_and_each_keeps_its_own_tokens():
+    """Two standalone solvers on one address (two orders side by side): one bind, both
+    orders' tokens answered; one order's clean-up and close leave the other's answering."""
+    port = free_port()
+    a, b = StandaloneSolver("127.0.0.1:%d" % port), StandaloneSolver("127.0.0.1:%d" % port)
+    ca = Challenge("a.test", "http-01", "tokA", "tokA.thumb")
+    cb = Challenge("b.test", "http-01", "tokB", "tokB.thumb")
+    url = "http://127.0.0.1:%d/.well-known/acme-challenge/%%s" % port
+    session = requests.Session()
+    session.trust_env = False
+    try:
+        a.present([ca])
+        b.present([cb])               # a second bind would fail with EADDRINUSE
+        assert session.get(url % "tokA").text == "tokA.thumb"
+        assert session.get(url % "tokB").text == "tokB.thumb"
+        a.cleanup([ca])
+        a.close()
+        assert session.get(url % "tokA").status_code == 404
+        assert session.get(url % "tokB").text == "tokB.thumb"
+    finally:
+        a.close()
+        b.close()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        session.get(url % "tokB", timeout=2)
