@@ -11,6 +11,7 @@ import email.utils
 import json
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Optional
@@ -29,6 +30,7 @@ from acme_aliyun.protocol.errors import (
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20            # 1 MiB: no ACME JSON or PEM chain comes near it
+NONCE_POOL = 8                # nonces kept from answers, for the requests of concurrent orders
 BAD_NONCE_RETRIES = 25        # at 50 % nonce rejection, 25 tries fail once in 30 million
 TRANSPORT_RETRIES = 3
 JOSE = "application/jose+json"
@@ -120,7 +122,8 @@ class AcmeClient:
         self.ca_bundle = ca_bundle
         self.timeout = timeout
         self.sleep = sleep
-        self._nonce = None
+        self._nonces = []              # fresh nonces from the server's answers, newest last
+        self._nonce_lock = threading.Lock()   # orders run side by side share one client
         self._directory = None
         self.request_count = 0
         self.session = requests.Session()
@@ -154,7 +157,6 @@ class AcmeClient:
                                      "uses a private CA)" % (url, _short(e))) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                 requests.exceptions.ChunkedEncodingError) as e:
-            self._nonce = None
             raise _Retryable("cannot reach %s: %s" % (url, _short(e))) from None
         except requests.exceptions.RequestException as e:
             raise AcmeTransportError("request to %s failed: %s" % (url, _short(e))) from None
@@ -164,7 +166,8 @@ class AcmeClient:
         resp = Response(r.status_code, headers, body, url)
         nonce = r.headers.get("Replay-Nonce")
         if nonce:
-            self._nonce = nonce
+            with self._nonce_lock:
+                self._nonces = (self._nonces + [nonce])[-NONCE_POOL:]
         if 300 <= r.status_code < 400:
             raise AcmeTransportError("%s answered %s with a redirect to %s; ACME servers do not redirect, "
                                      "refusing to follow" % (url, r.status_code, r.headers.get("Location")))
@@ -247,14 +250,17 @@ class AcmeClient:
         return self._directory
 
     def _take_nonce(self):
-        if self._nonce is None:
+        """A nonce no other request of this client uses (one thread each, whatever the threads)."""
+        for _ in range(BAD_NONCE_RETRIES):
+            with self._nonce_lock:
+                if self._nonces:
+                    return self._nonces.pop()
             resp = self._send("HEAD", self.directory["newNonce"])
             if resp.status >= 400:
                 self._decode(resp, want_json=False)
-            if not self._nonce:
+            if not any(k.lower() == "replay-nonce" for k in resp.headers):
                 raise AcmeResponseError("newNonce gave no Replay-Nonce header")
-        nonce, self._nonce = self._nonce, None
-        return nonce
+        raise AcmeTransportError("no nonce left after %d newNonce requests" % BAD_NONCE_RETRIES)
 
     # --- signed requests ------------------------------------------------------------------
 
