@@ -30,6 +30,8 @@ def print_summary(report):
     for o in report.outcomes:
         if o.error:
             _out("%s: %s" % (o.name, o.error))
+        elif o.action in ("deferred", "pending"):     # a CA limit or the time budget: the one-line reason
+            _out("%s: %s" % (o.name, o.reason))
         for t in o.targets:
             if t.status in ("refused", "failed") or (report.dry_run and t.status == "planned"):
                 _out("  %s %s %s: %s%s" % (t.kind, t.target, t.status, t.reason, t.error_ref()))

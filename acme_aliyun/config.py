@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional
 from urllib.parse import urlsplit
 
+from acme_aliyun import ratelimits
 from acme_aliyun.cloud.settings import CloudSettings
 from acme_aliyun.errors import ConfigError, ini_error
 from acme_aliyun.names import NameError_, normalize_domain
 from acme_aliyun.keytypes import KEY_TYPES
 
 if TYPE_CHECKING:
+    from acme_aliyun.ratelimits import Limits
     from acme_aliyun.targets.base import TargetSpec
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class AcmeSettings:
     eab_hmac_key: Optional[str]
     section: str
     config_path: str = ""
+    parallel: int = 4                   # certificates ordered side by side (acme_aliyun/parallel.py)
+    run_budget: Optional[float] = None  # seconds one run may spend starting certificates (None: no limit)
 
 
 @dataclass
@@ -92,6 +96,7 @@ class Config:
     cloud: CloudSettings
     notify: Optional[NotifySettings]
     warnings: List[str] = field(default_factory=list)
+    limits: Optional["Limits"] = None   # [limits]: the CA's rate limits (ratelimits.Limits)
 
 
 class _Section:
@@ -199,6 +204,7 @@ def load(path):
         certs[cert.name] = cert
     warnings += _unknown(sec)
     notify = None
+    limits = ratelimits.Limits()
     for name in parser.sections():
         lower = name.lower()
         if lower in ACME_SECTIONS or lower == "aliyun":
@@ -211,13 +217,15 @@ def load(path):
             certs[cert.name] = cert
         elif lower == "notify":
             notify = _notify(s)
+        elif lower == "limits":
+            limits = ratelimits.from_section(s)
         else:
             warnings.append("%s: unknown section [%s] ignored" % (path, name))
             continue
         warnings += _unknown(s)
     for w in warnings:
         log.warning("%s", w)
-    return Config(path=path, acme=acme, certs=certs, cloud=cloud, notify=notify, warnings=warnings)
+    return Config(path=path, acme=acme, certs=certs, cloud=cloud, notify=notify, warnings=warnings, limits=limits)
 
 
 def _unknown(sec):
@@ -272,6 +280,8 @@ def _acme(sec):
         eab_hmac_key=eab_key,
         section=sec.name,
         config_path=sec.path,
+        parallel=sec.number("Parallel", default=4, minimum=1, maximum=64),
+        run_budget=sec.number("RunBudget", default=None, minimum=1, kind=float),
     )
 
 

@@ -5,6 +5,7 @@ key read, no network, no SDK import) until a command needs it.
 """
 
 import logging
+import threading
 
 from acme_aliyun.errors import UsageError
 
@@ -16,7 +17,8 @@ class Context:
         self.cfg = cfg
         self._credentials = credentials        # a CredentialProvider (FC passes its own)
         self.progress = progress or (lambda msg: log.info("%s", msg))
-        self._store = self._acme = self._cloud = None
+        self._store = self._acme = self._cloud = self._ledger = None
+        self._build = threading.RLock()        # certificates run side by side: build each object once
 
     @property
     def store(self):
@@ -27,6 +29,10 @@ class Context:
 
     def acme(self, create_key=True):
         """The ACME client with its account (found, or registered on first use)."""
+        with self._build:
+            return self._acme_locked(create_key)
+
+    def _acme_locked(self, create_key):
         if self._acme is None:
             from acme_aliyun import acme_account
             key = acme_account.load_account_key(self.cfg.acme, create=create_key)
@@ -36,6 +42,19 @@ class Context:
         return self._acme
 
     def cloud(self):
+        with self._build:
+            return self._cloud_locked()
+
+    @property
+    def ledger(self):
+        """The CA rate-limit ledger of the state folder ([limits])."""
+        with self._build:
+            if self._ledger is None:
+                from acme_aliyun.ratelimits import Ledger
+                self._ledger = Ledger(self.store.state_dir, getattr(self.cfg, "limits", None))
+            return self._ledger
+
+    def _cloud_locked(self):
         if self._cloud is None:
             from acme_aliyun.cloud.credentials import resolve_credentials
             from acme_aliyun.cloud.sdk import CloudClient
