@@ -73,21 +73,43 @@ def cmd_cloud_check(args):
     from acme_aliyun import deployer
     ctx = _context(args)
     certs = ctx.certs(args.names) if args.names else list(ctx.cfg.certs.values())
-    merged = {}
-    dns = False
+    groups = _check_groups(ctx.cfg, certs, every_profile=not args.names)
+    ok = True
+    for profile, (merged, dns) in groups:
+        settings = ctx.cfg.cloud_for(profile)
+        report = deployer.cloud_check(settings, merged, client=ctx.cloud(profile), write=args.write,
+                                      extra=[_probe_dns_zones] if dns else [])
+        named = len(groups) > 1 or profile is not None
+        _out("Credentials%s: %s" % (" " + settings.section if named else "", report.source))
+        for p in report.probes:
+            _out("  %-10s %-40s %s  %s" % (p.kind, p.target, "ok  " if p.ok else "FAIL", p.detail))
+        if not report.probes:
+            _out("  (no targets configured)")
+        ok = ok and report.ok
+    return 0 if ok else 1
+
+
+def _check_groups(cfg, certs, every_profile):
+    """[(profile, (targets merged over the certificates deploying with it, probe its DNS zones?))],
+    [aliyun] first, then the profiles in config order; every profile when no certificate is named."""
+    groups = {}
+
+    def group(profile):
+        return groups.setdefault(profile, ({}, [False]))
+
     for cert in certs:
+        merged = group(cert.account)[0]
         for kind, specs in cert.targets.items():
             merged.setdefault(kind, [])
             merged[kind] += [s for s in specs if s not in merged[kind]]
-        dns = dns or cert.dns_provider == "alidns"
-    report = deployer.cloud_check(ctx.cfg.cloud, merged, client=ctx.cloud(), write=args.write,
-                                  extra=[_probe_dns_zones] if dns else [])
-    _out("Credentials: %s" % report.source)
-    for p in report.probes:
-        _out("  %-10s %-40s %s  %s" % (p.kind, p.target, "ok  " if p.ok else "FAIL", p.detail))
-    if not report.probes:
-        _out("  (no targets configured)")
-    return 0 if report.ok else 1
+        if cert.dns_provider == "alidns":
+            group(cert.dns_profile)[1][0] = True
+    for name in cfg.profiles if every_profile else ():
+        group(name)
+    if not groups:
+        group(None)
+    order = [None] + list(cfg.profiles)
+    return [(p, (groups[p][0], groups[p][1][0])) for p in order if p in groups]
 
 
 def _probe_dns_zones(client):

@@ -3,7 +3,8 @@
 Sections:
   [acme]         (or the original article's [acme-neoprime]) the CA and the account
   [cert:NAME]    one certificate each: names, challenge, key, where to deploy it
-  [aliyun]       Alibaba Cloud region, endpoints, optional keys
+  [aliyun]       Alibaba Cloud region, endpoints, optional keys (the default account profile)
+  [aliyun:NAME]  another account profile: the same keys; a certificate picks it with Account = NAME
   [notify]       optional webhook for failures
 An [acme-neoprime] section that has CSRFile also defines one certificate whose
 names come from the CSR, as in the article series.
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 from acme_aliyun import ratelimits
 from acme_aliyun.cloud.settings import CloudSettings
 from acme_aliyun.errors import ConfigError, ini_error
+from acme_aliyun.log import register_secret
 from acme_aliyun.names import NameError_, normalize_domain
 from acme_aliyun.keytypes import KEY_TYPES
 
@@ -78,6 +80,13 @@ class CertSettings:
     csr_file: Optional[str] = None
     targets: "Dict[str, List[TargetSpec]]" = field(default_factory=dict)   # kind name -> specs (targets.KINDS)
     section: str = ""
+    account: Optional[str] = None      # NAME of the [aliyun:NAME] profile it deploys with; None: [aliyun]
+    dns_account: Optional[str] = None  # the profile whose Alibaba Cloud DNS holds its zone (dns-01)
+
+    @property
+    def dns_profile(self) -> Optional[str]:
+        """The profile the dns-01 solver uses: DNSAccount, else Account."""
+        return self.dns_account or self.account
 
 
 @dataclass
@@ -97,6 +106,11 @@ class Config:
     notify: Optional[NotifySettings]
     warnings: List[str] = field(default_factory=list)
     limits: Optional["Limits"] = None   # [limits]: the CA's rate limits (ratelimits.Limits)
+    profiles: Dict[str, CloudSettings] = field(default_factory=dict)   # NAME -> settings of [aliyun:NAME]
+
+    def cloud_for(self, profile: Optional[str] = None) -> CloudSettings:
+        """The settings of profile NAME ([aliyun:NAME]), or of [aliyun] for None."""
+        return self.profiles[profile] if profile else self.cloud
 
 
 class _Section:
@@ -190,12 +204,8 @@ def load(path):
         raise ConfigError("missing section [acme] (or [acme-neoprime])", path)
     if len(acme_names) > 1:
         raise ConfigError("both [acme] and [acme-neoprime] are present; keep one", path)
-    cloud = CloudSettings(config_file=path)
-    for name in [n for n in parser.sections() if n.lower() == "aliyun"]:   # target defaults come from here
-        s = _Section(path, parser, name)
-        cloud = _aliyun(s)
-        warnings += _unknown(s)
-    defaults = _target_defaults(cloud)
+    defaults = _account_profiles(path, parser)      # target defaults come from here
+    cloud, warnings = defaults.cloud, list(defaults.warnings)
     sec = _Section(path, parser, acme_names[0])
     acme = _acme(sec)
     certs = {}
@@ -207,7 +217,7 @@ def load(path):
     limits = ratelimits.Limits()
     for name in parser.sections():
         lower = name.lower()
-        if lower in ACME_SECTIONS or lower == "aliyun":
+        if lower in ACME_SECTIONS or _is_profile_section(lower):
             continue
         s = _Section(path, parser, name)
         if lower.startswith("cert:"):
@@ -225,7 +235,8 @@ def load(path):
         warnings += _unknown(s)
     for w in warnings:
         log.warning("%s", w)
-    return Config(path=path, acme=acme, certs=certs, cloud=cloud, notify=notify, warnings=warnings, limits=limits)
+    return Config(path=path, acme=acme, certs=certs, cloud=cloud, notify=notify, warnings=warnings,
+                  profiles=defaults.profiles, limits=limits)
 
 
 def _unknown(sec):
@@ -346,7 +357,8 @@ def _cert_common(sec, cert, acme, defaults):
     cert.renew_before_days = sec.number("RenewBeforeDays", minimum=1, maximum=365)
     cert.key_file = sec.path_value("KeyFile")
     cert.chain_file = sec.path_value("ChainFile")
-    cert.targets = _targets(sec, defaults)
+    cert.account, cert.dns_account = defaults.pick(sec)
+    cert.targets = _targets(sec, defaults.target_defaults(cert.account))
     _challenge_settings(sec, cert)
 
 
@@ -425,6 +437,7 @@ def _aliyun(sec):
         raise sec.error("AccessKeySecret" if s.access_key_id else "AccessKeyId",
                         "AccessKeyId and AccessKeySecret go together")
     s.ram_role = sec.get("RamRole")
+    _role_keys(sec, s)
     s.connect_timeout = sec.number("ConnectTimeout", 5.0, 0.1, 120, kind=float)
     s.read_timeout = sec.number("ReadTimeout", 20.0, 0.1, 600, kind=float)
     s.dns_ttl = sec.number("DNSTTL", 600, 1, 86400)
@@ -437,7 +450,7 @@ def _endpoint_keys():
     """(product key, [aliyun] key) for every per-product endpoint override."""
     from acme_aliyun.targets import KINDS, cas
     return [(k.facts.key, k.endpoint_key) for k in KINDS.values()] + [(cas.KEY, "CASEndpoint"),
-                                                                        ("dns", "DNSEndpoint")]
+                                                                        ("dns", "DNSEndpoint"), ("sts", "STSEndpoint")]
 
 
 def _endpoint(sec, key):
@@ -445,6 +458,83 @@ def _endpoint(sec, key):
     if value is not None:
         _check_endpoint(sec, key, value)
     return value
+
+
+# --- account profiles: [aliyun] and [aliyun:NAME] ----------------------------------------------
+# Every key an [aliyun] or [aliyun:NAME] section may hold (the endpoint keys of deploy kinds
+# registered later are accepted too, see _endpoint_keys); and what a certificate says about them.
+ALIYUN_KEYS = ("Region", "International", "CertRegion", "Upload", "Endpoint", "CDNEndpoint", "DCDNEndpoint",
+               "APIGatewayEndpoint", "CASEndpoint", "DNSEndpoint", "STSEndpoint", "AccessKeyId",
+               "AccessKeySecret", "RamRole", "RoleArn", "ExternalId", "RoleSessionName", "ConnectTimeout",
+               "ReadTimeout", "DNSTTL", "DNSWait", "DNSWaitTimeout")
+CERT_ACCOUNT_KEYS = ("Account", "DNSAccount")
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ROLE_ARN = re.compile(r"^acs:ram::[0-9*]+:role/\S+$")
+_SESSION_NAME = re.compile(r"^[A-Za-z0-9.@_-]{2,64}$")
+
+
+def _is_profile_section(lower):
+    return lower == "aliyun" or lower.startswith("aliyun:")
+
+
+def _role_keys(sec, s):
+    """RoleArn (+ ExternalId, RoleSessionName): STS AssumeRole on top of the profile's credentials."""
+    s.role_arn = sec.get("RoleArn")
+    if s.role_arn and not _ROLE_ARN.match(s.role_arn):
+        raise sec.error("RoleArn", "%r is not a RAM role ARN such as acs:ram::123456789012:role/acme" % s.role_arn)
+    s.external_id = sec.get("ExternalId")
+    s.role_session_name = sec.get("RoleSessionName")
+    if s.role_session_name and not _SESSION_NAME.match(s.role_session_name):
+        raise sec.error("RoleSessionName", "use 2 to 64 letters, digits or . @ _ -")
+    for key in ("ExternalId", "RoleSessionName"):
+        if sec.get(key) and not s.role_arn:
+            raise sec.error(key, "only applies with RoleArn")
+
+
+class _Accounts:
+    """The default profile ([aliyun]) and the named ones ([aliyun:NAME]), as config.load reads them."""
+
+    def __init__(self, path, cloud, profiles, warnings):
+        self.path, self.cloud, self.profiles, self.warnings = path, cloud, profiles, warnings
+
+    def pick(self, sec):
+        """(Account, DNSAccount) of a certificate section; ConfigError naming the key for an unknown NAME."""
+        chosen = []
+        for key in CERT_ACCOUNT_KEYS:
+            name = sec.get(key)
+            if name is not None and name not in self.profiles:
+                known = ", ".join("[aliyun:%s]" % n for n in self.profiles) or "none"
+                raise sec.error(key, "no [aliyun:%s] section (account profiles: %s)" % (name, known))
+            chosen.append(name)
+        return chosen[0], chosen[1]
+
+    def target_defaults(self, account):
+        return _target_defaults(self.profiles[account] if account else self.cloud)
+
+
+def _account_profiles(path, parser):
+    """Read [aliyun] and every [aliyun:NAME]: each stands alone (nothing is inherited from [aliyun],
+    so a second account never borrows the first one's keys) and takes every key of ALIYUN_KEYS."""
+    cloud, profiles, warnings = CloudSettings(config_file=path), {}, []
+    for name in parser.sections():
+        lower = name.lower()
+        if not _is_profile_section(lower):
+            continue
+        s = _Section(path, parser, name)
+        profile = name.split(":", 1)[1].strip() if ":" in name else ""
+        if ":" in name and not _PROFILE_NAME.match(profile):
+            raise ConfigError("profile name %r: use letters, digits, '.', '_' or '-'" % profile, path, name)
+        settings = _aliyun(s)
+        settings.profile = profile
+        register_secret(settings.access_key_secret)     # masked from the start, like [aliyun]'s
+        if not profile:
+            cloud = settings
+        elif profile in profiles:
+            raise ConfigError("account profile %r is defined twice" % profile, path, name)
+        else:
+            profiles[profile] = settings
+        warnings += _unknown(s)
+    return _Accounts(path, cloud, profiles, warnings)
 
 
 def _target_defaults(cloud):

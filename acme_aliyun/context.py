@@ -1,11 +1,14 @@
-"""One run's shared objects, built lazily: the store, the ACME client with its account, the cloud client.
+"""One run's shared objects, built lazily: the store, the ACME client with its account, the cloud clients.
 
 cli, runner and fc build a Context from a Config; nothing is constructed (no
-key read, no network, no SDK import) until a command needs it.
+key read, no network, no SDK import) until a command needs it. An account profile
+([aliyun] or [aliyun:NAME]) is its settings, a credentials provider and a CloudClient,
+built once per run on first use and shared by every certificate (and thread) using it.
 """
 
 import logging
 import threading
+from typing import Optional
 
 from acme_aliyun.errors import UsageError
 
@@ -15,10 +18,12 @@ log = logging.getLogger(__name__)
 class Context:
     def __init__(self, cfg, credentials=None, progress=None):
         self.cfg = cfg
-        self._credentials = credentials        # a CredentialProvider (FC passes its own)
+        self._credentials = credentials        # a CredentialProvider for [aliyun] (FC passes its own)
         self.progress = progress or (lambda msg: log.info("%s", msg))
-        self._store = self._acme = self._cloud = self._ledger = None
+        self._store = self._acme = self._ledger = None
         self._build = threading.RLock()        # certificates run side by side: build each object once
+        self._clouds = {}                      # profile name ("" for [aliyun]) -> CloudClient
+        self._clouds_lock = threading.Lock()
 
     @property
     def store(self):
@@ -41,10 +46,6 @@ class Context:
             self._acme = client
         return self._acme
 
-    def cloud(self):
-        with self._build:
-            return self._cloud_locked()
-
     @property
     def ledger(self):
         """The CA rate-limit ledger of the state folder ([limits])."""
@@ -54,13 +55,23 @@ class Context:
                 self._ledger = Ledger(self.store.state_dir, getattr(self.cfg, "limits", None))
             return self._ledger
 
-    def _cloud_locked(self):
-        if self._cloud is None:
-            from acme_aliyun.cloud.credentials import resolve_credentials
-            from acme_aliyun.cloud.sdk import CloudClient
-            creds = self._credentials or resolve_credentials(self.cfg.cloud)
-            self._cloud = CloudClient(self.cfg.cloud, creds)
-        return self._cloud
+    def cloud(self, profile: Optional[str] = None):
+        """The CloudClient of account profile NAME ([aliyun:NAME]), or of [aliyun] for None."""
+        key = profile or ""
+        with self._clouds_lock:
+            client = self._clouds.get(key)
+            if client is None:
+                from acme_aliyun.cloud.credentials import resolve_credentials
+                from acme_aliyun.cloud.sdk import CloudClient
+                settings = self.cfg.cloud_for(profile)
+                creds = self._credentials if (not key and self._credentials) else resolve_credentials(settings)
+                client = self._clouds[key] = CloudClient(settings, creds)
+            return client
+
+    def cloud_for(self, cert, dns: bool = False):
+        """The client of the certificate's profile (Account), or with dns=True of its DNS zone's
+        profile (DNSAccount, else Account)."""
+        return self.cloud(cert.dns_profile if dns else cert.account)
 
     def certs(self, names=None):
         """The selected certificate settings, in config order; UsageError for an unknown name."""

@@ -131,7 +131,7 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         return out
     from acme_aliyun import deployer
     try:
-        cloud = ctx.cloud()
+        cloud = ctx.cloud_for(cert)
         ctx.progress("%s: reading what the targets serve" % cert.name)
         plan = deployer.plan(stored.bundle, cert.name, cert.targets, cloud, force=force_deploy)
         if plan.writes and not dry_run:
@@ -156,7 +156,7 @@ def describe_all(ctx):
         if not cert.targets:
             continue
         stored = ctx.store.load(cert.name)
-        for t in deployer.describe_targets(cert.targets, ctx.cloud(), stored.bundle if stored else None,
+        for t in deployer.describe_targets(cert.targets, ctx.cloud_for(cert), stored.bundle if stored else None,
                                            cert.name):
             state = t.error or ("yes" if t.matches else "no" if t.matches is False else "-")
             rows.append({"certificate": cert.name, "kind": t.kind, "target": t.target, "cert_name": t.cert_name,

@@ -10,7 +10,8 @@ def solver_id(cert) -> str:
 
 
 def make_solver(cert, cloud=None, solver_kind=None) -> Solver:
-    """A solver for the certificate; cloud() returns the CloudClient (built only for alidns)."""
+    """A solver for the certificate; cloud(profile) returns the CloudClient of an account profile
+    (built only for alidns): the certificate's DNSAccount, else its Account, else [aliyun]."""
     kind = solver_kind or solver_id(cert)
     if kind == "webroot":
         from acme_aliyun.challenges.http01 import WebrootSolver
@@ -25,5 +26,6 @@ def make_solver(cert, cloud=None, solver_kind=None) -> Solver:
         from acme_aliyun.cloud.alidns import AlidnsSolver
         if cloud is None:
             raise ValueError("alidns needs a cloud client")
-        return AlidnsSolver(cloud())
+        profile = getattr(cert, "dns_profile", None)
+        return AlidnsSolver(cloud(profile) if profile else cloud())
     raise ValueError("unknown solver %r" % kind)

@@ -1,19 +1,30 @@
 """Where the Alibaba Cloud credentials come from: one resolver, one provider.
 
-resolve_credentials(settings) walks the sources in a fixed order and returns a
-CredentialProvider for the first one that is configured:
+resolve_credentials(settings) resolves one account profile ([aliyun] or [aliyun:NAME]).
+It walks the sources in a fixed order and takes the first one that is configured;
+steps 1-6 are the default chain of the official Alibaba Cloud credentials library
+(credentials-python / credentials-java DefaultCredentialsProvider), in its order:
 
-1. acme.ini [aliyun] access_key_id / access_key_secret (/ security_token)
-2. env ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET (+ ALIBABA_CLOUD_SECURITY_TOKEN)
-3. the credentials file: ALIBABA_CLOUD_CREDENTIALS_FILE or ~/.alibabacloud/credentials.ini,
-   profile ALIBABA_CLOUD_PROFILE (default "default"), type access_key | ecs_ram_role | ram_role_arn
-4. the aliyun CLI's ~/.aliyun/config.json (profile ALIBABA_CLOUD_PROFILE or "current"),
-   modes AK | StsToken | EcsRamRole | RamRoleArn
-5. the ECS instance RAM role from the metadata server (IMDSv2), unless
-   ALIBABA_CLOUD_ECS_METADATA_DISABLED=true. ALIBABA_CLOUD_ECS_METADATA_ENDPOINT (our own
-   variable) replaces http://100.100.100.200 as the metadata base URL, for tests.
+0. the profile's own keys in acme.ini: AccessKeyId / AccessKeySecret
+1. env ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET (+ ALIBABA_CLOUD_SECURITY_TOKEN)
+2. OIDC role (ACK RRSA): env ALIBABA_CLOUD_ROLE_ARN + ALIBABA_CLOUD_OIDC_PROVIDER_ARN +
+   ALIBABA_CLOUD_OIDC_TOKEN_FILE (+ ALIBABA_CLOUD_ROLE_SESSION_NAME) -> STS AssumeRoleWithOIDC
+3. the aliyun CLI's ~/.aliyun/config.json (profile ALIBABA_CLOUD_PROFILE or "current"),
+   modes AK | StsToken | EcsRamRole | RamRoleArn | OIDC; any other mode is skipped;
+   ALIBABA_CLOUD_CLI_PROFILE_DISABLED=true skips the step
+4. the credentials file: ALIBABA_CLOUD_CREDENTIALS_FILE, else ~/.alibabacloud/credentials.ini,
+   else ~/.alibabacloud/credentials; profile ALIBABA_CLOUD_PROFILE (default "default"),
+   type access_key | ecs_ram_role | ram_role_arn | oidc_role_arn
+5. the ECS instance RAM role from the metadata server, unless
+   ALIBABA_CLOUD_ECS_METADATA_DISABLED=true: IMDSv2 (session token) first, plain GETs when
+   the token request fails (unless ALIBABA_CLOUD_IMDSV1_DISABLED=true).
+   ALIBABA_CLOUD_ECS_METADATA_ENDPOINT (our own variable) replaces http://100.100.100.200
+6. ALIBABA_CLOUD_CREDENTIALS_URI: a URL answering Code/AccessKeyId/AccessKeySecret/
+   SecurityToken/Expiration JSON
 
-from_fc_context(context) builds a provider inside Function Compute instead.
+With RoleArn in the profile, STS AssumeRole (+ ExternalId, RoleSessionName) runs on top
+of what the chain found (cloud/sts.py). from_fc_context(context) builds a provider
+inside Function Compute instead.
 
 A provider's .source is a short label naming the source (never a secret); its get()
 returns a Credential, refreshing temporary ones before they expire. Every secret
@@ -30,6 +41,7 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, List, Optional
+from urllib.parse import urlsplit
 
 import requests
 
@@ -66,33 +78,58 @@ def mask_key_id(key_id):
     return "%s…(masked)" % key_id[:2]
 
 
-def _credential(key_id, secret, token=None, expiration=None):
+def make_credential(key_id: str, secret: str, token: Optional[str] = None,
+                    expiration: Optional[float] = None) -> Credential:
+    """A Credential whose secret and token are registered with the redactor first."""
     for value in (secret, token):
         register_secret(value)
     return Credential(key_id, secret, token or None, expiration)
 
 
-class CredentialProvider:
-    """Hands out a valid Credential; .source says where it comes from."""
+_credential = make_credential
 
-    def __init__(self, source: str, fetch: Callable[[], Credential], margin: float = REFRESH_MARGIN):
+
+class CredentialProvider:
+    """Hands out a valid Credential; .source says where it comes from.
+
+    A temporary credential is fetched again once less than `margin` seconds of it are left
+    by `clock` (injectable for tests); invalidate() forces the next get() to fetch.
+    """
+
+    def __init__(self, source: str, fetch: Callable[[], Credential], margin: float = REFRESH_MARGIN,
+                 clock: Callable[[], float] = time.time):
         self.source = source
         self._fetch = fetch
         self._margin = margin
+        self._clock = clock
         self._current: Optional[Credential] = None
         self._lock = threading.Lock()
 
     @classmethod
     def static(cls, source, key_id, secret, token=None):
         cred = _credential(key_id, secret, token)
-        return cls(source, lambda: cred)
+        provider = cls(source, lambda: cred)
+        provider.refreshable = False
+        return provider
+
+    refreshable = True
 
     def get(self) -> Credential:
         with self._lock:
             cur = self._current
-            if cur is None or (cur.expiration is not None and cur.expiration - time.time() < self._margin):
+            if cur is None or (cur.expiration is not None and cur.expiration - self._clock() < self._margin):
                 self._current = cur = self._fetch()
             return cur
+
+    def invalidate(self, stale: Credential) -> bool:
+        """The cloud called `stale` expired: fetch anew on the next get(). False when nothing
+        new can come (a fixed key, or a newer credential is already in place)."""
+        with self._lock:
+            if not self.refreshable:
+                return False
+            if self._current is stale:
+                self._current = None
+            return True
 
     def __repr__(self):
         return "CredentialProvider(%s)" % self.source
@@ -101,15 +138,32 @@ class CredentialProvider:
 # --- resolver -----------------------------------------------------------------------------
 
 def resolve_credentials(settings) -> CredentialProvider:
-    """The provider for the first configured source; UsageError listing the sources tried."""
+    """The provider of one profile's credentials: the first configured source of the chain,
+    with the profile's RoleArn assumed on top; UsageError listing the sources tried."""
+    provider = _resolve_chain(settings)
+    if getattr(settings, "role_arn", None):
+        from acme_aliyun.cloud import sts
+        provider = sts.assume_role_provider(
+            provider, settings.role_arn, settings, "%s+AssumeRole(%s)" % (provider.source, settings.role_arn),
+            session_name=settings.role_session_name, external_id=settings.external_id,
+            duration=settings.role_duration)
+    return provider
+
+
+def _resolve_chain(settings) -> CredentialProvider:
     _warn_legacy_env()
-    tried = []
-    for source in (_from_settings, _from_env, _from_credentials_file, _from_cli_config, _from_ecs_metadata):
+    tried: List[str] = []
+    for source in (_from_settings, _from_env, _from_oidc_env, _from_cli_config, _from_credentials_file,
+                   _from_ecs_metadata, _from_credentials_uri):
         provider = source(settings, tried)
         if provider is not None:
-            logger.debug("Alibaba Cloud credentials from %s", provider.source)
+            logger.debug("Alibaba Cloud credentials for %s from %s", _section(settings), provider.source)
             return provider
-    raise UsageError("no Alibaba Cloud credentials found; tried: " + "; ".join(tried))
+    raise UsageError("no Alibaba Cloud credentials found for %s; tried: %s" % (_section(settings), "; ".join(tried)))
+
+
+def _section(settings) -> str:
+    return getattr(settings, "section", None) or "[aliyun]"
 
 
 def _warn_legacy_env():
@@ -119,8 +173,9 @@ def _warn_legacy_env():
 
 
 def _from_settings(settings, tried):
+    section = _section(settings)
     if not (settings.access_key_id and settings.access_key_secret):
-        tried.append("[aliyun] access_key_id/access_key_secret in the config (not set)")
+        tried.append("%s AccessKeyId/AccessKeySecret in the config (not set)" % section)
         return None
     path = settings.config_file
     if path:
@@ -130,7 +185,7 @@ def _from_settings(settings, tried):
                                "chmod 600 it", path)
         except OSError:
             pass
-    return CredentialProvider.static("config:[aliyun]", settings.access_key_id,
+    return CredentialProvider.static("config:" + section, settings.access_key_id,
                                      settings.access_key_secret, settings.security_token)
 
 
@@ -144,34 +199,55 @@ def _from_env(settings, tried):
     return CredentialProvider.static("env:sts" if token else "env", key_id, secret, token)
 
 
+def _from_oidc_env(settings, tried):
+    names = ("ALIBABA_CLOUD_ROLE_ARN", "ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "ALIBABA_CLOUD_OIDC_TOKEN_FILE")
+    role, provider_arn, token_file = (os.environ.get(n, "").strip() for n in names)
+    if not (role and provider_arn and token_file):
+        tried.append("OIDC role env ALIBABA_CLOUD_ROLE_ARN/_OIDC_PROVIDER_ARN/_OIDC_TOKEN_FILE (not set)")
+        return None
+    from acme_aliyun.cloud import sts
+    return sts.oidc_role_provider(role, provider_arn, token_file, settings, "oidc-role:" + role,
+                                  session_name=os.environ.get("ALIBABA_CLOUD_ROLE_SESSION_NAME"))
+
+
 def _profile_name():
     return os.environ.get("ALIBABA_CLOUD_PROFILE") or "default"
 
 
+def _credentials_file_paths():
+    if os.environ.get("ALIBABA_CLOUD_CREDENTIALS_FILE"):
+        return [os.environ["ALIBABA_CLOUD_CREDENTIALS_FILE"]]
+    return [os.path.expanduser("~/.alibabacloud/credentials.ini"), os.path.expanduser("~/.alibabacloud/credentials")]
+
+
 def _from_credentials_file(settings, tried):
-    path = os.environ.get("ALIBABA_CLOUD_CREDENTIALS_FILE") or os.path.expanduser(
-        "~/.alibabacloud/credentials.ini")
+    paths = _credentials_file_paths()
+    path = next((p for p in paths if os.path.exists(p)), None)
+    if path is None:
+        tried.append("credentials file %s (missing)" % " or ".join(paths))
+        return None
     profile = _profile_name()
     parser = configparser.ConfigParser(interpolation=None)
     try:
         with open(path, encoding="utf-8") as fh:
             parser.read_file(fh)
-    except FileNotFoundError:
-        tried.append("credentials file %s (missing)" % path)
-        return None
     except (OSError, UnicodeDecodeError, configparser.Error) as e:
         raise ConfigError("cannot read it: %s" % ini_error(e), file=path) from None
     if not parser.has_section(profile):
         tried.append("credentials file %s (no profile [%s])" % (path, profile))
         return None
-    sec = parser[profile]
+    return _file_profile(parser[profile], path, profile, settings)
 
+
+def _file_profile(sec, path, profile, settings):
+    """The provider one profile of the credentials file describes (ConfigError when it is incomplete)."""
     def need(key):
         value = sec.get(key, "").strip()
         if not value:
             raise ConfigError("missing %s" % key, file=path, section=profile, key=key)
         return value
 
+    from acme_aliyun.cloud import sts
     kind = sec.get("type", "access_key").strip()
     label = "credentials-file:%s:%s" % (profile, kind)
     if kind == "access_key":
@@ -179,12 +255,16 @@ def _from_credentials_file(settings, tried):
     if kind == "ecs_ram_role":
         return EcsRamRoleProvider(sec.get("role_name") or settings.ram_role, label)
     if kind == "ram_role_arn":
-        base = _credential(need("access_key_id"), need("access_key_secret"))
-        return ram_role_arn_provider(base, need("role_arn"), sec.get("role_session_name"),
-                                     settings, label, sts_endpoint=sec.get("sts_endpoint"),
-                                     policy=sec.get("policy"))
-    raise ConfigError("unsupported credential type %r (use access_key, ecs_ram_role or ram_role_arn)" % kind,
-                      file=path, section=profile, key="type")
+        base = CredentialProvider.static(label + "(base)", need("access_key_id"), need("access_key_secret"))
+        return sts.assume_role_provider(base, need("role_arn"), settings, label,
+                                        session_name=sec.get("role_session_name"), policy=sec.get("policy"),
+                                        external_id=sec.get("external_id"), sts_endpoint=sec.get("sts_endpoint"))
+    if kind == "oidc_role_arn":
+        return sts.oidc_role_provider(need("role_arn"), need("oidc_provider_arn"), need("oidc_token_file_path"),
+                                      settings, label, session_name=sec.get("role_session_name"),
+                                      policy=sec.get("policy"), sts_endpoint=sec.get("sts_endpoint"))
+    raise ConfigError("unsupported credential type %r (use access_key, ecs_ram_role, ram_role_arn or "
+                      "oidc_role_arn)" % kind, file=path, section=profile, key="type")
 
 
 def _from_cli_config(settings, tried):
@@ -205,14 +285,27 @@ def _from_cli_config(settings, tried):
     if prof is None:
         tried.append("aliyun CLI %s (no profile %s)" % (path, name))
         return None
+    mode = prof.get("mode") or "AK"
+    if mode not in CLI_MODES:
+        logger.debug("aliyun CLI profile %s: mode %s is not supported; trying the next source", name, mode)
+        tried.append("aliyun CLI %s (profile %s: mode %s not supported)" % (path, name, mode))
+        return None
+    return _cli_profile(prof, mode, path, name, settings)
 
+
+CLI_MODES = ("AK", "StsToken", "EcsRamRole", "RamRoleArn", "OIDC")
+
+
+def _cli_profile(prof, mode, path, name, settings):
+    """The provider of one aliyun CLI profile in a supported mode."""
     def need(key):
         if not prof.get(key):
             raise ConfigError("profile %s: missing %s" % (name, key), file=path)
-        return prof[key]
+        return str(prof[key])
 
-    mode = prof.get("mode") or "AK"
+    from acme_aliyun.cloud import sts
     label = "aliyun-cli:%s:%s" % (name, mode)
+    duration = int(prof.get("expired_seconds") or sts.DEFAULT_DURATION)
     if mode == "AK":
         return CredentialProvider.static(label, need("access_key_id"), need("access_key_secret"))
     if mode == "StsToken":
@@ -221,11 +314,13 @@ def _from_cli_config(settings, tried):
     if mode == "EcsRamRole":
         return EcsRamRoleProvider(prof.get("ram_role_name") or settings.ram_role, label)
     if mode == "RamRoleArn":
-        base = _credential(need("access_key_id"), need("access_key_secret"))
-        return ram_role_arn_provider(base, need("ram_role_arn"), prof.get("ram_session_name"), settings,
-                                     label, duration=int(prof.get("expired_seconds") or 3600))
-    raise ConfigError("profile %s: unsupported mode %r (use AK, StsToken, EcsRamRole or RamRoleArn)"
-                      % (name, mode), file=path)
+        base = CredentialProvider.static(label + "(base)", need("access_key_id"), need("access_key_secret"))
+        return sts.assume_role_provider(base, need("ram_role_arn"), settings, label,
+                                        session_name=prof.get("ram_session_name"), duration=duration,
+                                        external_id=prof.get("external_id"), policy=prof.get("policy"))
+    return sts.oidc_role_provider(need("ram_role_arn"), need("oidc_provider_arn"), need("oidc_token_file"),
+                                  settings, label, session_name=prof.get("role_session_name"), duration=duration,
+                                  policy=prof.get("policy"))
 
 
 def _from_ecs_metadata(settings, tried):
@@ -242,10 +337,29 @@ def _from_ecs_metadata(settings, tried):
     return provider
 
 
+def _from_credentials_uri(settings, tried):
+    uri = os.environ.get("ALIBABA_CLOUD_CREDENTIALS_URI", "").strip()
+    if not uri:
+        tried.append("env ALIBABA_CLOUD_CREDENTIALS_URI (not set)")
+        return None
+    provider = UriProvider(uri)
+    try:
+        provider.get()
+    except ToolError as e:
+        tried.append("credentials URI (%s)" % e)
+        return None
+    return provider
+
+
 # --- ECS instance RAM role ------------------------------------------------------------------
 
+def _imdsv1_disabled():
+    return os.environ.get("ALIBABA_CLOUD_IMDSV1_DISABLED", "").lower() == "true"
+
+
 class _Metadata:
-    """The ECS metadata server, IMDSv2: a session token first, then the token on every GET."""
+    """The ECS metadata server: IMDSv2 (a session token, sent on every GET) when the server
+    hands one out; plain GETs (IMDSv1) when the token request fails, unless forbidden."""
 
     def __init__(self):
         self.base = (os.environ.get("ALIBABA_CLOUD_ECS_METADATA_ENDPOINT") or METADATA_URL).rstrip("/")
@@ -255,19 +369,25 @@ class _Metadata:
         self.session.trust_env = False   # never through a proxy
 
     def _token(self):
-        r = self.session.put(self.base + "/latest/api/token", timeout=METADATA_TIMEOUT,
-                             headers={"X-aliyun-ecs-metadata-token-ttl-seconds": METADATA_TOKEN_TTL})
-        if r.status_code != 200:
-            if os.environ.get("ALIBABA_CLOUD_IMDSV1_DISABLED", "").lower() == "true":
-                raise ToolError("ECS metadata server refused a session token (HTTP %d)" % r.status_code)
+        try:
+            r = self.session.put(self.base + "/latest/api/token", timeout=METADATA_TIMEOUT,
+                                 headers={"X-aliyun-ecs-metadata-token-ttl-seconds": METADATA_TOKEN_TTL})
+            failure = None if r.status_code == 200 else "HTTP %d" % r.status_code
+        except requests.RequestException as e:
+            failure = type(e).__name__
+        if failure:
+            if _imdsv1_disabled():
+                raise ToolError("ECS metadata server gave no session token (%s) and "
+                                "ALIBABA_CLOUD_IMDSV1_DISABLED forbids plain mode" % failure)
+            logger.debug("ECS metadata: no session token (%s); plain mode", failure)
             return None
         register_secret(r.text.strip())
         return r.text.strip()
 
     def get(self, path):
+        token = self._token()
+        headers = {"X-aliyun-ecs-metadata-token": token} if token else {}
         try:
-            token = self._token()
-            headers = {"X-aliyun-ecs-metadata-token": token} if token else {}
             r = self.session.get(self.base + path, headers=headers, timeout=METADATA_TIMEOUT)
         except requests.RequestException as e:
             raise ToolError("ECS metadata server not reachable (%s)" % type(e).__name__) from None
@@ -302,42 +422,53 @@ class EcsRamRoleProvider(CredentialProvider):
                                                                           "SecurityToken")):
             raise ToolError("ECS metadata: role %s: %s" % (self.role, data.get("Code") or "no credentials"))
         return _credential(data["AccessKeyId"], data["AccessKeySecret"], data["SecurityToken"],
-                           _parse_expiration(data.get("Expiration")))
+                           parse_expiration(data.get("Expiration")))
 
 
-def _parse_expiration(text):
+def parse_expiration(text: Optional[str]) -> Optional[float]:
+    """Epoch seconds of an Expiration such as 2026-01-01T00:00:00Z (None when absent)."""
     if not text:
         return None
-    dt = datetime.datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
+    try:
+        dt = datetime.datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
+    except ValueError:
+        raise ToolError("temporary credentials carry an unreadable Expiration %r" % text[:40]) from None
     return dt.timestamp()
 
 
-# --- RAM role ARN (STS AssumeRole) ------------------------------------------------------------
+# --- ALIBABA_CLOUD_CREDENTIALS_URI ---------------------------------------------------------------
 
-def ram_role_arn_provider(base: Credential, role_arn, session_name, settings, label,
-                          sts_endpoint=None, duration=3600, policy=None) -> CredentialProvider:
-    """Temporary credentials from STS AssumeRole, signed with the long-term key `base`.
+class UriProvider(CredentialProvider):
+    """Temporary credentials from a URL (a sidecar or credential service), fetched again before expiry."""
 
-    The STS endpoint is the profile's sts_endpoint, else env ALIBABA_CLOUD_STS_ENDPOINT,
-    else [aliyun] endpoint, else sts.aliyuncs.com (ACME_ALIYUN_ENDPOINT overrides all).
-    """
-    from acme_aliyun.cloud.sdk import CloudClient  # the SDK layer needs credentials: import late
+    def __init__(self, uri: str):
+        from acme_aliyun.cloud.sdk import is_loopback
+        parts = urlsplit(uri)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError("ALIBABA_CLOUD_CREDENTIALS_URI is not an http(s) URL")
+        host = parts.hostname + (":%d" % parts.port if parts.port else "")
+        self._uri, self._shown = uri, "%s://%s%s" % (parts.scheme, host, parts.path)   # no query, no user info
+        super().__init__("credentials-uri:" + self._shown, self._load)
+        self._session = requests.Session()
+        self._session.trust_env = not is_loopback(host)
 
-    endpoint = sts_endpoint or os.environ.get("ALIBABA_CLOUD_STS_ENDPOINT")
-    client = CloudClient(settings, CredentialProvider("%s(base)" % label, lambda: base),
-                         extra_endpoints={"sts": endpoint} if endpoint else None)
-    params = {"RoleArn": role_arn, "RoleSessionName": session_name or "acme-aliyun",
-              "DurationSeconds": str(duration), "Policy": policy or None}
-
-    def fetch():
-        data = client.call("sts", "AssumeRole", params, write=False)
-        c = data.get("Credentials") or {}
-        if not (c.get("AccessKeyId") and c.get("AccessKeySecret") and c.get("SecurityToken")):
-            raise ToolError("STS AssumeRole for %s returned no credentials" % role_arn)
-        return _credential(c["AccessKeyId"], c["AccessKeySecret"], c["SecurityToken"],
-                           _parse_expiration(c.get("Expiration")))
-
-    return CredentialProvider(label, fetch)
+    def _load(self):
+        try:
+            r = self._session.get(self._uri, timeout=(2.0, 5.0))
+        except requests.RequestException as e:
+            raise ToolError("%s not reachable (%s)" % (self._shown, type(e).__name__)) from None
+        if r.status_code != 200:
+            raise ToolError("%s: HTTP %d" % (self._shown, r.status_code))
+        try:
+            data = json.loads(r.text)
+        except ValueError:
+            raise ToolError("%s: the answer is not JSON" % self._shown) from None
+        keys = ("AccessKeyId", "AccessKeySecret", "SecurityToken", "Expiration")
+        if not isinstance(data, dict) or data.get("Code") != "Success" or not all(data.get(k) for k in keys):
+            code = data.get("Code") if isinstance(data, dict) else None
+            raise ToolError("%s: %s" % (self._shown, code or "no credentials in the answer"))
+        return _credential(data["AccessKeyId"], data["AccessKeySecret"], data["SecurityToken"],
+                           parse_expiration(data["Expiration"]))
 
 
 # --- Function Compute ---------------------------------------------------------------------------

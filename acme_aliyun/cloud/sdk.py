@@ -283,6 +283,17 @@ class CloudClient:
 
     def _once(self, product, action, params, ep, write=False, region=None):
         cred = self.credentials.get()
+        try:
+            return self._send(product, action, params, ep, write, region, cred)
+        except CloudError as err:
+            # the cloud's clock says the STS token expired before ours did: fetch a new one, once
+            invalidate = getattr(self.credentials, "invalidate", None)
+            if err.code != "InvalidSecurityToken.Expired" or invalidate is None or not invalidate(cred):
+                raise
+            logger.debug("%s: the STS token expired early; fetching new credentials", action)
+            return self._send(product, action, params, ep, write, region, self.credentials.get())
+
+    def _send(self, product, action, params, ep, write, region, cred):
         req = self._request(product, action, params, cred, ep, write, region)
         try:
             body = self._acs(cred, ep).do_action_with_exception(req)

@@ -1,6 +1,7 @@
 """What the cloud layer needs from the configuration, as plain data.
 
-config.py fills this from the [aliyun] section of acme.ini; the cloud layer never
+config.py fills one CloudSettings per account profile: the [aliyun] section (profile
+"", the default) and each [aliyun:NAME] section (profile NAME). The cloud layer never
 reads acme.ini itself.
 """
 
@@ -22,6 +23,12 @@ class CloudSettings:
     access_key_secret: Optional[str] = None
     security_token: Optional[str] = None
     ram_role: Optional[str] = None
+    # STS AssumeRole on top of the credentials above (or the chain's), refreshed before expiry
+    role_arn: Optional[str] = None
+    external_id: Optional[str] = None
+    role_session_name: Optional[str] = None
+    role_duration: int = 3600
+    profile: str = ""                      # "" for [aliyun], else NAME of [aliyun:NAME]
     config_file: Optional[str] = None      # acme.ini path, for the "readable by others" warning
     # transport
     connect_timeout: float = 5.0
@@ -31,3 +38,8 @@ class CloudSettings:
     dns_ttl: int = 600
     dns_wait: bool = False                 # wait until the zone's nameservers answer the TXT value
     dns_wait_timeout: float = 300.0
+
+    @property
+    def section(self) -> str:
+        """The acme.ini section these settings come from: [aliyun] or [aliyun:NAME]."""
+        return "[aliyun:%s]" % self.profile if self.profile else "[aliyun]"

@@ -83,7 +83,7 @@ def test_credentials_file_from_env_path_and_errors(tmp_path, monkeypatch):
     monkeypatch.setenv("ALIBABA_CLOUD_CREDENTIALS_FILE", str(path))
     with pytest.raises(ConfigError, match="access_key_secret"):
         C.resolve_credentials(CloudSettings())
-    path.write_text("[default]\ntype = oidc_role_arn\n")
+    path.write_text("[default]\ntype = rsa_key_pair\n")
     with pytest.raises(ConfigError, match="unsupported credential type"):
         C.resolve_credentials(CloudSettings())
 
@@ -136,9 +136,9 @@ def test_cli_config_modes(sealed_env, monkeypatch, metadata):
     monkeypatch.setenv("ALIBABA_CLOUD_PROFILE", "ecs")
     p = C.resolve_credentials(CloudSettings())
     assert p.source == "aliyun-cli:ecs:EcsRamRole" and p.get().access_key_id.startswith("STS.ecs")
-    monkeypatch.setenv("ALIBABA_CLOUD_PROFILE", "bad")
-    with pytest.raises(ConfigError, match="unsupported mode"):
-        C.resolve_credentials(CloudSettings())
+    monkeypatch.setenv("ALIBABA_CLOUD_PROFILE", "bad")     # not supported: the chain goes on (to ECS here)
+    p = C.resolve_credentials(CloudSettings())
+    assert p.source == "ecs-ram-role:AcmeRole"
 
 
 def test_cli_config_ram_role_arn(sealed_env, monkeypatch):
@@ -185,8 +185,9 @@ def test_nothing_found_lists_every_source_tried(monkeypatch):
     with pytest.raises(UsageError) as e:
         C.resolve_credentials(CloudSettings())
     text = str(e.value)
-    for part in ("[aliyun]", "ALIBABA_CLOUD_ACCESS_KEY_ID", "credentials.ini (missing)", "config.json (missing)",
-                 "ECS metadata (disabled)"):
+    for part in ("[aliyun]", "ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ROLE_ARN/_OIDC_PROVIDER_ARN",
+                 "credentials.ini or ", "/.alibabacloud/credentials (missing)", "config.json (missing)",
+                 "ECS metadata (disabled)", "ALIBABA_CLOUD_CREDENTIALS_URI (not set)"):
         assert part in text
     assert e.value.exit_code == 2
 
