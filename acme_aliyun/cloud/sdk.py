@@ -322,16 +322,16 @@ class CloudClient:
         if write:               # forgotten before (listings in flight are not kept) and after
             self.listings.forget(product)
             try:
-                return self._send(product, action, params, write, region)
+                return self._call_fresh(product, action, params, write, region)
             finally:
                 self.listings.forget(product)
         if cached:
             group = product if cached is True else str(cached)
             return self.listings.get(group, action, region or "", params,
-                                     lambda: self._send(product, action, params, False, region))
-        return self._send(product, action, params, write, region)
+                                     lambda: self._call_fresh(product, action, params, False, region))
+        return self._call_fresh(product, action, params, write, region)
 
-    def _send(self, product: str, action: str, params: dict, write: bool, region: Optional[str]) -> dict:
+    def _call_fresh(self, product: str, action: str, params: dict, write: bool, region: Optional[str]) -> dict:
         ep = self.endpoint(product, region)
         deadline = time.monotonic() + self.retry_deadline
         attempts = max(1, self.settings.max_attempts)
