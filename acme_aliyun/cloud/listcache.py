@@ -26,6 +26,7 @@ class _Slot:
         self.done = threading.Event()
         self.value: object = None
         self.error: object = None
+        self.kept = False                 # the error is a definite answer, raised to later callers
 
 
 class ListingCache:
@@ -44,8 +45,11 @@ class ListingCache:
             for key in [k for k in self._slots if k[0] == group]:
                 del self._slots[key]
 
-    def get(self, group: str, action: str, region: str, params: dict, fetch: Callable[[], dict]) -> dict:
-        """The cached answer, or fetch() once for every concurrent caller (errors are not kept)."""
+    def get(self, group: str, action: str, region: str, params: dict, fetch: Callable[[], dict],
+            keep_error: Callable[[BaseException], bool] = lambda e: False) -> dict:
+        """The cached answer, or fetch() once for every concurrent caller. An error is kept
+        (raised again to later callers) only where keep_error says it is a definite answer
+        (NoHttpsDomain: "no domain is HTTPS"), never a transient one."""
         key = (group, action, region or "", json.dumps(params, sort_keys=True, default=str))
         with self._lock:
             slot = self._slots.get(key)
@@ -58,18 +62,23 @@ class ListingCache:
             slot.done.wait()
             if slot.error is None:
                 return slot.value
-            return self.get(group, action, region, params, fetch)   # the owner failed: try ourselves
+            if slot.kept:
+                raise slot.error
+            return self.get(group, action, region, params, fetch, keep_error)   # the owner failed: try again
         try:
             slot.value = fetch()
         except BaseException as e:
-            slot.error = e
-            with self._lock:
-                if self._slots.get(key) is slot:
-                    del self._slots[key]
+            slot.error, slot.kept = e, keep_error(e)
+            self._settle(key, slot, failed=not slot.kept)
             raise
         finally:
             slot.done.set()
-        with self._lock:
-            if self._generation.get(group, 0) != slot.generation and self._slots.get(key) is slot:
-                del self._slots[key]          # a write happened meanwhile: do not keep it
+        self._settle(key, slot)
         return slot.value
+
+    def _settle(self, key: Key, slot: "_Slot", failed: bool = False) -> None:
+        """Drop the slot if its fetch failed or a write happened while it was in flight."""
+        with self._lock:
+            stale = failed or self._generation.get(key[0], 0) != slot.generation
+            if stale and self._slots.get(key) is slot:
+                del self._slots[key]

@@ -328,7 +328,9 @@ class CloudClient:
         if cached:
             group = product if cached is True else str(cached)
             return self.listings.get(group, action, region or "", params,
-                                     lambda: self._call_fresh(product, action, params, False, region))
+                                     lambda: self._call_fresh(product, action, params, False, region),
+                                     keep_error=lambda e: isinstance(e, CloudError) and not retryable(product, e)
+                                     and (e.http_status or 400) < 500)
         return self._call_fresh(product, action, params, write, region)
 
     def _call_fresh(self, product: str, action: str, params: dict, write: bool, region: Optional[str]) -> dict:
