@@ -42,7 +42,7 @@ class Fleet:
 
 
 def start(folder: str, pebble, count: int, accounts: int = 2, latency_ms: int = 20,
-          parallel: int = None) -> Fleet:
+          parallel: int = None, limits: str = "") -> Fleet:
     """Emulators seeded and an acme.ini written in `folder` (nothing issued yet)."""
     profiles = ["", "two"][:accounts]
     emus = {}
@@ -59,7 +59,7 @@ def start(folder: str, pebble, count: int, accounts: int = 2, latency_ms: int = 
             for d in names:
                 emus[p].add_cdn_domain(d)
                 owner[d] = p
-        ini = _write_ini(folder, pebble, emus, certs, owner, parallel)
+        ini = _write_ini(folder, pebble, emus, certs, owner, parallel, limits)
     except BaseException:
         for e in emus.values():
             e.stop()
@@ -67,7 +67,7 @@ def start(folder: str, pebble, count: int, accounts: int = 2, latency_ms: int = 
     return Fleet(ini, emus, certs, owner)
 
 
-def _write_ini(folder, pebble, emus, certs, owner, parallel) -> str:
+def _write_ini(folder, pebble, emus, certs, owner, parallel, limits) -> str:
     text = textwrap.dedent("""\
         [acme]
         ACMEDirectory = {directory}
@@ -78,6 +78,8 @@ def _write_ini(folder, pebble, emus, certs, owner, parallel) -> str:
         """).format(directory=pebble.directory_url, ca=pebble.ca_bundle)
     if parallel:
         text += "Parallel = %d\n" % parallel
+    if limits:
+        text += "\n[limits]\n%s\n" % limits
     for p, emu in emus.items():
         text += "\n[aliyun%s]\nEndpoint = %s\nAccessKeyId = %s\nAccessKeySecret = %s\n" % (
             ":" + p if p else "", emu.endpoint, KEYS[p][0], KEYS[p][1])

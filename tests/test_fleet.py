@@ -46,6 +46,8 @@ def test_forty_certificates_two_accounts_first_run_parallel_then_a_cheap_noop(fl
             assert all(t == zone or t.endswith("." + zone) for t in c.targets), (profile, c.action, c.targets)
         unknown_key = [c for c in emu.calls if (c.code or "").startswith("InvalidAccessKeyId")]
         assert not unknown_key
+        # one Pacer per account, shared by every certificate's orders and deploys: never throttled
+        assert emu.throttled_calls() == []
         # concurrent orders in one zone: every TXT record removed, by its own order
         assert [r for r in emu.dns_records(zone) if r["type"] == "TXT"] == []
         adds = [c for c in writes if c.action == "AddDomainRecord"]
