@@ -461,13 +461,17 @@ def _endpoint(sec, key):
 
 
 # --- account profiles: [aliyun] and [aliyun:NAME] ----------------------------------------------
-# Every key an [aliyun] or [aliyun:NAME] section may hold (the endpoint keys of deploy kinds
-# registered later are accepted too, see _endpoint_keys); and what a certificate says about them.
-ALIYUN_KEYS = ("Region", "International", "CertRegion", "Upload", "Endpoint", "CDNEndpoint", "DCDNEndpoint",
-               "APIGatewayEndpoint", "CASEndpoint", "DNSEndpoint", "STSEndpoint", "AccessKeyId",
-               "AccessKeySecret", "RamRole", "RoleArn", "ExternalId", "RoleSessionName", "ConnectTimeout",
-               "ReadTimeout", "DNSTTL", "DNSWait", "DNSWaitTimeout")
+# The keys an [aliyun] or [aliyun:NAME] section may hold: ALIYUN_KEYS plus one endpoint key per
+# product (aliyun_keys(); the deploy kinds name theirs); and what a certificate says about them.
+ALIYUN_KEYS = ("Region", "International", "CertRegion", "Upload", "Endpoint", "AccessKeyId", "AccessKeySecret",
+               "RamRole", "RoleArn", "ExternalId", "RoleSessionName", "ConnectTimeout", "ReadTimeout", "DNSTTL",
+               "DNSWait", "DNSWaitTimeout")
 CERT_ACCOUNT_KEYS = ("Account", "DNSAccount")
+
+
+def aliyun_keys():
+    """Every key of an [aliyun] / [aliyun:NAME] section."""
+    return ALIYUN_KEYS + tuple(key for _, key in _endpoint_keys())
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _ROLE_ARN = re.compile(r"^acs:ram::[0-9*]+:role/\S+$")
 _SESSION_NAME = re.compile(r"^[A-Za-z0-9.@_-]{2,64}$")

@@ -71,7 +71,8 @@ class Context:
     def cloud_for(self, cert, dns: bool = False):
         """The client of the certificate's profile (Account), or with dns=True of its DNS zone's
         profile (DNSAccount, else Account)."""
-        return self.cloud(cert.dns_profile if dns else cert.account)
+        profile = cert.dns_profile if dns else cert.account
+        return self.cloud(profile) if profile else self.cloud()
 
     def certs(self, names=None):
         """The selected certificate settings, in config order; UsageError for an unknown name."""

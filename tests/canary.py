@@ -32,11 +32,18 @@ SECURITY_TOKEN = "canary-sts-token-Qz8Lm3Xr7Tb2Wn5Kc9Vd4Hs6Jp1Fy0Ga" + "CAIS" * 
 WRONG_SECRET = "canary-wrong-secret-Bx5Tn8Wq2Lr7Zk4Mv9Hc3Jd"             # a secret the cloud rejects
 WRONG_TOKEN = "canary-wrong-token-Gm6Rv1Xs8Pk3Wd7Zn2Lq" + "CAIS" * 4 + "Yt5Ce9Ub"  # an STS token the cloud rejects
 
+# A second account profile ([aliyun:two], issue 15): its own AccessKey, given in acme.ini.
+PROFILE_KEY_ID = "LTAIcanaryTwo7Rk2Mw9"
+PROFILE_SECRET = "canary-profile-secret-Vn4Qz8Lt2Wk6Hs9Rb3Yd"
+PROFILE_WRONG_SECRET = "canary-profile-wrong-Tc7Xm2Pq9Ld4Fz8Jn5Gk"
+
 CANARIES = {
     "AccessKeySecret": ACCESS_KEY_SECRET,
     "SecurityToken": SECURITY_TOKEN,
     "wrong AccessKeySecret": WRONG_SECRET,
     "wrong SecurityToken": WRONG_TOKEN,
+    "[aliyun:two] AccessKeySecret": PROFILE_SECRET,
+    "[aliyun:two] wrong AccessKeySecret": PROFILE_WRONG_SECRET,
 }
 _PREFIX = re.compile(r"^canary-(?:[a-z]+-)*")
 MIN_KEY_LINE = 16          # shorter base64 tail lines of a PEM body could match by chance

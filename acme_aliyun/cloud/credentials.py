@@ -137,16 +137,17 @@ class CredentialProvider:
 
 # --- resolver -----------------------------------------------------------------------------
 
-def resolve_credentials(settings) -> CredentialProvider:
+def resolve_credentials(settings, clock: Callable[[], float] = time.time) -> CredentialProvider:
     """The provider of one profile's credentials: the first configured source of the chain,
-    with the profile's RoleArn assumed on top; UsageError listing the sources tried."""
+    with the profile's RoleArn assumed on top; UsageError listing the sources tried.
+    clock decides when the role's temporary credentials are due for refresh (tests inject it)."""
     provider = _resolve_chain(settings)
     if getattr(settings, "role_arn", None):
         from acme_aliyun.cloud import sts
         provider = sts.assume_role_provider(
             provider, settings.role_arn, settings, "%s+AssumeRole(%s)" % (provider.source, settings.role_arn),
             session_name=settings.role_session_name, external_id=settings.external_id,
-            duration=settings.role_duration)
+            duration=settings.role_duration, clock=clock)
     return provider
 
 

@@ -1,6 +1,8 @@
 """A loopback emulator of the Alibaba Cloud OpenAPI (RPC style, signature V1) for the products this
 project deploys to: CDN (Cdn 2018-05-10), DCDN (dcdn 2018-01-15), API Gateway (CloudAPI 2016-07-14),
-the SSL Certificates Service (cas 2020-04-07) and Alibaba Cloud DNS (Alidns 2015-01-09). Parameters
+the SSL Certificates Service (cas 2020-04-07) and Alibaba Cloud DNS (Alidns 2015-01-09), plus the
+Security Token Service (Sts 2015-04-01: AssumeRole, AssumeRoleWithOIDC; roles seeded with
+``emu.add_role``, tokens aged with ``emu.advance_sts_clock``, expired ones refused). Parameters
 may come in the URL query or the POST form body (both signed). Drive it with the real legacy SDK:
 
     from tests.aliyun_emulator import Emulator, EmulatorConfig

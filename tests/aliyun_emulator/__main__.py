@@ -17,6 +17,8 @@ serves until SIGTERM or SIGINT. The JSON file (every key optional):
       "api_groups": [{"group_id": "927d50c0f2e54b359919923d908bb015",
                       "domains": ["api.example.test"], "region": "cn-hangzhou"}],
       "dns_zones": ["example.test"],
+      "roles": [{"arn": "acs:ram::1:role/acme", "max_session_s": 3600, "external_id": null,
+                 "oidc_provider_arn": null, "oidc_token": null}],
       "fail_domains": [{"domain": "bad.example.test", "code": "InternalError", "http_status": 500}],
       "latency_ms": 20,
       "fault_rate": 0.1, "fault_kinds": ["throttling", "unavailable", "reset"], "fault_seed": 1,
@@ -26,7 +28,7 @@ serves until SIGTERM or SIGINT. The JSON file (every key optional):
       "refuse_duplicate_content": true, "page_size_cap": 20, "listing_lag": 2
     }
 
-Besides the seed lists (sts, cdn_domains, dcdn_domains, cas_certificates, api_groups, dns_zones,
+Besides the seed lists (sts, roles, cdn_domains, dcdn_domains, cas_certificates, api_groups, dns_zones,
 fail_domains), any EmulatorConfig field may appear at top level (e.g. "enforce_qps",
 "default_dns_ttl_min", "dns_conflict_rate", "timeout_sleep_s", "cert_codes", "error_overrides", and
 issue 11's switches "refuse_duplicate_content", "cas_names_per_site", "cas_refuse_delete_in_use",
@@ -45,7 +47,7 @@ import threading
 
 from . import Emulator, EmulatorConfig
 
-_SEEDS = ("sts", "cdn_domains", "dcdn_domains", "cas_certificates", "api_groups", "dns_zones", "fail_domains")
+_SEEDS = ("sts", "roles", "cdn_domains", "dcdn_domains", "cas_certificates", "api_groups", "dns_zones", "fail_domains")
 
 
 def build(spec):
@@ -63,6 +65,8 @@ def build(spec):
     emu = Emulator(EmulatorConfig(**options))
     for sts in spec.get("sts", ()):
         emu.add_sts_credentials(**sts)
+    for role in spec.get("roles", ()):
+        emu.add_role(**role)
     for entry in spec.get("cdn_domains", ()):
         emu.add_cdn_domain(**_domain_kwargs(entry))
     for entry in spec.get("dcdn_domains", ()):

@@ -24,13 +24,14 @@ _SIGNATURE_PARAMS = ("AccessKeyId", "Signature", "SignatureMethod", "SignatureVe
 class StsCredential:
     secret: str
     security_token: str
-    expires_at: float   # time.time()
+    expires_at: float   # on Authenticator.now(), the STS clock
 
 
 class Authenticator:
     """Holds the keys and the recently used nonces; ``authenticate`` returns the caller's AccessKeyId."""
 
     def __init__(self, accounts, timestamp_tolerance_s, nonce_ttl_s):
+        self._skew = 0.0                           # the STS clock runs this far ahead of time.time()
         self._secrets = dict(accounts)
         self._sts = {}
         self._tolerance = timestamp_tolerance_s
@@ -38,9 +39,18 @@ class Authenticator:
         self._nonces = collections.OrderedDict()   # (AccessKeyId, nonce) -> time first seen
         self._lock = threading.Lock()
 
+    def now(self):
+        """The STS clock: when temporary credentials are minted and when they expire. Signature
+        Timestamps are checked against time.time() (the SDK signs with the real time)."""
+        return time.time() + self._skew
+
+    def advance_sts_clock(self, seconds):
+        with self._lock:
+            self._skew += seconds
+
     def add_sts(self, access_key_id, access_key_secret, security_token, expires_in):
         with self._lock:
-            self._sts[access_key_id] = StsCredential(access_key_secret, security_token, time.time() + expires_in)
+            self._sts[access_key_id] = StsCredential(access_key_secret, security_token, self.now() + expires_in)
 
     def authenticate(self, method, params):
         for name in _SIGNATURE_PARAMS:
@@ -98,5 +108,5 @@ class Authenticator:
                 known = any(c.security_token == token for c in self._sts.values())
             raise ApiError("InvalidSecurityToken.MismatchWithAccessKey" if known else
                            "InvalidSecurityToken.Malformed")
-        if time.time() >= sts.expires_at:
+        if self.now() >= sts.expires_at:
             raise ApiError("InvalidSecurityToken.Expired")

@@ -27,6 +27,7 @@ class CallRecord:
     query_keys: Tuple[str, ...] = ()   # sorted names of the parameters that came in the URL query
     body_keys: Tuple[str, ...] = ()    # sorted names of the parameters that came in the form body
     key_in_query: bool = False      # the URL query carried private-key material (see keywatch)
+    access_key_id: Optional[str] = None   # the AccessKeyId the request was signed with (None: anonymous)
 
 
 class CallList(list):
@@ -39,6 +40,10 @@ class CallList(list):
     def of(self, action: str) -> "CallList":
         """The requests to ``action``."""
         return CallList(c for c in self if c.action == action)
+
+    def signed_by(self) -> "set":
+        """The AccessKeyIds these requests were signed with."""
+        return {c.access_key_id for c in self if c.access_key_id}
 
 
 class CallLog:

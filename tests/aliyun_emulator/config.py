@@ -34,6 +34,8 @@ DEFAULT_QPS = {
     "ListUserCertificateOrder": 10,              # [doc]
     "GetUserCertificateDetail": 100,             # [doc]
     "DeleteUserCertificate": 100,                # [doc]
+    "AssumeRole": 100,                           # [assumed]
+    "AssumeRoleWithOIDC": 100,                   # [assumed]
 }
 
 # Largest PageSize each paged action accepts (larger -> InvalidParameter). Default PageSize is 20 everywhere.
@@ -120,6 +122,7 @@ class EmulatorConfig:
                                               # UnsupportedHTTPMethod (the key must travel in a POST body);
                                               # False accepts it as the SDK class sends it [unverified]
     error_overrides: Optional[Dict[str, Tuple[int, str]]] = None  # code -> (HTTP status, Message)
+    sts_min_duration_s: int = 900             # STS DurationSeconds minimum [doc]; tests may lower it
 
     def __post_init__(self):
         if self.server_certificate not in ("leaf", "chain"):
@@ -135,7 +138,7 @@ class EmulatorConfig:
     def page_size_max(self, action):
         return (self.page_size_limits or {}).get(action, DEFAULT_PAGE_SIZE_MAX[action])
 
-    def capped(self, size):
+    def capped(self, size: int) -> int:
         """The page size a listing answers with: ``size``, or page_size_cap when that is smaller."""
         return min(size, self.page_size_cap) if self.page_size_cap else size
 

@@ -2,6 +2,7 @@
 call log and the stored state."""
 
 import threading
+from typing import List, Optional
 
 from .auth import Authenticator
 from .calllog import CallLog
@@ -13,7 +14,7 @@ from .faults import FaultInjector
 from .keywatch import KeyWatch
 from .ratelimit import RateLimiter
 from .server import Dispatcher, EmulatorHTTPServer
-from .state import ApiDomain, ApiGroup, CdnDomain, DeployedCert, DnsZone, State, accelerated_name, utcnow
+from .state import ApiDomain, ApiGroup, CdnDomain, DeployedCert, DnsZone, Role, State, accelerated_name, utcnow
 
 
 class Emulator:
@@ -85,6 +86,23 @@ class Emulator:
         """Temporary credentials; requests must carry the matching SecurityToken until they expire."""
         self._auth.add_sts(access_key_id, access_key_secret, security_token, expires_in)
 
+    def add_role(self, arn, max_session_s=3600, external_id=None, oidc_provider_arn=None, oidc_token=None):
+        """A RAM role STS AssumeRole hands credentials of (ExternalId required when given); with
+        oidc_provider_arn and oidc_token, AssumeRoleWithOIDC accepts exactly that provider and token."""
+        with self._state.lock:
+            self._state.roles[arn] = Role(arn, max_session_s, external_id, oidc_provider_arn, oidc_token)
+
+    def advance_sts_clock(self, seconds):
+        """Age every STS credential by ``seconds`` (minting and expiry run on this clock; request
+        Timestamps are still checked against the real time)."""
+        self._auth.advance_sts_clock(seconds)
+
+    def sts_issued(self):
+        """The credentials STS minted, oldest first: dicts action, role_arn, session, access_key_id,
+        expires_at (epoch seconds on the STS clock)."""
+        with self._state.lock:
+            return [dict(i) for i in self._state.sts_issued]
+
     def add_cdn_domain(self, domain, status="online", cert_pem=None, key_pem=None, cert_name=None, cdn_type="web"):
         """A CDN domain; with cert_pem+key_pem it already serves HTTPS (even an expired certificate).
 
@@ -109,7 +127,7 @@ class Emulator:
                 entry.ssl = "on"
             store[domain] = entry
 
-    def add_cas_certificate(self, cert_pem, key_pem, name, site="cn-hangzhou"):
+    def add_cas_certificate(self, cert_pem: str, key_pem: str, name: str, site: str = "cn-hangzhou") -> int:
         """A certificate already in the SSL Certificates Service (uploaded by someone else); returns its
         CertId. Seeding skips the content check; a name taken by another certificate is a ValueError."""
         if site not in SITES:
@@ -181,7 +199,7 @@ class Emulator:
         with self._state.lock:
             return self._state.api_groups[group_id].domains[domain.lower()].snapshot(group_id)
 
-    def cas_certificates(self, site=None):
+    def cas_certificates(self, site: Optional[str] = None) -> List[dict]:
         """list of dicts (oldest first): cert_id, name, site, source ("cas", "cdn", "dcdn", "seed"),
         resource_id, cert_pem, key_pem, serial, fingerprint, not_before, not_after, common_name, dns_names,
         created_at. site: "cn-hangzhou", "ap-southeast-1" or None for both."""

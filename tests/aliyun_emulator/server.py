@@ -2,7 +2,7 @@
 
 Pipeline (Dispatcher.dispatch): merge query and form body (the body wins on a name in both, as the
 SDK's signer does) -> route by Action+Version (any Host) ->
-authenticate -> QPS window -> random fault -> failing domain -> [in-flight window: latency, overlap
+authenticate (skipped for the anonymous STS AssumeRoleWithOIDC) -> QPS window -> random fault -> failing domain -> [in-flight window: latency, overlap
 check (LastOperationNotFinished), handler under the state lock]. Calls rejected before the handler also
 pay the latency. Every request leaves one CallRecord; the answer is JSON with RequestId, or for the
 "reset" fault no answer at all (the socket is closed with RST).
@@ -63,7 +63,7 @@ class Dispatcher:
         self._limiter = limiter
         self._faults = faults
         self._calls = calls
-        self._ctx = Context(state, config, mirror)
+        self._ctx = Context(state, config, mirror, auth)
         self._stopping = stopping
         self._inflight = InflightWrites()
 
@@ -88,14 +88,15 @@ class Dispatcher:
             write=bool(call.action and call.action.write), params_keys=tuple(sorted(call.params)),
             time=call.received, fault=call.fault, targets=call.targets, method=call.method,
             query_keys=tuple(sorted(call.query)), body_keys=tuple(sorted(call.body)),
-            key_in_query=self._keys.leaks(call.query)))
+            key_in_query=self._keys.leaks(call.query), access_key_id=call.params.get("AccessKeyId") or None))
         return reply
 
     def _process(self, call, method):
         params = call.params
         try:
             call.product, call.action = route(params.get("Action"), params.get("Version"))
-            self._auth.authenticate(method, params)
+            if not call.action.anonymous:
+                self._auth.authenticate(method, params)
             if not self._limiter.admit(call.action.name):
                 raise ApiError("Throttling.User")
             call.fault = self._faults.draw(call.action.name)

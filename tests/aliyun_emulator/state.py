@@ -10,10 +10,10 @@ import datetime
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from .certs import UploadedCert
-from .certstore import CertStore
+from .certstore import CertStore, StoredCert
 from .lag import ListingLag
 
 
@@ -21,7 +21,7 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
-def accelerated_name(domain):
+def accelerated_name(domain: str) -> str:
     """How CDN/DCDN store an accelerated domain: lower case, a wildcard as ``.example.test`` (for seeding
     and test reads; API calls get no such mapping, so ``*.example.test`` there is not found)."""
     domain = domain.lower().rstrip(".")
@@ -141,6 +141,16 @@ class DnsZone:
     records: Dict[str, DnsRecord] = field(default_factory=dict)
 
 
+@dataclass
+class Role:
+    """A RAM role STS may hand out credentials of (products/sts.py)."""
+    arn: str
+    max_session_s: int = 3600
+    external_id: Optional[str] = None
+    oidc_provider_arn: Optional[str] = None     # AssumeRoleWithOIDC: the provider it trusts
+    oidc_token: Optional[str] = None            # ... and the token that provider's token file holds
+
+
 class State:
     def __init__(self, names_per_site=False, listing_lag=0):
         self.lock = threading.RLock()
@@ -151,12 +161,14 @@ class State:
         self.zones = {}        # zone -> DnsZone
         self.certs = CertStore(self.new_id, names_per_site)   # CAS certificates and the name registry
         self.lag = ListingLag(listing_lag)                     # bulk listings that trail writes
+        self.roles = {}        # role ARN -> Role
+        self.sts_issued = []   # dicts: action, role_arn, session, access_key_id, expires_at (STS clock)
 
-    def resources_of(self, product_code):
+    def resources_of(self, product_code: str) -> Optional[dict]:
         """The resources a product's writes change, for the listing lag (None: no listing lags)."""
         return {"Cdn": self.cdn, "dcdn": self.dcdn, "CloudAPI": self.api_groups}.get(product_code)
 
-    def serving(self, stored):
+    def serving(self, stored: StoredCert) -> List[str]:
         """The CDN/DCDN domains (production or staging) whose certificate is the CAS entry ``stored``."""
         found = []
         for store in (self.cdn, self.dcdn):

@@ -1,4 +1,5 @@
-"""Loopback fakes for the credential tests: the ECS metadata server and an STS AssumeRole endpoint."""
+"""Loopback fakes for the credential tests: the ECS metadata server, an STS AssumeRole endpoint and
+an ALIBABA_CLOUD_CREDENTIALS_URI service."""
 
 import base64
 import hashlib
@@ -22,7 +23,11 @@ class FakeServer:
                 parts = urlsplit(self.path)
                 query = dict(parse_qsl(parts.query, keep_blank_values=True))
                 outer.requests.append((self.command, parts.path, dict(self.headers), query))
-                status, body = outer.handle(self.command, parts.path, self.headers, query)
+                try:
+                    status, body = outer.handle(self.command, parts.path, self.headers, query)
+                except ConnectionAbortedError:          # drop the connection without an answer
+                    self.close_connection = True
+                    return
                 data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(data)))
@@ -55,20 +60,26 @@ def iso(epoch):
 
 
 class FakeMetadata(FakeServer):
-    """IMDSv2 metadata server: a token is required on every GET; hands out numbered credentials."""
+    """The metadata server. token_mode "v2": a token is required on every GET; "refuse": the token
+    request is answered 403 and plain GETs are served; "reset": the token request's connection is
+    dropped without an answer and plain GETs are served. Hands out numbered credentials."""
 
     TOKEN = "imds-session-token-123"
 
-    def __init__(self, role="AcmeRole", lifetime=3600):
-        self.role, self.lifetime, self.issued = role, lifetime, 0
+    def __init__(self, role="AcmeRole", lifetime=3600, token_mode="v2"):
+        self.role, self.lifetime, self.issued, self.token_mode = role, lifetime, 0, token_mode
         super().__init__()
 
     def handle(self, method, path, headers, query):
         if method == "PUT" and path == "/latest/api/token":
+            if self.token_mode == "reset":
+                raise ConnectionAbortedError("dropped")
+            if self.token_mode == "refuse":
+                return 403, "token mode disabled"
             if not headers.get("X-aliyun-ecs-metadata-token-ttl-seconds"):
                 return 400, "ttl header missing"
             return 200, self.TOKEN
-        if headers.get("X-aliyun-ecs-metadata-token") != self.TOKEN:
+        if self.token_mode == "v2" and headers.get("X-aliyun-ecs-metadata-token") != self.TOKEN:
             return 401, "token required"
         base = "/latest/meta-data/ram/security-credentials/"
         if path == base:
@@ -108,3 +119,20 @@ class FakeSts(FakeServer):
         return 200, {"RequestId": "R3", "AssumedRoleUser": {"Arn": params["RoleArn"]},
                      "Credentials": {"AccessKeyId": key_id, "AccessKeySecret": secret, "SecurityToken": token,
                                      "Expiration": iso(time.time() + self.lifetime)}}
+
+
+class FakeCredentialsUri(FakeServer):
+    """ALIBABA_CLOUD_CREDENTIALS_URI: numbered temporary credentials lasting `lifetime` seconds."""
+
+    def __init__(self, lifetime=3600, code="Success"):
+        self.lifetime, self.code, self.issued = lifetime, code, 0
+        super().__init__()
+
+    def handle(self, method, path, headers, query):
+        if path != "/creds":
+            return 404, "not found"
+        self.issued += 1
+        return 200, {"Code": self.code, "AccessKeyId": "STS.uri%d" % self.issued,
+                     "AccessKeySecret": "uri-secret-%d-Xq" % self.issued,
+                     "SecurityToken": "uri-token-%d-Vb" % self.issued,
+                     "Expiration": iso(time.time() + self.lifetime)}

@@ -12,7 +12,7 @@ from acme_aliyun.cloud import credentials as C
 from acme_aliyun.cloud.settings import CloudSettings
 from acme_aliyun.errors import ConfigError, UsageError
 from acme_aliyun.log import redact
-from tests.cloud.fakes import FakeMetadata, FakeSts
+from tests.cloud.fakes import FakeCredentialsUri, FakeMetadata, FakeSts
 
 
 @pytest.fixture
@@ -229,3 +229,88 @@ def test_credential_repr_masks():
     assert "very-secret-value" not in repr(cred) and "LTAI5tAbCdEfGhIjKlMn" not in repr(cred)
     assert C.mask_key_id("LTAI5tAbCdEfGhIjKlMn") == "LTAI…lMn(masked)"
     assert os.environ.get("ALIBABA_CLOUD_ECS_METADATA_DISABLED") == "true"
+
+
+# --- the rest of the official chain (issue 15) ----------------------------------------------------
+
+def test_cli_config_comes_before_the_credentials_file_as_the_official_chain_orders(sealed_env):
+    write_credentials_ini(sealed_env, "[default]\naccess_key_id = fileak\naccess_key_secret = file-secret\n")
+    write_cli_config(sealed_env, [{"name": "default", "mode": "AK", "access_key_id": "cliak",
+                                   "access_key_secret": "cli-secret"}])
+    assert C.resolve_credentials(CloudSettings()).source == "aliyun-cli:default:AK"
+
+
+def test_unsupported_cli_mode_moves_on_to_the_credentials_file(sealed_env, monkeypatch):
+    write_cli_config(sealed_env, [{"name": "default", "mode": "CloudSSO"}])
+    write_credentials_ini(sealed_env, "[default]\naccess_key_id = fileak\naccess_key_secret = file-secret\n")
+    p = C.resolve_credentials(CloudSettings())
+    assert p.source == "credentials-file:default:access_key"
+    (sealed_env / ".alibabacloud" / "credentials.ini").unlink()
+    with pytest.raises(UsageError, match="profile default: mode CloudSSO not supported"):
+        C.resolve_credentials(CloudSettings())
+
+
+def test_credentials_file_without_extension_and_the_ini_first(sealed_env):
+    folder = sealed_env / ".alibabacloud"
+    folder.mkdir()
+    (folder / "credentials").write_text("[default]\naccess_key_id = plainak\naccess_key_secret = plain-secret\n")
+    assert C.resolve_credentials(CloudSettings()).get().access_key_id == "plainak"
+    (folder / "credentials.ini").write_text("[default]\naccess_key_id = iniak\naccess_key_secret = ini-secret\n")
+    assert C.resolve_credentials(CloudSettings()).get().access_key_id == "iniak"
+
+
+@pytest.mark.parametrize("mode", ["refuse", "reset"])
+def test_ecs_metadata_falls_back_to_plain_mode_when_the_token_request_fails(monkeypatch, mode):
+    srv = FakeMetadata(token_mode=mode)
+    try:
+        monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_ENDPOINT", srv.url)
+        monkeypatch.delenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED")
+        p = C.resolve_credentials(CloudSettings())
+        assert p.source == "ecs-ram-role:AcmeRole" and p.get().access_key_id == "STS.ecs1"
+        gets = [h for m, _p, h, _q in srv.requests if m == "GET"]
+        assert gets and not any("X-aliyun-ecs-metadata-token" in h for h in gets)      # plain mode
+        monkeypatch.setenv("ALIBABA_CLOUD_IMDSV1_DISABLED", "true")
+        with pytest.raises(UsageError, match="ALIBABA_CLOUD_IMDSV1_DISABLED forbids plain mode"):
+            C.resolve_credentials(CloudSettings())
+    finally:
+        srv.stop()
+
+
+def test_credentials_uri_last_in_the_chain_refreshes_and_masks(monkeypatch):
+    srv = FakeCredentialsUri(lifetime=300)           # inside the refresh margin: every get() fetches
+    try:
+        monkeypatch.setenv("ALIBABA_CLOUD_CREDENTIALS_URI", srv.url + "/creds?sig=query-secret-123")
+        p = C.resolve_credentials(CloudSettings())
+        assert p.source == "credentials-uri:%s/creds" % srv.url            # no query in the label
+        first, second = p.get(), p.get()
+        assert (first.access_key_id, second.access_key_id) == ("STS.uri2", "STS.uri3")
+        assert second.security_token == "uri-token-3-Vb" and second.expiration > time.time()
+        assert redact("uri-secret-3-Xq uri-token-3-Vb") == "[redacted] [redacted]"
+        srv.code = "Failure"
+        with pytest.raises(UsageError) as e:
+            C.resolve_credentials(CloudSettings())
+        assert "credentials URI" in str(e.value) and "Failure" in str(e.value)
+        assert "query-secret-123" not in str(e.value)
+    finally:
+        srv.stop()
+
+
+def test_credentials_uri_is_not_consulted_when_an_earlier_source_answers(monkeypatch):
+    srv = FakeCredentialsUri()
+    try:
+        monkeypatch.setenv("ALIBABA_CLOUD_CREDENTIALS_URI", srv.url + "/creds")
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "envak")
+        monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "env-secret")
+        assert C.resolve_credentials(CloudSettings()).source == "env"
+        assert srv.requests == []
+    finally:
+        srv.stop()
+
+
+def test_profile_section_names_itself_and_role_wraps_the_chain(monkeypatch):
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "envak")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "env-secret")
+    s = CloudSettings(profile="two", access_key_id="twoak", access_key_secret="two-secret")
+    assert C.resolve_credentials(s).source == "config:[aliyun:two]"
+    s = CloudSettings(profile="two", role_arn="acs:ram::2:role/x")
+    assert C.resolve_credentials(s).source == "env+AssumeRole(acs:ram::2:role/x)"

@@ -339,6 +339,51 @@ def test_ini_with_keys_readable_by_others_draws_a_warning(world, fresh, mode, wa
     AUDITED.append(("acme.ini with keys %o" % mode, len(canary.CANARIES) + 1, len(key_files(world.state)), 2, 0))
 
 
+# --- a second account profile ([aliyun:two]) with its key in acme.ini (issue 15) -------------------
+
+@pytest.fixture
+def account_two(world):
+    from tests.aliyun_emulator import Emulator, EmulatorConfig
+    emu = Emulator(EmulatorConfig(accounts={canary.PROFILE_KEY_ID: canary.PROFILE_SECRET})).start()
+    emu.add_cdn_domain("shop.example.test")
+    yield emu
+    emu.stop()
+
+
+def _profile_ini(world, emu, folder, secret):
+    """The world's acme.ini (outside the audited folder: it holds the key) with cert shop in [aliyun:two]."""
+    with open(world.ini) as fh:
+        text = fh.read()
+    text = text.replace("AccountKeyFile = account.key", "AccountKeyFile = " + os.path.join(world.folder, "account.key"))
+    text = text.replace("StateDir = state", "StateDir = " + world.state).replace("[cert:shop]\n",
+                                                                              "[cert:shop]\nAccount = two\n")
+    text += "\n[aliyun:two]\nEndpoint = %s\nReadTimeout = 2\nAccessKeyId = %s\nAccessKeySecret = %s\n" % (
+        emu.endpoint, canary.PROFILE_KEY_ID, secret)
+    path = os.path.join(str(folder), "two-%s.ini" % ("ok" if secret == canary.PROFILE_SECRET else "wrong"))
+    with open(path, "w") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)
+    return path
+
+
+def test_second_profile_secrets(world, fresh, account_two, tmp_path):
+    ini = _profile_ini(world, account_two, tmp_path, canary.PROFILE_SECRET)
+    results = [world.run("run", "--force", "shop", ini=ini), world.run("-v", "cloud", "check", ini=ini),
+               world.run("-v", "status", "--targets", ini=ini)]
+    assert [r.returncode for r in results] == [0, 0, 0], [r.stdout + r.stderr for r in results]
+    assert "Credentials [aliyun:two]: config:[aliyun:two]" in results[1].stdout
+    assert account_two.cdn_state("shop.example.test")["ssl"] == "on"
+    assert account_two.calls.signed_by() == {canary.PROFILE_KEY_ID}
+    bad = _profile_ini(world, account_two, tmp_path, canary.PROFILE_WRONG_SECRET)
+    wrong = [world.run("run", "--force", "shop", ini=bad), world.run("-v", "cloud", "check", ini=bad)]
+    for r in wrong:
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout + r.stderr
+        lines = _error_lines(r.stdout + r.stderr)
+        assert lines and all("(masked)" in ln and canary.PROFILE_KEY_ID not in ln for ln in lines), lines
+    world.audit("[aliyun:two] key in acme.ini (run, -v cloud check, -v status, wrong secret)", results + wrong,
+                fresh, modes=True)
+
+
 def test_zz_report():
     """Not a check: what was audited (pytest -s shows it)."""
     print("\nsecrets audit: %d paths" % len(AUDITED))

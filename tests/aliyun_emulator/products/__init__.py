@@ -1,9 +1,10 @@
 """The emulated products, found by API Version, and ``route`` from (Action, Version) to an Action."""
 
 from ..errors import ApiError, missing
-from . import alidns, cas, cdn, cloudapi, dcdn
+from . import alidns, cas, cdn, cloudapi, dcdn, sts
 
-PRODUCTS = {p.version: p for p in (cdn.PRODUCT, dcdn.PRODUCT, cloudapi.PRODUCT, alidns.PRODUCT, cas.PRODUCT)}
+PRODUCTS = {p.version: p for p in (cdn.PRODUCT, dcdn.PRODUCT, cloudapi.PRODUCT, alidns.PRODUCT, cas.PRODUCT,
+                                   sts.PRODUCT)}
 
 
 def route(action, version):

@@ -17,6 +17,7 @@ class Action:
     handler: Callable
     write: bool = False
     targets: Optional[Callable] = None   # (state, params) -> domains/zones a write addresses (lower case)
+    anonymous: bool = False              # called without a signature (STS AssumeRoleWithOIDC)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Context:
     state: object             # state.State
     config: object            # config.EmulatorConfig
     mirror: object            # challtestsrv.TxtMirror or None
+    auth: object = None       # auth.Authenticator (STS mints credentials through it)
 
 
 class Params:
