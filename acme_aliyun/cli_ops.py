@@ -30,7 +30,8 @@ def cmd_issue(args):
         client = ctx.acme()
         for cert in certs:
             try:
-                r = issuer.issue(cert, ctx.store, client, ctx.cloud, force=args.force, progress=ctx.progress)
+                r = issuer.issue(cert, ctx.store, client, ctx.cloud, force=args.force, progress=ctx.progress,
+                                 ledger=None if args.force else ctx.ledger)
             except ToolError as e:
                 if isinstance(e, UsageError):
                     raise

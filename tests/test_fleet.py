@@ -71,3 +71,21 @@ def test_forty_certificates_two_accounts_first_run_parallel_then_a_cheap_noop(fl
     assert second.returncode == 0, second.stdout + second.stderr
     assert fleet.writes() == 0
     assert fleet.calls() <= 8, [c.action for e in fleet.emulators.values() for c in e.calls]
+
+
+def test_concurrent_http01_orders_share_one_standalone_listener(tmp_path, pebble):
+    """Six certificates on one HTTPListen address ordered side by side: one listener answers
+    every order's tokens (a second bind would fail each order but the first)."""
+    from tests.conftest import write_ini
+    body = "".join("""
+        [cert:h%d]
+        Domains = h%d.standalone.example.test
+        Challenge = http-01
+        HTTPListen = 127.0.0.1:%d
+        """ % (i, i, pebble.http_port) for i in range(6))
+    ini = write_ini(tmp_path, pebble, body, extra_acme="Parallel = 6\n")
+    r = run_cli("-c", ini, "run", timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for i in range(6):
+        check_stored(tmp_path / "state" / "certs" / ("h%d" % i), pebble.root_pem(),
+                     ["h%d.standalone.example.test" % i])
