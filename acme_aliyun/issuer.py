@@ -157,7 +157,8 @@ def issue(cert, store, client, cloud=None, force=False, progress: Callable[[str]
                            "(or use --force)" % (attempts.get("failures", 1), attempts.get("last_error", "?"),
                                                  next_attempt.strftime("%Y-%m-%d %H:%M UTC")),
                            stored, next_attempt)
-    slot = ledger.reserve(client.directory_url, cert.domains, exempt=decision.source == "ari") if ledger else None
+    slot = ledger.reserve(client.directory_url, cert.domains, exempt=ratelimits.ari_exempt(stored, decision)) \
+        if ledger else None
     if isinstance(slot, ratelimits.Deferral):
         log.info("%s: %s", cert.name, slot.reason)
         return IssueResult(cert.name, "deferred", slot.reason, stored, slot.next_slot)

@@ -10,8 +10,10 @@ Limits (Let's Encrypt's published numbers by default; `[limits]` sets others, se
 docs): new orders per ACME account per 3 hours (300), new certificates per registered
 domain per 7 days (50), duplicate certificates (the same set of names) per 7 days (5),
 failed validations per name per hour (5). A value is `COUNT/PERIOD` (`50/7d`, `300/3h`,
-`5/1h`, `m` `h` `d` units) or `off`. Renewals inside the CA's ARI window (RFC 9773)
-are exempt, as Let's Encrypt exempts them; they are still counted.
+`5/1h`, `m` `h` `d` units) or `off`. Renewals the CA's ARI window (RFC 9773) asked for,
+while inside that window, are exempt, as Let's Encrypt exempts them; they are still
+counted. The renewal moment itself is a random point in the window (renewal.py), so
+certificates issued together are not all renewed together.
 
 The ledger is `<state>/ratelimits.json`: every order, certificate and failed validation
 with its time, pruned past the longest window, rewritten atomically after each change
@@ -121,6 +123,18 @@ def from_section(sec: object) -> Limits:
                 raise sec.error(key, str(e)) from None
     limits.psl_file = sec.path_value("PublicSuffixFile", must_exist=True)
     return limits
+
+
+def ari_exempt(stored: object, decision: object) -> bool:
+    """A renewal the CA's ARI window (RFC 9773) asked for, still inside that window: Let's
+    Encrypt exempts these from every limit. The window is the one renewal.py keeps in meta.json."""
+    if stored is None or getattr(decision, "source", None) != "ari":
+        return False
+    end = ((getattr(stored, "meta", None) or {}).get("ari") or {}).get("end")
+    try:
+        return bool(end) and clock() <= datetime.datetime.fromisoformat(end)
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass

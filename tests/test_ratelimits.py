@@ -154,3 +154,16 @@ def test_bad_limit_is_one_line_naming_the_key(tmp_path, value):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "[limits]" in lines[0] and "CertificatesPerDomain" in lines[0], r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_only_an_ari_renewal_inside_its_window_is_exempt(clock):
+    from types import SimpleNamespace
+    day = datetime.timedelta(days=1)
+    window = {"start": (T0 - day).isoformat(), "end": (T0 + day).isoformat()}
+    stored = SimpleNamespace(meta={"ari": window})
+    ari, lifetime = SimpleNamespace(source="ari"), SimpleNamespace(source="lifetime")
+    assert ratelimits.ari_exempt(stored, ari)
+    assert not ratelimits.ari_exempt(stored, lifetime)
+    assert not ratelimits.ari_exempt(None, ari)
+    clock[0] = T0 + datetime.timedelta(days=2)             # past the window's end: counted like any order
+    assert not ratelimits.ari_exempt(stored, ari)
