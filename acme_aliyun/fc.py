@@ -138,7 +138,7 @@ def _handle(request, cfg, context):
 RESERVE_S = 15.0          # kept back from the function's remaining time: summary, webhook, slack
 
 
-def run_budget(context, configured=None):
+def run_budget(context: object, configured: "float | None" = None) -> "float | None":
     """Seconds this invocation may spend starting certificates: the function's remaining time
     (context.get_remaining_time_in_milliseconds) less a reserve, capped by [acme] RunBudget."""
     remaining = getattr(context, "get_remaining_time_in_milliseconds", None)

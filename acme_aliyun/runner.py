@@ -86,7 +86,7 @@ def run(ctx, names=None, wait=True, lock_timeout=None, force_issue=False, force_
             certs, lambda c: _one(ctx, c, force_issue, force_deploy, dry_run, issue_when, deploy),
             lambda c, why: CertOutcome(c.name, "pending", why), getattr(acme, "parallel", 1), budget, order)
         left = [o.name for o in outcomes if o.action == "pending"]
-        if left or held:
+        if (left or held) and not dry_run:
             parallel.write_pending(state, left + [n for n in held if n not in {c.name for c in certs}])
     ctx.close()
     return RunReport(outcomes, dry_run)
