@@ -165,7 +165,7 @@ def issue(cert, store, client, cloud=None, force=False, progress: Callable[[str]
     log.info("%s: %s; ordering %s", cert.name, decision.reason, ", ".join(cert.domains))
     try:
         return _order(cert, store, client, cloud, stored, decision, progress, timeout)
-    except BaseException as e:
+    except Exception as e:        # (a killed or interrupted run keeps its slot counted: the safe side)
         if slot is not None:      # the certificate slot goes back; failed validations count
             slot.failed([n for n, _ in getattr(e, "failures", None) or []])
         if isinstance(e, ToolError) and not isinstance(e, UsageError):
