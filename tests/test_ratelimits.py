@@ -68,8 +68,8 @@ def test_two_hundred_certificates_spread_over_the_weeks_by_the_per_domain_limit(
             issued_per_run.append(ca.count("newOrder") - before)
             have = sum(1 for i in range(200) if store.load("c%03d" % i) is not None)
             deferred = [line for line in out.splitlines() if ": deferred: " in line]
-            assert len(deferred) == 200 - have
-            assert code == (0 if have == 200 else 1)
+            assert len(deferred) == 200 - have, out
+            assert code == (0 if have == 200 else 1), out
             if deferred:
                 assert deferred[0].endswith("deferred: 60 certificates per registered domain per week reached "
                                             "for example.com; next slot %s"

@@ -28,8 +28,21 @@ def _check_token(challenge):
     return challenge.token
 
 
+_webroot_locks = {}                     # webroot -> lock: orders side by side share a webroot
+_webroot_locks_guard = threading.Lock()
+
+
+def _webroot_lock(webroot):
+    with _webroot_locks_guard:
+        return _webroot_locks.setdefault(webroot, threading.Lock())
+
+
 class WebrootSolver(Solver):
-    """Files <webroot>/.well-known/acme-challenge/<token> holding the key authorization (0644)."""
+    """Files <webroot>/.well-known/acme-challenge/<token> holding the key authorization (0644).
+
+    Concurrent orders on one webroot take turns (a lock per webroot), so one order's
+    clean-up never removes the folder another order is writing its token into.
+    """
 
     challenge_type = "http-01"
 
@@ -38,6 +51,10 @@ class WebrootSolver(Solver):
         self.folder = os.path.join(self.webroot, *CHALLENGE_DIR)
 
     def present(self, challenges):
+        with _webroot_lock(self.webroot):
+            self._present(challenges)
+
+    def _present(self, challenges):
         if not os.path.isdir(self.webroot):
             raise SolverError("http-01: webroot %s is not a folder" % self.webroot)
         path = self.webroot
@@ -64,6 +81,10 @@ class WebrootSolver(Solver):
         After a crash the run cannot know whether it created those folders; an
         empty one serves nothing, so it goes. Failures are logged, not raised.
         """
+        with _webroot_lock(self.webroot):
+            self._cleanup(challenges)
+
+    def _cleanup(self, challenges):
         for c in challenges:
             if not _TOKEN.match(c.token):
                 continue

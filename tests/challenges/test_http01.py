@@ -149,3 +149,37 @@ def test_concurrent_orders_share_one_listener_and_each_keeps_its_own_tokens():
         b.close()
     with pytest.raises(requests.exceptions.ConnectionError):
         session.get(url % "tokB", timeout=2)
+
+
+def test_cleanup_waits_for_a_present_in_progress_on_the_same_webroot(tmp_path, monkeypatch):
+    """Orders side by side on one webroot: one order's clean-up (which removes the challenge
+    folder when it is empty) must not pull the folder from under another order's token."""
+    import threading
+    import time
+    from acme_aliyun.challenges import http01
+    writing = threading.Event()
+    real_write = http01.atomic_write
+
+    def slow_write(path, data, mode):
+        writing.set()                  # the folders exist, the token is not written yet
+        time.sleep(0.3)
+        return real_write(path, data, mode=mode)
+
+    monkeypatch.setattr(http01, "atomic_write", slow_write)
+    mine = Challenge("a.test", "http-01", "tokA", "tokA.thumb")
+    other = Challenge("b.test", "http-01", "tokB", "tokB.thumb")
+    errors = []
+
+    def present():
+        try:
+            WebrootSolver(str(tmp_path)).present([mine])
+        except SolverError as e:
+            errors.append(str(e))
+
+    t = threading.Thread(target=present)
+    t.start()
+    assert writing.wait(5)
+    WebrootSolver(str(tmp_path)).cleanup([other])     # the other order finishes meanwhile
+    t.join()
+    assert errors == []
+    assert (tmp_path / ".well-known" / "acme-challenge" / "tokA").read_text() == "tokA.thumb"
