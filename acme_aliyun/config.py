@@ -469,7 +469,7 @@ ALIYUN_KEYS = ("Region", "International", "CertRegion", "Upload", "Endpoint", "A
 CERT_ACCOUNT_KEYS = ("Account", "DNSAccount")
 
 
-def aliyun_keys():
+def aliyun_keys() -> tuple:
     """Every key of an [aliyun] / [aliyun:NAME] section."""
     return ALIYUN_KEYS + tuple(key for _, key in _endpoint_keys())
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -516,7 +516,7 @@ class _Accounts:
         return _target_defaults(self.profiles[account] if account else self.cloud)
 
 
-def _account_profiles(path, parser):
+def _account_profiles(path, parser) -> "_Accounts":
     """Read [aliyun] and every [aliyun:NAME]: each stands alone (nothing is inherited from [aliyun],
     so a second account never borrows the first one's keys) and takes every key of ALIYUN_KEYS."""
     cloud, profiles, warnings = CloudSettings(config_file=path), {}, []

@@ -8,9 +8,13 @@ built once per run on first use and shared by every certificate (and thread) usi
 
 import logging
 import threading
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from acme_aliyun.errors import UsageError
+
+if TYPE_CHECKING:
+    from acme_aliyun.cloud.sdk import CloudClient
+    from acme_aliyun.ratelimits import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ class Context:
         return self._acme
 
     @property
-    def ledger(self):
+    def ledger(self) -> "Ledger":
         """The CA rate-limit ledger of the state folder ([limits])."""
         with self._build:
             if self._ledger is None:
@@ -55,12 +59,12 @@ class Context:
                 self._ledger = Ledger(self.store.state_dir, getattr(self.cfg, "limits", None))
             return self._ledger
 
-    def cloud(self, profile: Optional[str] = None):
+    def cloud(self, profile: Optional[str] = None) -> "CloudClient":
         """The CloudClient of account profile NAME ([aliyun:NAME]), or of [aliyun] for None."""
         key = profile or ""
         with self._clouds_lock:
             client = self._clouds.get(key)
-            if client is None:
+            if client is None:   # the SDK is imported only when a command needs the cloud (FC cold start)
                 from acme_aliyun.cloud.credentials import resolve_credentials
                 from acme_aliyun.cloud.sdk import CloudClient
                 settings = self.cfg.cloud_for(profile)
@@ -68,7 +72,7 @@ class Context:
                 client = self._clouds[key] = CloudClient(settings, creds)
             return client
 
-    def cloud_for(self, cert, dns: bool = False):
+    def cloud_for(self, cert, dns: bool = False) -> "CloudClient":
         """The client of the certificate's profile (Account), or with dns=True of its DNS zone's
         profile (DNSAccount, else Account)."""
         profile = cert.dns_profile if dns else cert.account

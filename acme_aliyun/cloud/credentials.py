@@ -143,7 +143,7 @@ def resolve_credentials(settings, clock: Callable[[], float] = time.time) -> Cre
     clock decides when the role's temporary credentials are due for refresh (tests inject it)."""
     provider = _resolve_chain(settings)
     if getattr(settings, "role_arn", None):
-        from acme_aliyun.cloud import sts
+        from acme_aliyun.cloud import sts  # sts imports this module: import late
         provider = sts.assume_role_provider(
             provider, settings.role_arn, settings, "%s+AssumeRole(%s)" % (provider.source, settings.role_arn),
             session_name=settings.role_session_name, external_id=settings.external_id,
@@ -206,7 +206,7 @@ def _from_oidc_env(settings, tried):
     if not (role and provider_arn and token_file):
         tried.append("OIDC role env ALIBABA_CLOUD_ROLE_ARN/_OIDC_PROVIDER_ARN/_OIDC_TOKEN_FILE (not set)")
         return None
-    from acme_aliyun.cloud import sts
+    from acme_aliyun.cloud import sts  # sts imports this module: import late
     return sts.oidc_role_provider(role, provider_arn, token_file, settings, "oidc-role:" + role,
                                   session_name=os.environ.get("ALIBABA_CLOUD_ROLE_SESSION_NAME"))
 
@@ -248,7 +248,7 @@ def _file_profile(sec, path, profile, settings):
             raise ConfigError("missing %s" % key, file=path, section=profile, key=key)
         return value
 
-    from acme_aliyun.cloud import sts
+    from acme_aliyun.cloud import sts  # sts imports this module: import late
     kind = sec.get("type", "access_key").strip()
     label = "credentials-file:%s:%s" % (profile, kind)
     if kind == "access_key":
@@ -304,7 +304,7 @@ def _cli_profile(prof, mode, path, name, settings):
             raise ConfigError("profile %s: missing %s" % (name, key), file=path)
         return str(prof[key])
 
-    from acme_aliyun.cloud import sts
+    from acme_aliyun.cloud import sts  # sts imports this module: import late
     label = "aliyun-cli:%s:%s" % (name, mode)
     duration = int(prof.get("expired_seconds") or sts.DEFAULT_DURATION)
     if mode == "AK":
@@ -443,7 +443,7 @@ class UriProvider(CredentialProvider):
     """Temporary credentials from a URL (a sidecar or credential service), fetched again before expiry."""
 
     def __init__(self, uri: str):
-        from acme_aliyun.cloud.sdk import is_loopback
+        from acme_aliyun.cloud.sdk import is_loopback  # sdk imports this module: import late
         parts = urlsplit(uri)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError("ALIBABA_CLOUD_CREDENTIALS_URI is not an http(s) URL")

@@ -66,7 +66,7 @@ def oidc_role_provider(role_arn: str, provider_arn: str, token_file: str, settin
                        clock: Callable[[], float] = time.time) -> CredentialProvider:
     """Temporary credentials of role_arn from STS AssumeRoleWithOIDC (ACK RRSA). The call is not
     signed: the OIDC token, read afresh from token_file at every refresh, is the proof."""
-    from acme_aliyun.cloud.sdk import endpoint_for
+    from acme_aliyun.cloud.sdk import endpoint_for  # the SDK layer needs credentials: import late
 
     ep = endpoint_for(settings, "sts", _extra_endpoint(sts_endpoint))
     session = requests.Session()
@@ -91,7 +91,7 @@ def oidc_role_provider(role_arn: str, provider_arn: str, token_file: str, settin
 
 def _post(session, ep, form: dict, settings) -> dict:
     """One anonymous STS request; the JSON answer, or CloudError naming the code the server sent."""
-    from acme_aliyun.cloud.sdk import CloudError
+    from acme_aliyun.cloud.sdk import CloudError  # the SDK layer needs credentials: import late
     try:
         r = session.post("%s://%s/" % (ep.scheme, ep.host), data=form,
                          timeout=(settings.connect_timeout, settings.read_timeout))

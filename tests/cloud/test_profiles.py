@@ -119,6 +119,28 @@ def test_each_certificate_writes_with_the_account_that_owns_its_domain(tmp_path,
     assert one.calls.signed_by() <= {AK1} and two.calls.signed_by() <= {AK2}
 
 
+def test_a_profile_with_role_arn_writes_with_the_assumed_role(tmp_path, pebble, accounts):
+    one, two = accounts
+    role = "acs:ram::2000000002:role/acme-deployer"
+    two.add_role(role, external_id="agency-7")
+    ini = write_ini(tmp_path, pebble, one, two)
+    with open(ini) as fh:
+        text = fh.read()
+    text = text.replace("AccessKeySecret = %s\n" % S2, "AccessKeySecret = %s\nRoleArn = %s\nExternalId = agency-7\n"
+                        "RoleSessionName = acme-fleet\n" % (S2, role))
+    with open(ini, "w") as fh:
+        fh.write(text)
+    r = tool(ini, "run", "two")
+    assert r.returncode == 0, r.stdout + r.stderr
+    minted = two.sts_issued()
+    assert [(m["role_arn"], m["session"]) for m in minted] == [(role, "acme-fleet")]     # once per run
+    assert two.calls.of("AssumeRole").signed_by() == {AK2}
+    assert {c.access_key_id for c in two.write_calls()} == {minted[0]["access_key_id"]}
+    assert two.cdn_state("www.two.test")["ssl"] == "on" and one.write_calls() == []
+    r = tool(ini, "cloud", "check", "two")
+    assert "Credentials [aliyun:two]: config:[aliyun:two]+AssumeRole(%s)" % role in r.stdout, r.stdout
+
+
 def test_cloud_check_reports_per_profile(tmp_path, pebble, accounts):
     one, two = accounts
     ini = write_ini(tmp_path, pebble, one, two)
