@@ -5,8 +5,9 @@ longest hosted suffix, from DescribeDomains, listed once per run and account);
 cleanup() deletes by the RecordId present() got back, and otherwise (a run killed
 after presenting) finds records by name and value (DescribeSubDomainRecords), so it
 needs nothing from the run that added them. Concurrent orders in one zone never
-collide: each adds its own values and deletes only the records holding them. Writes to one zone are serialised (Alidns answers
-LastOperationNotFinished to concurrent changes; the SDK layer retries that).
+collide: each adds its own values and deletes only the records holding them. Writes
+to one zone are serialised (Alidns answers LastOperationNotFinished to concurrent
+changes; the SDK layer retries that).
 wait_until_visible() asks the zone's authoritative nameservers directly.
 """
 
