@@ -30,6 +30,8 @@ def print_summary(report):
     for o in report.outcomes:
         if o.error:
             _out("%s: %s" % (o.name, o.error))
+        elif o.action in ("deferred", "pending"):     # a CA limit or the time budget: the one-line reason
+            _out("%s: %s" % (o.name, o.reason))
         if o.copy_error:
             _out("%s: copy failed: %s" % (o.name, o.copy_error))
         for t in o.targets:

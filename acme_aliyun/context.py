@@ -14,6 +14,7 @@ from acme_aliyun.errors import UsageError
 
 if TYPE_CHECKING:
     from acme_aliyun.cloud.sdk import CloudClient
+    from acme_aliyun.ratelimits import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,8 @@ class Context:
         self.read_only = read_only             # status, dry runs: the store creates nothing
         self._credentials = credentials        # a CredentialProvider for [aliyun] (FC passes its own)
         self.progress = progress or (lambda msg: log.info("%s", msg))
-        self._store = self._acme = None
+        self._store = self._acme = self._ledger = None
+        self._build = threading.RLock()        # certificates run side by side: build each object once
         self._clouds = {}                      # profile name ("" for [aliyun]) -> CloudClient
         self._clouds_lock = threading.Lock()
 
@@ -37,6 +39,10 @@ class Context:
 
     def acme(self, create_key=True):
         """The ACME client with its account (found, or registered on first use; never after a deactivation)."""
+        with self._build:
+            return self._acme_locked(create_key)
+
+    def _acme_locked(self, create_key):
         if self._acme is None:
             from acme_aliyun import acme_account
             key = acme_account.usable_account_key(self.cfg.acme, self.store, create=create_key)
@@ -44,6 +50,15 @@ class Context:
             acme_account.ensure_account(self.cfg.acme, client)
             self._acme = client
         return self._acme
+
+    @property
+    def ledger(self) -> "Ledger":
+        """The CA rate-limit ledger of the state folder ([limits])."""
+        with self._build:
+            if self._ledger is None:
+                from acme_aliyun.ratelimits import Ledger
+                self._ledger = Ledger(self.store.state_dir, getattr(self.cfg, "limits", None))
+            return self._ledger
 
     def cloud(self, profile: Optional[str] = None) -> "CloudClient":
         """The CloudClient of account profile NAME ([aliyun:NAME]), or of [aliyun] for None."""

@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 from cryptography.hazmat.primitives import serialization
 
-from acme_aliyun import pki, renewal
+from acme_aliyun import pki, ratelimits, renewal
 from acme_aliyun.errors import ToolError, UsageError
 from acme_aliyun.log import redact
 from acme_aliyun.protocol import ari
@@ -145,8 +145,10 @@ def current(store, cert):
         return None
 
 
-def issue(cert, store, client, cloud=None, force=False, progress: Callable[[str], None] = None, timeout=300.0):
-    """Issue when due (or forced). The caller holds the store lock."""
+def issue(cert, store, client, cloud=None, force=False, progress: Callable[[str], None] = None, timeout=300.0,
+          ledger=None):
+    """Issue when due (or forced). The caller holds the store lock. ledger: the CA rate-limit
+    ledger (ratelimits.Ledger); an order it has no slot for is deferred with its reason."""
     stored = current(store, cert)
     cleanup_leftovers(store, cert, cloud)
     decision = renewal.decide(stored, cert, client.directory, client, store, force=force)
@@ -159,13 +161,19 @@ def issue(cert, store, client, cloud=None, force=False, progress: Callable[[str]
                            "(or use --force)" % (attempts.get("failures", 1), attempts.get("last_error", "?"),
                                                  next_attempt.strftime("%Y-%m-%d %H:%M UTC")),
                            stored, next_attempt)
+    slot = ledger.reserve(client.directory_url, cert.domains, exempt=ratelimits.ari_exempt(stored, decision)) \
+        if ledger else None
+    if isinstance(slot, ratelimits.Deferral):
+        log.info("%s: %s", cert.name, slot.reason)
+        return IssueResult(cert.name, "deferred", slot.reason, stored, slot.next_slot)
     log.info("%s: %s; ordering %s", cert.name, decision.reason, ", ".join(cert.domains))
     try:
         return _order(cert, store, client, cloud, stored, decision, progress, timeout)
-    except UsageError:
-        raise
-    except ToolError as e:
-        _record_failure(store, cert.name, attempts, e)
+    except Exception as e:        # (a killed or interrupted run keeps its slot counted: the safe side)
+        if slot is not None:      # the certificate slot goes back; failed validations count
+            slot.failed([n for n, _ in getattr(e, "failures", None) or []])
+        if isinstance(e, ToolError) and not isinstance(e, UsageError):
+            _record_failure(store, cert.name, attempts, e)
         raise
 
 

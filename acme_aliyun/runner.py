@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class CertOutcome:
     name: str
-    action: str = "unchanged"        # issued | renewed | unchanged | deferred | failed
+    action: str = "unchanged"        # issued | renewed | unchanged | deferred | failed | pending
     reason: str = ""
     error: Optional[str] = None
     targets: list = field(default_factory=list)      # deployer.TargetResult
@@ -74,13 +74,25 @@ class RunReport:
 
 
 def run(ctx, names=None, wait=True, lock_timeout=None, force_issue=False, force_deploy=False,
-        dry_run=False, issue_when="due", deploy=True):
-    """issue_when: 'due' (run), 'missing' (deploy: only when no valid local certificate)."""
+        dry_run=False, issue_when="due", deploy=True, budget=None):
+    """issue_when: 'due' (run), 'missing' (deploy: only when no valid local certificate).
+
+    Certificates run side by side ([acme] Parallel); budget: seconds for starting them
+    (default [acme] RunBudget, none); what it leaves out is 'pending' (acme_aliyun/parallel.py)."""
+    from acme_aliyun import issuer, parallel
     certs = ctx.certs(names)
-    outcomes = []
+    acme = ctx.cfg.acme
+    budget = parallel.Budget(budget if budget is not None else getattr(acme, "run_budget", None))
     with ctx.store.lock(wait=wait, timeout=lock_timeout):
-        for cert in certs:
-            outcomes.append(_isolated(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy))
+        state = ctx.store.state_dir
+        held = parallel.pending_names(state)
+        order = parallel.start_order(certs, held, lambda c: _expiry(issuer.current(ctx.store, c)))
+        outcomes = parallel.run_all(
+            certs, lambda c: _isolated(ctx, c, force_issue, force_deploy, dry_run, issue_when, deploy),
+            lambda c, why: CertOutcome(c.name, "pending", why), getattr(acme, "parallel", 1), budget, order)
+        left = [o.name for o in outcomes if o.action == "pending"]
+        if (left or held) and not dry_run:
+            parallel.write_pending(state, left + [n for n in held if n not in {c.name for c in certs}])
     ctx.close()
     return RunReport(outcomes, dry_run)
 
@@ -100,8 +112,12 @@ def _isolated(ctx, cert, *args):
         return CertOutcome(cert.name, action="failed", error=redact(message))
 
 
+def _expiry(stored):
+    return stored.bundle.not_after if stored is not None else None
+
+
 def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
-    from acme_aliyun import issuer, renewal
+    from acme_aliyun import issuer, ratelimits, renewal
     from acme_aliyun.acme_account import AccountDeactivated
     out = CertOutcome(cert.name)
     stored = issuer.current(ctx.store, cert)
@@ -112,10 +128,11 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
     if needs and not dry_run:
         try:
             r = issuer.issue(cert, ctx.store, ctx.acme(), ctx.cloud, force=force_issue, progress=ctx.progress,
-                             timeout=ctx.cfg.acme.validation_timeout)
+                             timeout=ctx.cfg.acme.validation_timeout, ledger=None if force_issue else ctx.ledger)
             out.action, out.reason, out.next_renewal, stored = r.action, r.reason, r.renew_at, r.stored
-            if r.action == "deferred":
-                out.error = "renewal deferred: " + r.reason
+            limited = r.reason.startswith(ratelimits.PREFIX)     # CA limits: an error only with nothing to serve
+            if r.action == "deferred" and (stored is None or not limited):
+                out.error = r.reason if limited else "renewal deferred: " + r.reason
         except AccountDeactivated:      # not this certificate's fault: the whole run stops
             raise
         except ToolError as e:
