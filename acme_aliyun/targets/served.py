@@ -13,7 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, TypeVar
+from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
 from cryptography import x509
 
@@ -81,6 +81,10 @@ class Served:
     ssl_on: bool = True
     cert_id: Optional[int] = None      # the CAS certificate it references, when the read says
     cert_region: Optional[str] = None  # the CAS site region of that certificate, when the read says
+    names: Tuple[str, ...] = ()        # the DNS names the served certificate covers, when the read says
+    # A target that holds several certificates side by side (a listener's SNI certificates): each
+    # one, and the methods below judge the set (see the `candidates` notes on each method).
+    candidates: Tuple["Served", ...] = ()
 
     @classmethod
     def from_pem(cls, pem: Optional[str], cert_name: Optional[str] = None,
@@ -97,10 +101,19 @@ class Served:
 
     @property
     def empty(self) -> bool:
+        if self.candidates:
+            return False
         return not self.ssl_on or not (self.cert_name or self.serial or self.not_after)
 
+    def every(self) -> Tuple["Served", ...]:
+        """This reading and its candidates: every certificate the target holds."""
+        return (self,) + self.candidates
+
     def is_ours(self, cert_name: Optional[str], bundle: CertBundle) -> bool:
-        """Same certificate: our exact CertName, the same serial, or name evidence + same expiry."""
+        """Same certificate: our exact CertName, the same serial, or name evidence + same expiry.
+        With candidates: one of them is."""
+        if self.candidates:
+            return any(c.is_ours(cert_name, bundle) for c in self.candidates)
         if self.empty:
             return False
         if self.serial:
@@ -114,6 +127,8 @@ class Served:
     def shows_upload(self, cert_name: str, bundle: CertBundle) -> bool:
         """A listing (CertName and dates, no PEM) shows our upload: our exact CertName, which
         encodes this certificate's expiry date and serial prefix, and the same expiry."""
+        if self.candidates:
+            return any(c.shows_upload(cert_name, bundle) for c in self.candidates)
         if self.empty or self.cert_name != cert_name or not name_evidence(cert_name, bundle):
             return False
         if self.serial and self.serial.lower() != bundle.serial.lower():
@@ -121,7 +136,11 @@ class Served:
         return self.not_after is None or abs((self.not_after - bundle.not_after).total_seconds()) < 86400
 
     def outlives(self, bundle: CertBundle) -> bool:
-        """Does the deployed certificate expire later than the bundle's (by more than a minute)?"""
+        """Does the deployed certificate expire later than the bundle's (by more than a minute)?
+        With candidates: does one for names the bundle covers (one it would supersede)?"""
+        if self.candidates:
+            return any(c.names and all(bundle.covers(n) for n in c.names) and c.outlives(bundle)
+                       for c in self.candidates)
         return (not self.empty and self.not_after is not None
                 and (self.not_after - bundle.not_after).total_seconds() > 60)
 
