@@ -151,19 +151,24 @@ class State:
         self.zones = {}        # zone -> DnsZone
         self.certs = CertStore(self.new_id, names_per_site)   # CAS certificates and the name registry
         self.lag = ListingLag(listing_lag)                     # bulk listings that trail writes
+        self.extra = {}        # product key -> the state of a product that keeps its own (products/*.state_of)
+        self.cas_users = []    # callables (StoredCert) -> names of other resources that reference it
 
     def resources_of(self, product_code):
         """The resources a product's writes change, for the listing lag (None: no listing lags)."""
         return {"Cdn": self.cdn, "dcdn": self.dcdn, "CloudAPI": self.api_groups}.get(product_code)
 
     def serving(self, stored):
-        """The CDN/DCDN domains (production or staging) whose certificate is the CAS entry ``stored``."""
+        """The CDN/DCDN domains (production or staging) whose certificate is the CAS entry ``stored``, and
+        the resources of products that registered a ``cas_users`` hook (load balancer listeners)."""
         found = []
         for store in (self.cdn, self.dcdn):
             for domain in store.values():
                 if any(d is not None and d.cas_key == (stored.site, str(stored.cert_id))
                        for d in (domain.cert, domain.staging_cert)):
                     found.append(domain.name)
+        for users in self.cas_users:
+            found.extend(users(stored))
         return found
 
     def new_id(self):

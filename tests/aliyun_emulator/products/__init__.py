@@ -1,9 +1,11 @@
 """The emulated products, found by API Version, and ``route`` from (Action, Version) to an Action."""
 
 from ..errors import ApiError, missing
-from . import alidns, cas, cdn, cloudapi, dcdn
+from . import alb, alidns, cas, cdn, clb, cloudapi, dcdn
 
-PRODUCTS = {p.version: p for p in (cdn.PRODUCT, dcdn.PRODUCT, cloudapi.PRODUCT, alidns.PRODUCT, cas.PRODUCT)}
+PRODUCTS = {p.version: p for p in (cdn.PRODUCT, dcdn.PRODUCT, cloudapi.PRODUCT, alidns.PRODUCT, cas.PRODUCT,
+                                   clb.PRODUCT, alb.PRODUCT)}
+PRODUCT_QPS = {action: limit for p in PRODUCTS.values() for action, limit in p.qps.items()}
 
 
 def route(action, version):
