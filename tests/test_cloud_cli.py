@@ -27,7 +27,7 @@ def test_cloud_check_names_the_source_and_probes_each_target(tmp_path, pebble, e
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Credentials: env" in r.stdout
     for target in ("www.demo.test", "img.demo.test", "cdn.demo.test", "shop.example.test", "static.demo.test",
-                   demo.GROUP, "zones"):
+                   demo.GROUP, demo.CLB_LISTENER, demo.ALB_LISTENER, "zones"):
         line = next(line for line in r.stdout.splitlines() if target in line)
         assert " ok " in line, line
     assert emu.write_calls() == []
