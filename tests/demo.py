@@ -21,6 +21,8 @@ from tests.pebble import Pebble
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GROUP = "927d50c0f2e54b359919923d908bb015"
 CLB_LISTENER, ALB_LISTENER = "lb-demo0clb1:443", "lsn-demo0alb1"
+# the wildcard certificate's targets once the API group is expanded: 3 CDN, 1 DCDN, 2 API Gateway, 1 CLB, 1 ALB
+WILDCARD_TARGETS = 8
 AK, SECRET = "LTAIdemo0000000000000000", "demo-secret-not-real-0000000000"
 
 
@@ -83,6 +85,7 @@ def _tool(ini, *args):
 
 def start_emulator(pebble, **config):
     """The emulator with the demo's account, domains, API group and DNS zone, mirroring TXT into Pebble's DNS."""
+    config.setdefault("product_options", {"alb": {"job_seconds": 0.1}})   # ALB jobs: short, but asynchronous
     emu = Emulator(EmulatorConfig(accounts={AK: SECRET}, challtestsrv_url=pebble.challtestsrv.url, **config)).start()
     for d in ("www.demo.test", "img.demo.test", "cdn.demo.test", "shop.example.test"):
         emu.add_cdn_domain(d)

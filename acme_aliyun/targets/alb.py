@@ -45,7 +45,7 @@ _SUFFIX = re.compile(r"-\d{8}-[0-9a-f]{1,8}$")
 ADDITIONAL = "additional"
 BUSY_CODES = ("IncorrectStatus.Listener", "ResourceInConfiguring.Listener")
 JOB_WAIT = 120.0          # seconds a listener may stay Configuring / a job may run, per write
-POLL_FIRST, POLL_MAX = 0.2, 2.0
+POLL_FIRST, POLL_MAX = 0.1, 2.0
 DISSOCIATE_MAX = 20       # certificates per Dissociate call
 PAGE = 100
 
