@@ -34,7 +34,7 @@ from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
 from acme_aliyun.targets import cas
 from acme_aliyun.targets.base import (CasRef, Marker, ParseDefaults, Reading, TargetKind, TargetSpec, Upload,
                                       WriteErrors, merge_qps)
-from acme_aliyun.targets.served import Served, name_stem, write_each
+from acme_aliyun.targets.served import Served, in_parallel, name_stem, write_each
 
 logger = logging.getLogger(__name__)
 
@@ -110,18 +110,19 @@ class AlbKind(TargetKind):
     # --- reads --------------------------------------------------------------------------------
 
     def read_many(self, client: CloudClient, specs: List[TargetSpec]) -> Dict[TargetSpec, Reading]:
-        """Each listener read on its own (ALB lists listeners only by load balancer); CAS
-        details shared between them."""
+        """Each listener read on its own, a few at a time (ALB lists listeners only by load
+        balancer); CAS details shared between them."""
         cache: Dict[str, Served] = {}
-        out: Dict[TargetSpec, Reading] = {}
-        for spec in specs:
+
+        def one(spec: TargetSpec) -> Reading:
             try:
-                out[spec] = self._read(client, spec, cache)
+                return self._read(client, spec, cache)
             except CloudError as e:
-                out[spec] = e
+                return e
             except _NotHttps as e:
-                out[spec] = Marker("refused", str(e))
-        return out
+                return Marker("refused", str(e))
+
+        return dict(zip(specs, in_parallel(one, specs)))
 
     def read_one(self, client: CloudClient, spec: TargetSpec) -> Served:
         try:

@@ -39,7 +39,7 @@ from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
 from acme_aliyun.names import NameError_, normalize_domain
 from acme_aliyun.targets import cas
 from acme_aliyun.targets.base import ParseDefaults, Reading, TargetKind, TargetSpec, Upload, WriteErrors, merge_qps
-from acme_aliyun.targets.served import Served, name_stem, parse_time, write_each
+from acme_aliyun.targets.served import Served, in_parallel, name_stem, parse_time, write_each
 
 logger = logging.getLogger(__name__)
 
@@ -122,17 +122,25 @@ class ClbKind(TargetKind):
     # --- reads --------------------------------------------------------------------------------
 
     def read_many(self, client: CloudClient, specs: List[TargetSpec]) -> Dict[TargetSpec, Reading]:
-        """Per region one DescribeServerCertificates, per listener one or two reads."""
+        """Per region one DescribeServerCertificates, per listener one or two reads (a few
+        listeners at a time)."""
         out: Dict[TargetSpec, Reading] = {}
-        certs: Dict[str, object] = {}
-        cas_cache: Dict[Tuple[int, str], Served] = {}
-        for spec in specs:
+        certs: Dict[Optional[str], Dict[str, dict]] = {}
+        for region in {s.region for s in specs}:
             try:
-                if spec.region not in certs:
-                    certs[spec.region] = self.server_certs(client, spec.region)
-                out[spec] = self._read(client, spec, certs[spec.region], cas_cache)
+                certs[region] = self.server_certs(client, region)
             except CloudError as e:
-                out[spec] = e
+                out.update({s: e for s in specs if s.region == region})
+        cas_cache: Dict[Tuple[int, str], Served] = {}
+
+        def one(spec: TargetSpec) -> Reading:
+            try:
+                return self._read(client, spec, certs[spec.region], cas_cache)
+            except CloudError as e:
+                return e
+
+        todo = [s for s in specs if s not in out]
+        out.update(zip(todo, in_parallel(one, todo)))
         return out
 
     def read_one(self, client: CloudClient, spec: TargetSpec) -> Served:

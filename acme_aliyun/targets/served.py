@@ -178,4 +178,13 @@ def write_each(targets: List[T], send: Callable[[T], None], read_one: Callable[[
         return dict(zip(targets, pool.map(one, targets)))
 
 
+def in_parallel(fn: Callable[[T], object], items: List[T], workers: int = WRITE_WORKERS) -> list:
+    """[fn(item) for item in items], `workers` at a time (per-target reads of a kind that has no
+    bulk listing; the client paces them)."""
+    if workers <= 1 or len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
 Deployed = Served    # the name the cloud layer used before the targets package
