@@ -1,6 +1,8 @@
 """A loopback emulator of the Alibaba Cloud OpenAPI (RPC style, signature V1) for the products this
 project deploys to: CDN (Cdn 2018-05-10), DCDN (dcdn 2018-01-15), API Gateway (CloudAPI 2016-07-14),
-the SSL Certificates Service (cas 2020-04-07) and Alibaba Cloud DNS (Alidns 2015-01-09). Parameters
+the SSL Certificates Service (cas 2020-04-07), Alibaba Cloud DNS (Alidns 2015-01-09), CLB (Slb 2014-05-15:
+server certificates, HTTPS listeners, domain extensions; seed with products.clb.ClbAdmin) and ALB
+(Alb 2020-06-16: listeners, additional certificates, asynchronous jobs; products.alb.AlbAdmin). Parameters
 may come in the URL query or the POST form body (both signed). Drive it with the real legacy SDK:
 
     from tests.aliyun_emulator import Emulator, EmulatorConfig

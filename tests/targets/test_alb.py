@@ -142,3 +142,36 @@ def test_parse_errors_name_the_value():
         with pytest.raises(ValueError) as e:
             targets.specs(alb=bad)
         assert repr(bad.split(",")[0]) in str(e.value) or bad in str(e.value)
+
+
+def test_the_wait_for_a_job_is_bounded(emulator_factory, monkeypatch):
+    e = emulator_factory(product_options={"alb": {"job_seconds": 30}})
+    AlbAdmin(e).add_listener("lsn-slow1")
+    monkeypatch.setattr(alb, "JOB_WAIT", 0.6)
+    client = make_client(e)
+    [r] = deployer.apply(deployer.plan(bundle(), "site", targets.specs(alb="lsn-slow1"), client), client)
+    assert r.status == "failed" and r.error_code == "JobTimeout" and "lsn-slow1" in r.reason
+
+
+def test_direct_mode_without_a_cas_reference_is_a_clear_failure(emu):
+    client = make_client(emu, upload="direct")
+    [r] = deployer.apply(deployer.plan(bundle(), "site", targets.specs(alb="lsn-default1"), client), client)
+    assert r.status == "failed" and r.error_code == "CasReferenceRequired"
+    assert not [c for c in emu.write_calls() if c.product == "Alb"]
+
+
+def test_cas_refuses_to_delete_a_certificate_a_listener_uses(emu):
+    from acme_aliyun.cloud.sdk import CloudError
+    client = make_client(emu)
+    cert_id = emu.add_cas_certificate(*make_cert(NAMES, 90), name="in-use")
+    emu.alb.alb.listeners["lsn-default1"].default_cert = "%d-cn-hangzhou" % cert_id
+    with pytest.raises(CloudError) as e:
+        client.call("cas", "DeleteUserCertificate", {"CertId": cert_id}, write=True, region="cn-hangzhou")
+    assert e.value.code == "CertificateInUse"
+
+
+def test_dry_run_plans_without_writing(emu):
+    client = make_client(emu)
+    plan = deployer.plan(bundle(), "site", targets.specs(alb="lsn-default1, lsn-sni1:additional"), client)
+    assert [r.status for r in deployer.apply(plan, client, dry_run=True)] == ["planned", "planned"]
+    assert emu.write_calls() == []

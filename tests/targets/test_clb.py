@@ -146,3 +146,22 @@ def test_parse():
     for bad in ("lb-1", "lb-1:http", "lb-1:70000", "lsn-1:443"):
         with pytest.raises(ValueError):
             targets.specs(clb=bad)
+
+
+def test_the_emulator_checks_the_signature_and_the_region(emu):
+    from acme_aliyun.cloud.sdk import CloudError
+    bad = make_client(emu, secret="wrong-secret")
+    with pytest.raises(CloudError) as e:
+        bad.call("clb", "DescribeServerCertificates", {}, write=False, region="cn-hangzhou")
+    assert e.value.code in ("SignatureDoesNotMatch", "InvalidAccessKeySecret")
+    with pytest.raises(CloudError) as e:
+        make_client(emu).call("clb", "DescribeLoadBalancerHTTPSListenerAttribute",
+                              {"LoadBalancerId": "lb-sh1", "ListenerPort": 443}, write=False, region="cn-hangzhou")
+    assert e.value.code == "InvalidLoadBalancerId.NotFound"
+
+
+def test_dry_run_plans_without_writing(emu):
+    client = make_client(emu)
+    plan = deployer.plan(bundle(), "site", targets.specs(clb="lb-web1:443, lb-web1:443:www.example.test"), client)
+    assert [r.status for r in deployer.apply(plan, client, dry_run=True)] == ["planned", "planned"]
+    assert emu.write_calls() == []
