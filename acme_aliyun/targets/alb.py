@@ -183,6 +183,7 @@ class AlbKind(TargetKind):
                           upload.name_for(self.name), upload.bundle)
 
     def _write_one(self, client: CloudClient, spec: TargetSpec, upload: Upload) -> None:
+        assert upload.ref is not None           # write() answers every spec with an error otherwise
         ident = global_id(upload.ref)
         if spec.scope != ADDITIONAL:
             self._job(client, spec, self.update_action, {"Certificates.1.CertificateId": ident})

@@ -231,7 +231,7 @@ class ClbKind(TargetKind):
                and not _is_this(item, upload, prints)]
         if found:
             return found, old
-        params = {"ServerCertificateName": name}
+        params: Dict[str, object] = {"ServerCertificateName": name}
         if upload.ref is not None:
             params.update(AliCloudCertificateId=upload.ref.cert_id, AliCloudCertificateName=upload.ref.name,
                           AliCloudCertificateRegionId=upload.ref.region)

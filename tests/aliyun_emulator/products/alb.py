@@ -28,11 +28,11 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 from ..errors import CATALOGUE, ApiError, invalid
 from ..state import utcnow
-from .base import Action, Product, iso_z
+from .base import Action, Context, Params, Product, iso_z
 
 KEY = "alb"
 OPTIONS = {"bare_id": False, "cas_in_use": True, "job_seconds": 0.3}
@@ -166,7 +166,7 @@ def _start_job(ctx, listener: AlbListener, api_name: str, apply: Callable[[], No
 
 # --- writes ---------------------------------------------------------------------------------------------
 
-def update_listener_attribute(ctx, params):
+def update_listener_attribute(ctx: Context, params: Params) -> dict:
     listener = _writable(ctx, params)
     certs = _cert_ids(ctx, params, 1) if params.get("Certificates.1.CertificateId") else None
 
@@ -176,7 +176,7 @@ def update_listener_attribute(ctx, params):
     return _start_job(ctx, listener, "UpdateListenerAttribute", apply)
 
 
-def associate_additional(ctx, params):
+def associate_additional(ctx: Context, params: Params) -> dict:
     listener = _writable(ctx, params)
     certs = _cert_ids(ctx, params, MAX_ADDITIONAL)
     if any(c in listener.additional for c in certs):
@@ -190,7 +190,7 @@ def associate_additional(ctx, params):
     return _start_job(ctx, listener, "AssociateAdditionalCertificatesWithListener", apply)
 
 
-def dissociate_additional(ctx, params):
+def dissociate_additional(ctx: Context, params: Params) -> dict:
     listener = _writable(ctx, params)
     certs = _cert_ids(ctx, params, MAX_DISSOCIATE)
     if any(c not in listener.additional for c in certs):
@@ -205,7 +205,7 @@ def dissociate_additional(ctx, params):
 
 # --- reads ----------------------------------------------------------------------------------------------
 
-def get_listener_attribute(ctx, params):
+def get_listener_attribute(ctx: Context, params: Params) -> dict:
     listener = _listener(ctx, params)
     return {"ListenerId": listener.listener_id, "ListenerProtocol": listener.protocol,
             "ListenerPort": listener.port, "ListenerStatus": listener.status, "LoadBalancerId": "alb-emulator",
@@ -215,7 +215,7 @@ def get_listener_attribute(ctx, params):
             "DefaultActions": [{"Type": "ForwardGroup"}]}
 
 
-def list_listener_certificates(ctx, params):
+def list_listener_certificates(ctx: Context, params: Params) -> dict:
     listener = _listener(ctx, params)
     size = params.integer("MaxResults", 20, minimum=1, maximum=100)
     start = params.integer("NextToken", 0, minimum=0)
@@ -234,7 +234,7 @@ def list_listener_certificates(ctx, params):
     return {"Certificates": shown, "TotalCount": len(items), "MaxResults": size, "NextToken": token}
 
 
-def list_asyn_jobs(ctx, params):
+def list_asyn_jobs(ctx: Context, params: Params) -> dict:
     alb = state_of(ctx.state)
     settle(alb)
     wanted = []
@@ -277,12 +277,13 @@ PRODUCT = Product(
 class AlbAdmin:
     """Seed and read ALB state of an Emulator: ``AlbAdmin(emu).add_listener("lsn-1")``."""
 
-    def __init__(self, emu):
+    def __init__(self, emu) -> None:
         self._state = emu._state
         self.alb = state_of(self._state)
         self.alb.cas_in_use = emu.config.option(KEY, "cas_in_use", OPTIONS)
 
-    def add_listener(self, listener_id, region="cn-hangzhou", protocol="HTTPS", default_cert="", additional=()):
+    def add_listener(self, listener_id: str, region: str = "cn-hangzhou", protocol: str = "HTTPS",
+                     default_cert: str = "", additional: Tuple[str, ...] = ()) -> AlbListener:
         """A listener; certificates by CAS global id (``"<CertId>-cn-hangzhou"``)."""
         with self._state.lock:
             lsn = AlbListener(listener_id, region, protocol, default_cert=default_cert,
@@ -290,7 +291,7 @@ class AlbAdmin:
             self.alb.listeners[listener_id] = lsn
         return lsn
 
-    def listener(self, listener_id) -> dict:
+    def listener(self, listener_id: str) -> dict:
         """default (global id), additional ({id: status}), status — after settling finished jobs."""
         with self._state.lock:
             settle(self.alb)

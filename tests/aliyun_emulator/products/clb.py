@@ -31,7 +31,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives import serialization
 from ..certs import CertProblem, UploadedCert, load_upload
 from ..errors import CATALOGUE, ApiError, invalid
 from ..state import epoch_ms, utcnow
-from .base import Action, Product, iso_z
+from .base import Action, Context, Params, Product, iso_z
 
 KEY = "clb"
 OPTIONS = {"check_domain": True, "cas_in_use": True, "fingerprint": "sha256", "refuse_expired": True}
@@ -118,7 +118,7 @@ def _opt(ctx, name):
     return ctx.config.option(KEY, name, OPTIONS)
 
 
-def region_of(params) -> str:
+def region_of(params: Params) -> str:
     return params.get("RegionId") or "cn-hangzhou"
 
 
@@ -157,7 +157,7 @@ def _check_covers(ctx, cert: ServerCert, domain: str) -> None:
 
 # --- server certificates ------------------------------------------------------------------------------
 
-def upload_server_certificate(ctx, params):
+def upload_server_certificate(ctx: Context, params: Params) -> dict:
     name = params.get("ServerCertificateName") or "cert-" + secrets.token_hex(4)
     if not _NAME.match(name):
         raise invalid("ServerCertificateName", "1-80 characters, starting with a letter: letters, digits, . _ -")
@@ -188,7 +188,7 @@ def _from_cas(ctx, params, ali_id):
     return stored.upload, (stored.cert_id, params.get("AliCloudCertificateName"), site)
 
 
-def _inline(ctx, params):
+def _inline(ctx: Context, params: Params) -> dict:
     cert_pem, key_pem = params.require("ServerCertificate"), params.require("PrivateKey")
     try:
         upload = load_upload(cert_pem, key_pem)
@@ -218,14 +218,14 @@ def _cert_item(ctx, cert: ServerCert) -> dict:
             "AliCloudCertificateName": cert.ali_name, "ResourceGroupId": "rg-emulator"}
 
 
-def describe_server_certificates(ctx, params):
+def describe_server_certificates(ctx: Context, params: Params) -> dict:
     wanted = params.get("ServerCertificateId")
     certs = [c for c in state_of(ctx.state).certs.values()
              if c.region == region_of(params) and (not wanted or c.cert_id == wanted)]
     return {"ServerCertificates": {"ServerCertificate": [_cert_item(ctx, c) for c in certs]}}
 
 
-def delete_server_certificate(ctx, params):
+def delete_server_certificate(ctx: Context, params: Params) -> dict:
     cert = _server_cert(ctx, params)
     for lb in state_of(ctx.state).lbs.values():
         for listener in lb.listeners.values():
@@ -243,7 +243,7 @@ def _ext_item(ext: DomainExt) -> dict:
     return {"DomainExtensionId": ext.ext_id, "Domain": ext.domain, "ServerCertificateId": ext.cert_id}
 
 
-def describe_https_listener(ctx, params):
+def describe_https_listener(ctx: Context, params: Params) -> dict:
     listener = _https_listener(ctx, params)
     return {"ListenerPort": listener.port, "ServerCertificateId": listener.cert_id, "CACertificateId": "",
             "Status": "running", "Bandwidth": -1, "Scheduler": "wrr", "StickySession": "off",
@@ -251,21 +251,21 @@ def describe_https_listener(ctx, params):
             "DomainExtensions": {"DomainExtension": [_ext_item(e) for e in listener.extensions.values()]}}
 
 
-def set_https_listener(ctx, params):
+def set_https_listener(ctx: Context, params: Params) -> dict:
     listener = _https_listener(ctx, params)
     if params.get("ServerCertificateId"):
         listener.cert_id = _server_cert(ctx, params).cert_id
     return {}
 
 
-def describe_domain_extensions(ctx, params):
+def describe_domain_extensions(ctx: Context, params: Params) -> dict:
     listener = _https_listener(ctx, params)
     wanted = params.get("DomainExtensionId")
     items = [_ext_item(e) for e in listener.extensions.values() if not wanted or e.ext_id == wanted]
     return {"DomainExtensions": {"DomainExtension": items}}
 
 
-def create_domain_extension(ctx, params):
+def create_domain_extension(ctx: Context, params: Params) -> dict:
     listener = _https_listener(ctx, params)
     domain = params.require("Domain").lower()
     cert = _server_cert(ctx, params)
@@ -277,7 +277,7 @@ def create_domain_extension(ctx, params):
     return {"DomainExtensionId": ext.ext_id, "ListenerPort": listener.port}
 
 
-def set_domain_extension(ctx, params):
+def set_domain_extension(ctx: Context, params: Params) -> dict:
     wanted = params.require("DomainExtensionId")
     for lb in state_of(ctx.state).lbs.values():
         for listener in lb.listeners.values():
@@ -319,13 +319,14 @@ PRODUCT = Product(
 class ClbAdmin:
     """Seed and read CLB state of an Emulator: ``ClbAdmin(emu).add_load_balancer("lb-1", ports=(443,))``."""
 
-    def __init__(self, emu):
+    def __init__(self, emu) -> None:
         self._emu = emu
         self._state = emu._state
         self.clb = state_of(self._state)
         self.clb.cas_in_use = emu.config.option(KEY, "cas_in_use", OPTIONS)
 
-    def add_load_balancer(self, lb_id, region="cn-hangzhou", https_ports=(443,), http_ports=()):
+    def add_load_balancer(self, lb_id: str, region: str = "cn-hangzhou", https_ports: Tuple[int, ...] = (443,),
+                          http_ports: Tuple[int, ...] = ()) -> LoadBalancer:
         """A load balancer with HTTPS listeners (no certificate yet) and HTTP listeners."""
         with self._state.lock:
             lb = LoadBalancer(lb_id, region)
@@ -334,7 +335,7 @@ class ClbAdmin:
             self.clb.lbs[lb_id] = lb
         return lb
 
-    def add_server_certificate(self, cert_pem, key_pem, name, region="cn-hangzhou"):
+    def add_server_certificate(self, cert_pem: str, key_pem: str, name: str, region: str = "cn-hangzhou") -> str:
         """An inline server certificate (someone else's); returns its id."""
         self._emu._keys.remember(key_pem)
         with self._state.lock:
@@ -343,7 +344,7 @@ class ClbAdmin:
             self.clb.certs[cert.cert_id] = cert
             return cert.cert_id
 
-    def bind(self, lb_id, port, cert_id, domain=None):
+    def bind(self, lb_id: str, port: int, cert_id: str, domain: Optional[str] = None) -> None:
         """Set a listener's default certificate, or a domain extension's (created when missing)."""
         with self._state.lock:
             listener = self.clb.lbs[lb_id].listeners[int(port)]
@@ -356,7 +357,7 @@ class ClbAdmin:
                 listener.extensions[ext.ext_id] = ext
             ext.cert_id = cert_id
 
-    def served(self, lb_id, port, domain=None) -> Optional[dict]:
+    def served(self, lb_id: str, port: int, domain: Optional[str] = None) -> Optional[dict]:
         """What a listener (or its domain extension) serves: cert_id, name, serial, not_after, ali_id, or None."""
         with self._state.lock:
             listener = self.clb.lbs[lb_id].listeners[int(port)]
@@ -368,7 +369,7 @@ class ClbAdmin:
             return {"cert_id": cert.cert_id, "name": cert.name, "serial": cert.upload.serial,
                     "not_after": cert.upload.not_after, "ali_id": cert.ali_id, "region": cert.region}
 
-    def server_certificates(self, region="cn-hangzhou"):
+    def server_certificates(self, region: str = "cn-hangzhou") -> List[dict]:
         """list of dicts: cert_id, name, serial, ali_id — the region's server certificates."""
         with self._state.lock:
             return [{"cert_id": c.cert_id, "name": c.name, "serial": c.upload.serial, "ali_id": c.ali_id}
