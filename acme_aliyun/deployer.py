@@ -163,19 +163,21 @@ def _decide(spec: TargetSpec, listed: Reading, bundle: CertBundle, name: str, cl
 
 
 def _uncovered(spec: TargetSpec, served: Optional[Served], bundle: CertBundle, force: bool) -> Optional[TargetResult]:
-    """Refused when the certificate misses a name the target needs: its configured domain, or (for a
-    target configured without one) a name of the certificate it serves now, which --force overrides."""
-    missing = [n for n in KINDS[spec.kind].names_to_cover(spec, served) if not bundle.covers(n)]
-    if not missing:
-        return None
-    if spec.domain:
+    """Refused when the certificate misses a name the target needs: one from its configuration (what
+    the kind asks for before reading anything), or one of the certificate it serves now (a target
+    configured without a domain), which --force overrides."""
+    kind = KINDS[spec.kind]
+    configured = kind.names_to_cover(spec, None)
+    hard = [n for n in configured if not bundle.covers(n)]
+    if hard:
         return TargetResult(spec.kind, spec.target, "refused", "the certificate (%s) does not cover %s"
-                            % (", ".join(bundle.names), spec.domain))
-    if force:
+                            % (", ".join(bundle.names), ", ".join(hard)))
+    soft = [n for n in kind.names_to_cover(spec, served) if n not in configured and not bundle.covers(n)]
+    if not soft or force:
         return None
     return TargetResult(spec.kind, spec.target, "refused", "the certificate (%s) does not cover %s, which it "
                         "serves now with %s; use --force to replace it" % (
-                            ", ".join(bundle.names), ", ".join(missing),
+                            ", ".join(bundle.names), ", ".join(soft),
                             (served.cert_name if served else None) or "another certificate"))
 
 
