@@ -7,6 +7,7 @@ still tells whether the certificate is ours.
 """
 
 import datetime
+import hashlib
 import itertools
 import re
 import threading
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, TypeVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from acme_aliyun import pki
 from acme_aliyun.cloud.sdk import CloudError
@@ -81,6 +83,8 @@ class Served:
     ssl_on: bool = True
     cert_id: Optional[int] = None      # the CAS certificate it references, when the read says
     cert_region: Optional[str] = None  # the CAS site region of that certificate, when the read says
+    fingerprint: Optional[str] = None  # hex SHA-1 or SHA-256 of the served certificate (DER), when the
+                                       # read gives a digest instead of the PEM (colons removed, lower case)
 
     @classmethod
     def from_pem(cls, pem: Optional[str], cert_name: Optional[str] = None,
@@ -103,6 +107,8 @@ class Served:
         """Same certificate: our exact CertName, the same serial, or name evidence + same expiry."""
         if self.empty:
             return False
+        if self.fingerprint:
+            return self.fingerprint in digests(bundle)
         if self.serial:
             return self.serial.lower() == bundle.serial.lower()
         if cert_name and self.cert_name == cert_name:
@@ -124,6 +130,12 @@ class Served:
         """Does the deployed certificate expire later than the bundle's (by more than a minute)?"""
         return (not self.empty and self.not_after is not None
                 and (self.not_after - bundle.not_after).total_seconds() > 60)
+
+
+def digests(bundle: CertBundle) -> "set[str]":
+    """The hex SHA-1 and SHA-256 of the certificate's DER (how products show a fingerprint)."""
+    der = bundle.cert.public_bytes(serialization.Encoding.DER)
+    return {hashlib.sha1(der).hexdigest(), hashlib.sha256(der).hexdigest()}  # noqa: S324 - a fingerprint
 
 
 DUPLICATE_CODES = ("Certificate.Duplicated", "CertificateContent.Duplicated", "CertNameAlreadyExists")
