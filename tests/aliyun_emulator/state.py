@@ -151,6 +151,7 @@ class State:
         self.zones = {}        # zone -> DnsZone
         self.certs = CertStore(self.new_id, names_per_site)   # CAS certificates and the name registry
         self.lag = ListingLag(listing_lag)                     # bulk listings that trail writes
+        self.extra = {}        # product code -> state a product module keeps itself (REST products)
 
     def resources_of(self, product_code):
         """The resources a product's writes change, for the listing lag (None: no listing lags)."""
@@ -164,6 +165,8 @@ class State:
                 if any(d is not None and d.cas_key == (stored.site, str(stored.cert_id))
                        for d in (domain.cert, domain.staging_cert)):
                     found.append(domain.name)
+        for extra in self.extra.values():          # products that keep their own state say what they serve
+            found += extra.serving(stored) if hasattr(extra, "serving") else []
         return found
 
     def new_id(self):

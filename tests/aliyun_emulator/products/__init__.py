@@ -1,7 +1,11 @@
-"""The emulated products, found by API Version, and ``route`` from (Action, Version) to an Action."""
+"""The emulated products: RPC ones found by API Version (``route`` from (Action, Version) to an Action),
+and REST ones (``REST``) that claim requests by method and path."""
 
 from ..errors import ApiError, missing
-from . import alidns, cas, cdn, cloudapi, dcdn
+from . import alidns, cas, cdn, cloudapi, dcdn, fc, oss
+
+# products addressed by method and path with their own signatures (see rest.py), tried before RPC routing
+REST = (oss.PRODUCT, fc.PRODUCT)
 
 PRODUCTS = {p.version: p for p in (cdn.PRODUCT, dcdn.PRODUCT, cloudapi.PRODUCT, alidns.PRODUCT, cas.PRODUCT)}
 
