@@ -57,8 +57,8 @@ class Product:
     qps: Mapping[str, float] = field(default_factory=dict)   # per action: documented or ASSUMED limits
     regional: bool = False                        # calls carry RegionId (the request's own region)
     ram: str = ""                                 # RAM service prefix of its actions ("cdn", "yundun-cert")
-    # RAM actions the service checks on the caller's behalf when we call it ("yundun-cert:…" for OSS
-    # attaching a CAS certificate): granted by the policy, never called by us
+    # RAM actions the service checks on the caller's behalf when we call it (a service that reads a
+    # CAS certificate we point it at): granted by the policy, never called by us
     ram_extra: Tuple[str, ...] = ()
 
 
@@ -312,10 +312,10 @@ class CloudClient:
         return self.run(product, action, write, lambda cred: self._once(product, action, params, ep, write, region, cred))
 
     def run(self, product: str, action: str, write: bool, send: Callable[[Any], T]) -> T:
-        """Pacing, counting and retries around one request of any shape (RPC, ROA, OSS).
+        """Pacing, counting and retries around one request of any shape (RPC, ROA, a product's own).
 
         send(credential) makes one attempt with the credential handed out for it and raises
-        CloudError on failure; transports that are not RPC (cloud.roa, cloud.oss) use this so
+        CloudError on failure; transports that are not RPC (cloud.roa and the others) use this so
         every product shares the same pacing, backoff and statistics.
         """
         deadline = time.monotonic() + self.retry_deadline

@@ -1,4 +1,4 @@
-"""Requests that are not RPC: products addressed by method and path (OSS, ROA APIs such as FC 3.0).
+"""Requests that are not RPC: products addressed by method and path (object storage, ROA APIs).
 
 Why a pipeline of its own: an RPC call names its Action and Version in the parameters and signs
 them as a query string; these products name the operation by method + path (+ sub-resources),
