@@ -1,4 +1,5 @@
-"""Deployment benchmark: one certificate to 200 CDN + 20 DCDN + 20 API Gateway domains.
+"""Deployment benchmark: one certificate to 200 CDN + 20 DCDN + 20 API Gateway domains,
+20 OSS bucket custom domains and 20 Function Compute custom domains.
 
 Run from the repository root with the venv python:
 
@@ -7,7 +8,8 @@ Run from the repository root with the venv python:
 Everything runs in this process against the loopback Alibaba Cloud emulator
 (tests/aliyun_emulator) with 50 ms latency per call and its default QPS limits
 enforced. One certificate (`*.bench.test` + `bench.test`, from testcerts) goes to
-200 CDN domains, 20 DCDN domains and 20 API Gateway custom domains (4 groups x 5).
+200 CDN domains, 20 DCDN domains and 20 API Gateway custom domains (4 groups x 5), 20 OSS
+custom domains (2 buckets x 10) and 20 FC custom domains.
 
 The emulator is strict (account-wide certificate names, identical content under a
 new name refused), so the certificate goes once to the SSL Certificates Service and
@@ -69,7 +71,10 @@ DCDN = ["d%02d.bench.test" % i for i in range(1, N_DCDN + 1)]
 GROUPS = {"%08x" % (0xbe7c0000 + g) + "0" * 24: ["g%da%d.bench.test" % (g, j) for j in range(1, PER_GROUP + 1)]
           for g in range(1, N_GROUPS + 1)}
 API = ["%s:%s" % (g, d) for g, ds in GROUPS.items() for d in ds]
-TARGETS = target_kinds.specs(cdn=CDN, dcdn=DCDN, apigateway=API)
+OSS = ["bench-files-%d:o%d%02d.bench.test" % (b, b, i) for b in (1, 2) for i in range(1, 11)]
+FC = ["f%02d.bench.test" % i for i in range(1, 21)]
+TARGETS = target_kinds.specs(cdn=CDN, dcdn=DCDN, apigateway=API, oss=OSS, fc=FC)
+N_ALL = N_CDN + N_DCDN + len(API) + len(OSS) + len(FC)
 
 
 def floor():
@@ -82,9 +87,12 @@ def floor():
     five round trips of LATENCY_MS each that no pacing can overlap.
     """
     from tests.aliyun_emulator.config import DEFAULT_QPS
+    from tests.aliyun_emulator.products import fc, oss
     writes = max(N_CDN / DEFAULT_QPS["SetCdnDomainSSLCertificate"],
                  N_DCDN / DEFAULT_QPS["SetDcdnDomainSSLCertificate"],
-                 len(API) / DEFAULT_QPS["SetDomainCertificate"])
+                 len(API) / DEFAULT_QPS["SetDomainCertificate"],
+                 len(OSS) / oss.PRODUCT.qps["PutCname"],                  # ASSUMED limits (bench/README.md)
+                 len(FC) / fc.PRODUCT.qps["UpdateCustomDomain"])
     return writes + 5 * LATENCY_MS / 1000.0
 
 
@@ -99,6 +107,11 @@ def new_emulator():
         emu.add_dcdn_domain(d)
     for g, ds in GROUPS.items():
         emu.add_api_group(g, ds)
+    from tests.aliyun_emulator.products import fc, oss
+    for b in (1, 2):
+        oss.add_bucket(emu, "bench-files-%d" % b, "cn-hangzhou", [t.split(":")[1] for t in OSS if "-%d:" % b in t])
+    for d in FC:
+        fc.add_custom_domain(emu, d)
     return emu
 
 
@@ -134,6 +147,9 @@ def served_problems(emu, serial):
     checks += [("dcdn", d, lambda d=d: emu.dcdn_state(d)) for d in DCDN]
     checks += [("apigateway", "%s:%s" % (g, d), lambda g=g, d=d: emu.apigw_domain_state(g, d))
                for g, ds in GROUPS.items() for d in ds]
+    from tests.aliyun_emulator.products import fc, oss
+    checks += [("oss", t, lambda t=t: oss.cname_state(emu, *t.split(":"))) for t in OSS]
+    checks += [("fc", d, lambda d=d: fc.domain_state(emu, d)) for d in FC]
     for kind, target, state in checks:
         st = state()
         if st.get("serial") != serial:
@@ -169,11 +185,31 @@ def run_baseline(fullchain, key, cert_name, serial):
             except CloudError as e:
                 failures += 1
                 phase.notes.append("%s: %s" % (write_params.get("DomainName"), e))
+        failures += naive_rest(client, fullchain, key, cert_name, int(cert_id), phase)
         phase.record(emu, client, time.perf_counter() - t0, failures)
         phase.problems = served_problems(emu, serial)
     finally:
         emu.stop()
     return phase
+
+
+def naive_rest(client, fullchain, key, cert_name, cert_id, phase):
+    """OSS and FC one domain at a time through the kinds (their calls are not RPC): write, then read."""
+    from acme_aliyun.targets.base import CasRef, Upload
+    upload = Upload(CertBundle.from_pems(fullchain, key), cert_name, CasRef(cert_id, cert_name, "cn-hangzhou"))
+    failures = 0
+    for kind_name in ("oss", "fc"):
+        kind = target_kinds.KINDS[kind_name]
+        for spec in TARGETS[kind_name]:
+            err = kind.write(client, [spec], upload)[spec]
+            try:
+                kind.read_one(client, spec)
+            except CloudError as e:
+                err = err or e
+            if err is not None:
+                failures += 1
+                phase.notes.append("%s: %s" % (spec.target, err))
+    return failures
 
 
 def run_tool(fullchain, key):
@@ -194,8 +230,8 @@ def run_tool(fullchain, key):
         bad = [r for r in results if r.status != "deployed"]
         first.record(emu, client, wall, len(bad))
         first.problems = ["%s %s: %s (%s) %s" % (r.kind, r.target, r.status, r.error_code, r.reason) for r in bad]
-        if len(results) != N_CDN + N_DCDN + len(API):
-            first.problems.append("%d results for %d targets" % (len(results), N_CDN + N_DCDN + len(API)))
+        if len(results) != N_ALL:
+            first.problems.append("%d results for %d targets" % (len(results), N_ALL))
         if plan.cert_name != unique_cert_name(CERT_BASE, bundle):
             first.problems.append("plan.cert_name %s is not the unique name" % plan.cert_name)
         first.problems += served_problems(emu, bundle.cert.serial_number)
@@ -263,7 +299,8 @@ def table(phases):
 def main():
     print("machine: %s, nproc %d, Python %s" % (platform.machine(), os.cpu_count() or 0, platform.python_version()))
     print("emulator: latency %d ms per call, default QPS limits enforced; targets: %d CDN + %d DCDN + %d API "
-          "Gateway (%d groups x %d)" % (LATENCY_MS, N_CDN, N_DCDN, len(API), N_GROUPS, PER_GROUP))
+          "Gateway (%d groups x %d) + %d OSS + %d FC" % (LATENCY_MS, N_CDN, N_DCDN, len(API), N_GROUPS, PER_GROUP,
+                                                        len(OSS), len(FC)))
     print("floor the QPS limits allow: %.2f s; first-run target 1.5 x floor = %.2f s" % (floor(), FIRST_TARGET_S))
     fullchain, key = make_cert(NAMES, 90)
     bundle = CertBundle.from_pems(fullchain, key)
