@@ -3,7 +3,7 @@
 Starts Pebble (the CA), pebble-challtestsrv (its DNS) and the Alibaba Cloud
 emulator, writes a demo acme.ini with two certificates — a wildcard one via
 dns-01 on the emulated Alibaba Cloud DNS and one via http-01 — deployed to CDN,
-DCDN and API Gateway, runs `acme-aliyun run` twice (the second run must change
+DCDN, API Gateway, an OSS bucket's custom domain and a Function Compute custom domain, runs `acme-aliyun run` twice (the second run must change
 nothing), shows what the "cloud" now serves, and stops what it started.
 """
 
@@ -41,6 +41,8 @@ def write_demo_ini(folder, pebble, emu):
         CDN = www.demo.test, img.demo.test, cdn.demo.test
         DCDN = static.demo.test
         APIGateway = {group}
+        OSS = demo-files:files.demo.test
+        FC = fn.demo.test
 
         [cert:shop]
         Domains = shop.example.test
@@ -83,6 +85,9 @@ def start_emulator(pebble, **config):
     emu.add_dcdn_domain("static.demo.test")
     emu.add_api_group(GROUP, ["api.demo.test", "open.demo.test"])
     emu.add_dns_zone("demo.test")
+    from tests.aliyun_emulator.products import fc, oss
+    oss.add_bucket(emu, "demo-files", "cn-hangzhou", ["files.demo.test"])
+    fc.add_custom_domain(emu, "fn.demo.test")
     return emu
 
 
@@ -104,6 +109,9 @@ def main(workdir=None):
         print("  DCDN %-22s %s" % ("static.demo.test", emu.dcdn_state("static.demo.test").get("cert_name")))
         for d in ("api.demo.test", "open.demo.test"):
             print("  API  %-22s %s" % (d, emu.apigw_domain_state(GROUP, d).get("cert_name")))
+        from tests.aliyun_emulator.products import fc, oss
+        print("  OSS  %-22s CAS %s" % ("files.demo.test", oss.cname_state(emu, "demo-files", "files.demo.test")["cert_id"]))
+        print("  FC   %-22s %s" % ("fn.demo.test", fc.domain_state(emu, "fn.demo.test")["certConfig"]["certName"]))
         leftover = [r for r in emu.dns_records("demo.test") if r["type"] == "TXT"]
         print("  Alidns TXT records left after dns-01: %d" % len(leftover))
         emu.reset_calls()

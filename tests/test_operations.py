@@ -109,7 +109,7 @@ def test_function_compute_handler_issues_deploys_then_reuses_nas_state(tmp_path,
         os.chmod(code, 0o755)
     assert first["ok"] is True, first
     [cert] = first["certificates"]
-    assert cert["action"] == "issued" and cert["counts"]["deployed"] == 6
+    assert cert["action"] == "issued" and cert["counts"]["deployed"] == 8       # 6 + the demo's OSS and FC domains
     assert (nas / "account.key").exists() and (nas / "certs" / "wildcard" / "fullchain.pem").exists()
     assert emu.apigw_domain_state(demo.GROUP, "api.demo.test")["cert_name"].startswith("wildcard-")
     orders = _orders(pebble)
@@ -117,7 +117,7 @@ def test_function_compute_handler_issues_deploys_then_reuses_nas_state(tmp_path,
     second = json.loads(fc.handler(event, _fc_context()))
     assert second["ok"] is True
     assert second["certificates"][0]["action"] == "unchanged"
-    assert second["certificates"][0]["counts"]["unchanged"] == 6
+    assert second["certificates"][0]["counts"]["unchanged"] == 8
     assert _orders(pebble) == orders and emu.write_calls() == []
     accounts = json.loads((nas / "accounts.json").read_text())
     assert len(accounts) == 1                                  # the same account, found again
@@ -150,7 +150,7 @@ def test_failing_target_triggers_the_webhook(ini, emu):
     failed = [t for t in cert["targets"] if t["status"] == "failed"]
     assert [t["target"] for t in failed] == ["img.demo.test"] and failed[0]["error_code"] == "InternalError"
     assert failed[0]["request_id"]
-    assert sum(1 for t in cert["targets"] if t["status"] == "deployed") == 5
+    assert sum(1 for t in cert["targets"] if t["status"] == "deployed") == 7       # 5 + the demo's OSS and FC domains
     assert demo.SECRET.encode() not in body and b"PRIVATE KEY" not in body
 
 
