@@ -6,8 +6,9 @@ sign headers with their own scheme and answer XML or JSON with their own error s
 RestProduct claims a request (``claims``), names the operation (``operation``: raises ApiError
 for one it does not know), checks the signature (``authenticate``), and renders answers and
 errors. The pipeline around it is the RPC one's: QPS window per operation ([assumed] limits in
-each product, EmulatorConfig.qps_limits overrides them), the configured latency, the handler
-under the state lock, and one CallRecord per request (names only; whether the URL path or query
+each product, EmulatorConfig.qps_limits overrides them), the random faults (emu.set_faults, by
+operation name: throttling, 5xx, reset, timeout, answered in the product's error shape), the
+configured latency, the handler under the state lock, and one CallRecord per request (names only; whether the URL path or query
 carried private-key material is decided here, as for RPC).
 """
 
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl, unquote
 
 from .calllog import CallRecord
 from .errors import ApiError, new_request_id
+from .faults import FAULT_CODES
 from .ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ class RestRequest:
 
 @dataclass
 class RestReply:
-    status: int
+    status: Optional[int]           # None: reset the connection instead of answering
     body: bytes = b""
     headers: Dict[str, str] = field(default_factory=dict)
 
@@ -60,8 +62,9 @@ class Operation:
 class RestPipeline:
     """Runs the claimed requests of the REST products; None from ``dispatch`` means "not ours"."""
 
-    def __init__(self, products, ctx, auth, config, calls, keys, stopping):
+    def __init__(self, products, ctx, auth, config, calls, keys, stopping, faults):
         self._products = products
+        self._faults = faults
         self._ctx, self._auth, self._config = ctx, auth, config
         self._calls, self._keys, self._stopping = calls, keys, stopping
         limits = {}
@@ -78,11 +81,15 @@ class RestPipeline:
         received = time.time()
         self._keys.remember(req.body.decode("utf-8", "replace"))
         op: Optional[Operation] = None
+        fault = None
         try:
             op = product.operation(req)
             req.key_id = product.authenticate(self._auth, req)
             if not self._limiter.admit(op.name):
                 raise ApiError(product.throttle_code)
+            fault = self._faults.draw(op.name)
+            if fault:
+                self._inject(fault)
             self._pause()
             with self._ctx.state.lock:
                 reply = op.handler(self._ctx, req)
@@ -91,22 +98,37 @@ class RestPipeline:
         except Exception:   # an emulator bug: answer like the cloud would, keep the traceback
             log.exception("emulator failed on %s %s", req.method, req.path)
             reply = product.error(ApiError("InternalError"), request_id, req)
+        except _Reset:
+            reply = RestReply(None)
         reply.headers.setdefault(product.request_id_header, request_id)
-        self._record(product, op, req, reply, request_id, received)
+        self._record(product, op, req, reply, request_id, received, fault)
         return reply
+
+    def _inject(self, kind):
+        if kind == "reset":
+            raise _Reset()
+        if kind == "timeout":
+            self._stopping.wait(self._config.timeout_sleep_s)
+            raise ApiError("ServiceUnavailable")
+        raise ApiError(FAULT_CODES[kind])
 
     def _pause(self):
         if self._config.latency_ms > 0:
             self._stopping.wait(self._config.latency_ms / 1000.0)
 
-    def _record(self, product, op, req, reply, request_id, received):
+    def _record(self, product, op, req, reply, request_id, received, fault):
         in_url = dict(req.query, **{"(path)": unquote(req.path)})
         self._calls.append(CallRecord(
             action=op.name if op else None, product=product.code, version=product.version,
-            http_status=reply.status, code=product.error_code(reply), request_id=request_id,
+            http_status=reply.status, code=product.error_code(reply) if reply.status else None, request_id=request_id,
+            fault=fault,
             write=bool(op and op.write), params_keys=tuple(sorted(req.query)), time=received,
             method=req.method, query_keys=tuple(sorted(req.query)), body_keys=product.body_keys(req),
             key_in_query=self._keys.leaks(in_url)))
+
+
+class _Reset(Exception):
+    """The "reset" fault: close the connection without answering."""
 
 
 def split_authorization(value: str, scheme: str) -> Tuple[bool, Dict[str, str]]:

@@ -67,7 +67,7 @@ class Dispatcher:
         self._ctx = Context(state, config, mirror)
         self._stopping = stopping
         self._inflight = InflightWrites()
-        self._rest = RestPipeline(REST, self._ctx, auth, config, calls, keys, stopping)
+        self._rest = RestPipeline(REST, self._ctx, auth, config, calls, keys, stopping, faults)
 
     def dispatch_rest(self, req):
         """A REST product's answer (rest.RestReply), or None when the request is an RPC call."""
@@ -199,7 +199,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         rest = self.server.dispatcher.dispatch_rest(RestRequest.build(self.command, self.path, self.headers, body))
         if rest is not None:
-            self._send(rest.status, rest.body, rest.headers)
+            if rest.status is None:
+                self._reset()
+            else:
+                self._send(rest.status, rest.body, rest.headers)
             return
         reply = self.server.dispatcher.dispatch(self.command, urlsplit(self.path).query, body,
                                                 self.headers.get("Content-Type"), self.headers.get("Host"))

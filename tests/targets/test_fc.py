@@ -148,3 +148,21 @@ def test_fc_endpoint_is_fcv3_by_region_and_overridable():
     assert endpoint_for(CloudSettings(), "fc", region="cn-shanghai", env={}).host == "fcv3.cn-shanghai.aliyuncs.com"
     custom = CloudSettings(endpoints={"fc": "1234.cn-hangzhou.fc.aliyuncs.com"})
     assert endpoint_for(custom, "fc", region="cn-hangzhou", env={}).host == "1234.cn-hangzhou.fc.aliyuncs.com"
+
+
+def test_faults_are_retried_and_every_domain_still_gets_the_certificate(emulator_factory):  # noqa: F811
+    e = emulator_factory(timeout_sleep_s=1.0)
+    domains = ["f%d.example.test" % i for i in range(6)]
+    for d in domains:
+        emu_fc.add_custom_domain(e, d, route_config=ROUTES)
+    client = make_client(e, read_timeout=0.5)
+    b = bundle()
+    e.set_faults(0.3, seed=3, actions=("ListCustomDomains", "GetCustomDomain", "UpdateCustomDomain"))
+    out = run(client, b, *domains)
+    e.set_faults(0.0)
+    assert {r.status for r in out.values()} == {"deployed"}, out
+    assert {c.fault for c in e.calls if c.fault} >= {"reset", "timeout"}
+    for d in domains:
+        state = emu_fc.domain_state(e, d)
+        assert state["serial"] == b.cert.serial_number and state["routeConfig"] == ROUTES
+    assert client.stats["retries"] > 0

@@ -175,3 +175,18 @@ def test_parse_refuses_bad_values():
     [spec] = kind.parse("cn-beijing/b1x:X.Example.Test", targets.base.ParseDefaults())
     assert (spec.target, spec.region, spec.scope, spec.domain) == ("cn-beijing/b1x:x.example.test", "cn-beijing",
                                                                    "b1x", "x.example.test")
+
+
+def test_faults_are_retried_and_every_domain_still_gets_the_certificate(emulator_factory):  # noqa: F811
+    e = emulator_factory(timeout_sleep_s=1.0)
+    domains = ["o%d.example.test" % i for i in range(6)]
+    emu_oss.add_bucket(e, "site-files", "cn-hangzhou", domains)
+    client = make_client(e, read_timeout=0.5)
+    b = bundle()
+    e.set_faults(0.3, seed=3, actions=("ListCname", "PutCname"))
+    out = run(client, b, *["site-files:" + d for d in domains])
+    e.set_faults(0.0)
+    assert {r.status for r in out.values()} == {"deployed"}, out
+    assert {c.fault for c in e.calls if c.fault} >= {"reset", "timeout"}
+    assert all(emu_oss.cname_state(e, "site-files", d)["serial"] == b.cert.serial_number for d in domains)
+    assert client.stats["retries"] > 0

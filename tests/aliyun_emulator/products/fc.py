@@ -37,7 +37,8 @@ UPDATABLE = ("authConfig", "certConfig", "corsConfig", "protocol", "routeConfig"
 PROTOCOLS = ("HTTP", "HTTPS", "HTTP,HTTPS")
 STATUS = {"DomainNameNotFound": 404, "InvalidArgument": 400, "SignatureDoesNotMatch": 403,
           "IncompleteSignature": 400, "InvalidVersion": 400, "InvalidAction.NotFound": 404,
-          "InvalidTimeStamp.Expired": 400, "SignatureNonceUsed": 400, "Throttling": 429, "InternalError": 500}
+          "InvalidTimeStamp.Expired": 400, "SignatureNonceUsed": 400, "Throttling": 429, "InternalError": 500,
+          "ServiceUnavailable": 503}
 
 
 class FcState:
