@@ -3,7 +3,8 @@
 Starts Pebble (the CA), pebble-challtestsrv (its DNS) and the Alibaba Cloud
 emulator, writes a demo acme.ini with two certificates — a wildcard one via
 dns-01 on the emulated Alibaba Cloud DNS and one via http-01 — deployed to CDN,
-DCDN, API Gateway, an OSS bucket's custom domain and a Function Compute custom domain, runs `acme-aliyun run` twice (the second run must change
+DCDN, API Gateway, an OSS bucket's custom domain and a Function Compute custom domain,
+runs `acme-aliyun run` twice (the second run must change
 nothing), shows what the "cloud" now serves, and stops what it started.
 """
 
@@ -110,7 +111,8 @@ def main(workdir=None):
         for d in ("api.demo.test", "open.demo.test"):
             print("  API  %-22s %s" % (d, emu.apigw_domain_state(GROUP, d).get("cert_name")))
         from tests.aliyun_emulator.products import fc, oss
-        print("  OSS  %-22s CAS %s" % ("files.demo.test", oss.cname_state(emu, "demo-files", "files.demo.test")["cert_id"]))
+        oss_id = oss.cname_state(emu, "demo-files", "files.demo.test")["cert_id"]
+        print("  OSS  %-22s CAS %s" % ("files.demo.test", oss_id))
         print("  FC   %-22s %s" % ("fn.demo.test", fc.domain_state(emu, "fn.demo.test")["certConfig"]["certName"]))
         leftover = [r for r in emu.dns_records("demo.test") if r["type"] == "TXT"]
         print("  Alidns TXT records left after dns-01: %d" % len(leftover))

@@ -8,8 +8,8 @@ for one it does not know), checks the signature (``authenticate``), and renders 
 errors. The pipeline around it is the RPC one's: QPS window per operation ([assumed] limits in
 each product, EmulatorConfig.qps_limits overrides them), the random faults (emu.set_faults, by
 operation name: throttling, 5xx, reset, timeout, answered in the product's error shape), the
-configured latency, the handler under the state lock, and one CallRecord per request (names only; whether the URL path or query
-carried private-key material is decided here, as for RPC).
+configured latency, the handler under the state lock, and one CallRecord per request (names only;
+whether the URL path or query carried private-key material is decided here, as for RPC).
 """
 
 import logging
@@ -120,7 +120,8 @@ class RestPipeline:
         in_url = dict(req.query, **{"(path)": unquote(req.path)})
         self._calls.append(CallRecord(
             action=op.name if op else None, product=product.code, version=product.version,
-            http_status=reply.status, code=product.error_code(reply) if reply.status else None, request_id=request_id,
+            http_status=reply.status, code=product.error_code(reply) if reply.status else None,
+            request_id=request_id,
             fault=fault,
             write=bool(op and op.write), params_keys=tuple(sorted(req.query)), time=received,
             method=req.method, query_keys=tuple(sorted(req.query)), body_keys=product.body_keys(req),

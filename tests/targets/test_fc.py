@@ -166,3 +166,13 @@ def test_faults_are_retried_and_every_domain_still_gets_the_certificate(emulator
         state = emu_fc.domain_state(e, d)
         assert state["serial"] == b.cert.serial_number and state["routeConfig"] == ROUTES
     assert client.stats["retries"] > 0
+
+
+def test_sts_credentials_sign_with_their_token(emu):
+    emu.add_sts_credentials("STS.tmpkey", "tmp-secret", "token-123")
+    client = make_client(emu, key_id="STS.tmpkey", secret="tmp-secret", token="token-123")
+    b = bundle()
+    assert run(client, b, "api.example.test")["api.example.test"].status == "deployed"
+    wrong = make_client(emu, key_id="STS.tmpkey", secret="tmp-secret", token="token-999")
+    [r] = run(wrong, b, "api.example.test").values()
+    assert r.status == "failed" and r.error_code.startswith("InvalidSecurityToken")

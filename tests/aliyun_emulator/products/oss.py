@@ -87,7 +87,8 @@ class OssState:
     def serving(self, stored):
         """Custom domains whose certificate is the CAS entry ``stored`` (CAS refuses deleting it)."""
         ident = "%d-%s" % (stored.cert_id, stored.site)
-        return [c.domain for b in self.buckets.values() for c in b.cnames.values() if c.cert and c.cert.cert_id == ident]
+        return [c.domain for b in self.buckets.values() for c in b.cnames.values()
+                if c.cert and c.cert.cert_id == ident]
 
 
 def _state(ctx_state) -> OssState:
