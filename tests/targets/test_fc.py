@@ -176,3 +176,12 @@ def test_sts_credentials_sign_with_their_token(emu):
     wrong = make_client(emu, key_id="STS.tmpkey", secret="tmp-secret", token="token-999")
     [r] = run(wrong, b, "api.example.test").values()
     assert r.status == "failed" and r.error_code.startswith("InvalidSecurityToken")
+
+
+def test_a_wildcard_custom_domain_is_addressed_percent_encoded(emu):
+    emu_fc.add_custom_domain(emu, "*.example.test")
+    client = make_client(emu)
+    b = bundle()
+    assert run(client, b, "*.example.test")["*.example.test"].status == "deployed"
+    assert emu_fc.domain_state(emu, "*.example.test")["serial"] == b.cert.serial_number
+    assert run(client, b, "*.example.test")["*.example.test"].status == "unchanged"
