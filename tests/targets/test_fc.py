@@ -185,3 +185,11 @@ def test_a_wildcard_custom_domain_is_addressed_percent_encoded(emu):
     assert run(client, b, "*.example.test")["*.example.test"].status == "deployed"
     assert emu_fc.domain_state(emu, "*.example.test")["serial"] == b.cert.serial_number
     assert run(client, b, "*.example.test")["*.example.test"].status == "unchanged"
+
+
+def test_the_standalone_emulator_config_seeds_custom_domains():
+    from tests.aliyun_emulator.__main__ import build
+
+    emu = build({"accounts": {"testak": "testsecret"},
+                 "fc_custom_domains": [{"domain": "seeded.example.test", "protocol": "HTTP"}]})
+    assert emu_fc.domain_state(emu, "seeded.example.test")["protocol"] == "HTTP"

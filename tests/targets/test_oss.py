@@ -201,3 +201,11 @@ def test_sts_credentials_sign_with_their_token(emu):
     wrong = make_client(emu, key_id="STS.tmpkey", secret="tmp-secret", token="token-999")
     [r] = run(wrong, b, FILES).values()
     assert (r.status, r.error_code) == ("failed", "InvalidSecurityToken")
+
+
+def test_the_standalone_emulator_config_seeds_buckets():
+    from tests.aliyun_emulator.__main__ import build
+
+    emu = build({"accounts": {"testak": "testsecret"},
+                 "oss_buckets": [{"name": "seeded-bucket", "region": "cn-beijing", "domains": ["a.example.test"]}]})
+    assert emu_oss.cname_state(emu, "seeded-bucket", "a.example.test")["cert_id"] is None

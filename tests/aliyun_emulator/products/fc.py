@@ -289,6 +289,7 @@ class _Product:
     request_id_header = "x-acs-request-id"
     throttle_code = "Throttling.User"
     qps = {"ListCustomDomains": 10, "GetCustomDomain": 10, "UpdateCustomDomain": 10}   # [assumed]
+    seeds = {"fc_custom_domains": add_custom_domain}   # standalone config: [{"domain", "region", ...}]
 
     claims = staticmethod(claims)
     operation = staticmethod(operation)

@@ -376,6 +376,7 @@ class _Product:
     request_id_header = "x-oss-request-id"
     throttle_code = "Throttling.User"
     qps = {"ListCname": 10, "PutCname": 10}      # [assumed]: no documented figure
+    seeds = {"oss_buckets": add_bucket}          # standalone config: [{"name", "region", "domains"}]
 
     claims = staticmethod(claims)
     operation = staticmethod(operation)
