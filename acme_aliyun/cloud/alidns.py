@@ -191,4 +191,3 @@ class AlidnsSolver(Solver):
                 server, fqdn, _ = pending[0]
                 raise SolverError("TXT %s not visible at %s:%d after %.0fs" % (fqdn, server[0], server[1], timeout))
             time.sleep(min(2.0, max(0.1, deadline - time.monotonic())))
-

@@ -135,7 +135,7 @@ class EmulatorConfig:
     def page_size_max(self, action):
         return (self.page_size_limits or {}).get(action, DEFAULT_PAGE_SIZE_MAX[action])
 
-    def capped(self, size):
+    def capped(self, size: int) -> int:
         """The page size a listing answers with: ``size``, or page_size_cap when that is smaller."""
         return min(size, self.page_size_cap) if self.page_size_cap else size
 

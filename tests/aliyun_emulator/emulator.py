@@ -2,6 +2,7 @@
 call log and the stored state."""
 
 import threading
+from typing import List, Optional
 
 from .auth import Authenticator
 from .calllog import CallLog
@@ -109,7 +110,7 @@ class Emulator:
                 entry.ssl = "on"
             store[domain] = entry
 
-    def add_cas_certificate(self, cert_pem, key_pem, name, site="cn-hangzhou"):
+    def add_cas_certificate(self, cert_pem: str, key_pem: str, name: str, site: str = "cn-hangzhou") -> int:
         """A certificate already in the SSL Certificates Service (uploaded by someone else); returns its
         CertId. Seeding skips the content check; a name taken by another certificate is a ValueError."""
         if site not in SITES:
@@ -181,7 +182,7 @@ class Emulator:
         with self._state.lock:
             return self._state.api_groups[group_id].domains[domain.lower()].snapshot(group_id)
 
-    def cas_certificates(self, site=None):
+    def cas_certificates(self, site: Optional[str] = None) -> List[dict]:
         """list of dicts (oldest first): cert_id, name, site, source ("cas", "cdn", "dcdn", "seed"),
         resource_id, cert_pem, key_pem, serial, fingerprint, not_before, not_after, common_name, dns_names,
         created_at. site: "cn-hangzhou", "ap-southeast-1" or None for both."""

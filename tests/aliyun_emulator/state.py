@@ -10,10 +10,10 @@ import datetime
 import itertools
 import threading
 from dataclasses import dataclass, field
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from .certs import UploadedCert
-from .certstore import CertStore
+from .certstore import CertStore, StoredCert
 from .lag import ListingLag
 
 
@@ -21,7 +21,7 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
-def accelerated_name(domain):
+def accelerated_name(domain: str) -> str:
     """How CDN/DCDN store an accelerated domain: lower case, a wildcard as ``.example.test`` (for seeding
     and test reads; API calls get no such mapping, so ``*.example.test`` there is not found)."""
     domain = domain.lower().rstrip(".")
@@ -153,11 +153,11 @@ class State:
         self.lag = ListingLag(listing_lag)                     # bulk listings that trail writes
         self.extra = {}        # product code -> state a product module keeps itself (REST products)
 
-    def resources_of(self, product_code):
+    def resources_of(self, product_code: str) -> Optional[dict]:
         """The resources a product's writes change, for the listing lag (None: no listing lags)."""
         return {"Cdn": self.cdn, "dcdn": self.dcdn, "CloudAPI": self.api_groups}.get(product_code)
 
-    def serving(self, stored):
+    def serving(self, stored: StoredCert) -> List[str]:
         """The CDN/DCDN domains (production or staging) whose certificate is the CAS entry ``stored``."""
         found = []
         for store in (self.cdn, self.dcdn):

@@ -219,8 +219,13 @@ def test_batch_force_set_replaces_a_named_certificate(cdn, client):
     pem2, key2 = make_cert([D1])
     batch(client, cdn, [D1], pem1, key1, "named")
     assert error_of(batch, client, cdn, [D1], pem2, key2, "named") == (400, "Certificate.Duplicated")
+    single = req(SetCdnDomainSSLCertificateRequest, DomainName=D1, SSLProtocol="on", SSLPub=pem2, SSLPri=key2,
+                 CertName="named")
+    single.add_query_param("ForceSet", "1")                   # the single-domain call has no ForceSet
+    assert error_of(call, client, cdn, single) == (400, "Certificate.Duplicated")
     batch(client, cdn, [D1], pem2, key2, "named", ForceSet="1")
     assert cdn.cdn_state(D1)["cert_pem"] == pem2
+    assert [c["name"] for c in cdn.cas_certificates()] == ["named"]     # replaced, not added
 
 
 def test_https_domain_list(cdn, client):

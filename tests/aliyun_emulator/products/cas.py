@@ -22,15 +22,16 @@ Behaviour the reference leaves UNCONFIRMED, with the emulator's (stricter) defau
 
 import datetime
 import hashlib
+from typing import Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from ..certs import CertProblem, load_upload
+from ..certs import CertProblem, UploadedCert, load_upload
 from ..certstore import SITES
 from ..errors import ApiError, invalid
 from ..state import epoch_ms
-from .base import Action, Product
+from .base import Action, Context, Params, Product
 
 MAX_NAME = 63
 ORDER_TYPES = ("CPACK", "BUY", "UPLOAD", "CERT")
@@ -38,7 +39,7 @@ STATUSES = ("PAYED", "CHECKING", "CHECKED_FAIL", "ISSUED", "WILLEXPIRED", "EXPIR
 WILL_EXPIRE = datetime.timedelta(days=30)
 
 
-def site_of(params) -> str:
+def site_of(params: Params) -> str:
     """The CAS site region a call addresses (see the module note)."""
     if params.host.lower().startswith("cas.ap-southeast-1.") or params.get("RegionId") == SITES[1]:
         return SITES[1]
@@ -49,7 +50,7 @@ def _code(ctx, check):
     return ctx.config.cert_code("cas", check)
 
 
-def upload_user_certificate(ctx, params):
+def upload_user_certificate(ctx: Context, params: Params) -> dict:
     name = params.require("Name")
     if len(name) > MAX_NAME:
         raise invalid("Name", "It must be at most %d characters." % MAX_NAME)
@@ -66,7 +67,7 @@ def upload_user_certificate(ctx, params):
     return {"CertId": stored.cert_id, "ResourceId": stored.resource_id}
 
 
-def status_of(upload, now=None) -> str:
+def status_of(upload: UploadedCert, now: Optional[datetime.datetime] = None) -> str:
     """ISSUED, WILLEXPIRED (ends within 30 days) or EXPIRED."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     if upload.expired(now):
@@ -108,7 +109,7 @@ def _matches(stored, keyword):
     return any(keyword in text for text in haystack)
 
 
-def list_user_certificate_order(ctx, params):
+def list_user_certificate_order(ctx: Context, params: Params) -> dict:
     order_type = params.get("OrderType", "CPACK")
     if order_type not in ORDER_TYPES:
         raise invalid("OrderType")
@@ -144,7 +145,7 @@ def _cert_filter(params):
     return value == "true"
 
 
-def get_user_certificate_detail(ctx, params):
+def get_user_certificate_detail(ctx: Context, params: Params) -> dict:
     stored = _stored(ctx, params)
     u = stored.upload
     out = {"Id": stored.cert_id, "Common": u.common_name, "CertSha2": u.fingerprint,
@@ -157,7 +158,7 @@ def get_user_certificate_detail(ctx, params):
     return out
 
 
-def delete_user_certificate(ctx, params):
+def delete_user_certificate(ctx: Context, params: Params) -> dict:
     stored = _stored(ctx, params)
     if ctx.config.cas_refuse_delete_in_use and ctx.state.serving(stored):
         raise ApiError("CertificateInUse")
@@ -165,12 +166,17 @@ def delete_user_certificate(ctx, params):
     return {}
 
 
+def _no_targets(state, params):
+    """CAS writes address no domain (fail_domain does not apply to them)."""
+    return ()
+
+
 PRODUCT = Product(
     code="cas", version="2020-04-07", host="cas.aliyuncs.com", dotted_missing=False,
     actions={a.name: a for a in (
-        Action("UploadUserCertificate", upload_user_certificate, write=True, targets=lambda s, p: ()),
+        Action("UploadUserCertificate", upload_user_certificate, write=True, targets=_no_targets),
         Action("ListUserCertificateOrder", list_user_certificate_order),
         Action("GetUserCertificateDetail", get_user_certificate_detail),
-        Action("DeleteUserCertificate", delete_user_certificate, write=True, targets=lambda s, p: ()),
+        Action("DeleteUserCertificate", delete_user_certificate, write=True, targets=_no_targets),
     )},
 )

@@ -15,10 +15,10 @@ import uuid
 from ..certs import CertProblem, load_upload
 from ..errors import ApiError
 from ..state import epoch_ms
-from .base import Action, Product, iso_z
+from .base import Action, Params, Product, iso_z
 
 
-def region_of(params):
+def region_of(params: Params) -> str:
     """The region a call addresses: RegionId, else the region named by an apigateway.<region>.… Host,
     else cn-hangzhou (the SDK's default region)."""
     host = params.host.lower().split(":")[0]

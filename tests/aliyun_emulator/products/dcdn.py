@@ -4,7 +4,7 @@ certificate-name registry are shared with CDN and CAS (certdeploy, certstore).""
 
 from ..errors import invalid, missing
 from . import certdeploy
-from .base import Action, Product, iso_z
+from .base import Action, Context, Params, Product, iso_z
 
 
 def set_ssl_certificate(ctx, params):
@@ -14,7 +14,7 @@ def set_ssl_certificate(ctx, params):
     return {}
 
 
-def batch_set_certificate(ctx, params):
+def batch_set_certificate(ctx: Context, params: Params) -> dict:
     """BatchSetDcdnDomainCertificate: like the CDN batch call, but without ForceSet (the SDK class has no
     such parameter; one sent anyway is ignored, so a reused name is refused)."""
     names = certdeploy.domain_targets(ctx.state, params)
