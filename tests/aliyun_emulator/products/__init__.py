@@ -1,13 +1,19 @@
 """The emulated products: RPC ones found by API Version (``route`` from (Action, Version) to an Action),
 and REST ones (``REST``) that claim requests by method and path."""
 
+from ..config import DEFAULT_QPS
 from ..errors import ApiError, missing
-from . import alidns, cas, cdn, cloudapi, dcdn, fc, oss
+from . import alidns, cas, cdn, cloudapi, dcdn, fc, oss, waf
 
 # products addressed by method and path with their own signatures (see rest.py), tried before RPC routing
 REST = (oss.PRODUCT, fc.PRODUCT)
 
-PRODUCTS = {p.version: p for p in (cdn.PRODUCT, dcdn.PRODUCT, cloudapi.PRODUCT, alidns.PRODUCT, cas.PRODUCT)}
+PRODUCTS = {p.version: p for p in (cdn.PRODUCT, dcdn.PRODUCT, cloudapi.PRODUCT, alidns.PRODUCT, cas.PRODUCT, waf.PRODUCT)}
+
+
+for _product in PRODUCTS.values():     # products that declare their own QPS limits (see base.Product.qps)
+    for _action, _limit in _product.qps.items():
+        DEFAULT_QPS.setdefault(_action, _limit)
 
 
 def route(action, version):
