@@ -3,7 +3,9 @@
 Served is the common shape of a target's current certificate. The CertName we
 upload under encodes the certificate's expiry date and serial prefix
 (<name>-<yyyymmdd>-<serial[:8]>), so a read that returns only a name and a date
-still tells whether the certificate is ours.
+still tells whether the certificate is ours. A read that returns a digest of the
+certificate instead (a fingerprint, with no PEM and no name of ours) is judged by
+that digest.
 """
 
 import datetime
