@@ -13,7 +13,12 @@ from acme_aliyun.cloud import sdk
 from acme_aliyun.targets import apigateway, cas, cdn, dcdn, fc, oss, waf
 from acme_aliyun.targets.base import ParseDefaults, TargetKind, TargetSpec
 
-KINDS: Dict[str, TargetKind] = {kind.name: kind for kind in (cdn.KIND, dcdn.KIND, apigateway.KIND, oss.KIND, fc.KIND, waf.KIND)}
+KINDS: Dict[str, TargetKind] = {kind.name: kind for kind in (
+    cdn.KIND, dcdn.KIND, apigateway.KIND,
+    oss.KIND,
+    fc.KIND,
+    waf.KIND,
+)}
 
 for _kind in KINDS.values():
     sdk.register(_kind.facts)

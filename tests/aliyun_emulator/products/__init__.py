@@ -8,7 +8,8 @@ from . import alidns, cas, cdn, cloudapi, dcdn, fc, oss, waf
 # products addressed by method and path with their own signatures (see rest.py), tried before RPC routing
 REST = (oss.PRODUCT, fc.PRODUCT)
 
-PRODUCTS = {p.version: p for p in (cdn.PRODUCT, dcdn.PRODUCT, cloudapi.PRODUCT, alidns.PRODUCT, cas.PRODUCT, waf.PRODUCT)}
+PRODUCTS = {p.version: p for p in (cdn.PRODUCT, dcdn.PRODUCT, cloudapi.PRODUCT, alidns.PRODUCT, cas.PRODUCT,
+                                    waf.PRODUCT)}
 
 
 for _product in PRODUCTS.values():     # products that declare their own QPS limits (see base.Product.qps)
