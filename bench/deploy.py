@@ -1,5 +1,5 @@
-"""Deployment benchmark: one certificate to 200 CDN + 20 DCDN + 20 API Gateway domains, 20 CLB listeners
-and 20 ALB listeners.
+"""Deployment benchmark: one certificate to 200 CDN + 20 DCDN + 20 API Gateway domains, 20 CLB listeners,
+20 ALB listeners, 20 OSS bucket custom domains, 20 Function Compute custom domains and 20 WAF 3.0 domains.
 
 Run from the repository root with the venv python:
 
@@ -9,8 +9,9 @@ Everything runs in this process against the loopback Alibaba Cloud emulator
 (tests/aliyun_emulator) with 50 ms latency per call and its default QPS limits
 enforced. One certificate (`*.bench.test` + `bench.test`, from testcerts) goes to
 200 CDN domains, 20 DCDN domains and 20 API Gateway custom domains (4 groups x 5), 20 CLB
-HTTPS listeners (default certificate) and 20 ALB listeners (default certificate; their
-jobs run JOB_SECONDS).
+HTTPS listeners (default certificate), 20 ALB listeners (default certificate; their
+jobs run JOB_SECONDS), 20 OSS custom domains (2 buckets x 10), 20 FC custom domains and
+20 WAF 3.0 domains.
 
 The emulator is strict (account-wide certificate names, identical content under a
 new name refused), so the certificate goes once to the SSL Certificates Service and
@@ -68,6 +69,7 @@ AK, SECRET = "LTAIbench000000000000000", "bench-secret-not-real-000000000"
 LATENCY_MS = 50
 N_CDN, N_DCDN, N_GROUPS, PER_GROUP = 200, 20, 4, 5
 N_CLB, N_ALB, JOB_SECONDS = 20, 20, 0.3
+N_WAF = 20
 CERT_BASE = "bench"
 NAMES = ["*.bench.test", "bench.test"]
 SECOND_TARGET_S = 1.0
@@ -79,8 +81,11 @@ GROUPS = {"%08x" % (0xbe7c0000 + g) + "0" * 24: ["g%da%d.bench.test" % (g, j) fo
 API = ["%s:%s" % (g, d) for g, ds in GROUPS.items() for d in ds]
 CLB = ["lb-bench%02d:443" % i for i in range(1, N_CLB + 1)]
 ALB = ["lsn-bench%02d" % i for i in range(1, N_ALB + 1)]
-TARGETS = target_kinds.specs(cdn=CDN, dcdn=DCDN, apigateway=API, clb=CLB, alb=ALB)
-N_TARGETS = N_CDN + N_DCDN + len(API) + N_CLB + N_ALB
+OSS = ["bench-files-%d:o%d%02d.bench.test" % (b, b, i) for b in (1, 2) for i in range(1, 11)]
+FC = ["f%02d.bench.test" % i for i in range(1, 21)]
+WAF = ["w%02d.bench.test" % i for i in range(1, N_WAF + 1)]
+TARGETS = target_kinds.specs(cdn=CDN, dcdn=DCDN, apigateway=API, clb=CLB, alb=ALB, oss=OSS, fc=FC, waf=WAF)
+N_TARGETS = N_CDN + N_DCDN + len(API) + N_CLB + N_ALB + len(OSS) + len(FC) + N_WAF
 
 
 def floor():
@@ -90,24 +95,37 @@ def floor():
     limit bound the run: 200 SetCdnDomainSSLCertificate at 30/s (CAS references go through
     the single-domain call). Before them, in sequence: the bulk listings (plan), the CAS
     listing and upload; after them the confirming listings and the CAS clean-up listing:
-    five round trips of LATENCY_MS each that no pacing can overlap. CLB and ALB listeners have
-    no bulk listing: one read per listener in the plan and again to confirm (second_floor()
-    each), and their writes (20 at the ASSUMED 5/s) end with one ALB job of JOB_SECONDS.
+    five round trips of LATENCY_MS each that no pacing can overlap. CLB and ALB listeners and WAF
+    domains have no bulk listing: one read per target in the plan and again to confirm (side by
+    side, the slowest bounds each pass; WAF asks for its instance once per client first), and the
+    listener writes (20 at the ASSUMED 5/s) end with one ALB job of JOB_SECONDS.
     """
     from tests.aliyun_emulator.config import DEFAULT_QPS
+    from tests.aliyun_emulator.products import fc, oss
     writes = max(N_CDN / DEFAULT_QPS["SetCdnDomainSSLCertificate"],
                  N_DCDN / DEFAULT_QPS["SetDcdnDomainSSLCertificate"],
                  len(API) / DEFAULT_QPS["SetDomainCertificate"],
                  N_CLB / PRODUCT_QPS["SetLoadBalancerHTTPSListenerAttribute"],
-                 N_ALB / PRODUCT_QPS["UpdateListenerAttribute"] + JOB_SECONDS)
-    return writes + 2 * second_floor() + 5 * LATENCY_MS / 1000.0
+                 N_ALB / PRODUCT_QPS["UpdateListenerAttribute"] + JOB_SECONDS,
+                 len(OSS) / oss.PRODUCT.qps["PutCname"],                  # ASSUMED limits (bench/README.md)
+                 len(FC) / fc.PRODUCT.qps["UpdateCustomDomain"],
+                 N_WAF / PRODUCT_QPS["ModifyDomainCert"])
+    return writes + one_by_one_reads(False) + one_by_one_reads(True) + 5 * LATENCY_MS / 1000.0
+
+
+def one_by_one_reads(waf_instance_known):
+    """The least time one read of every target without a bulk listing takes at the ASSUMED read
+    limits (CLB, ALB and WAF side by side), plus one round trip; WAF's instance lookup adds one
+    round trip to its branch unless the client already knows it."""
+    instance = 0.0 if waf_instance_known else LATENCY_MS / 1000.0
+    return max(N_CLB / PRODUCT_QPS["DescribeLoadBalancerHTTPSListenerAttribute"],
+               N_ALB / PRODUCT_QPS["GetListenerAttribute"],
+               instance + N_WAF / PRODUCT_QPS["DescribeDomainDetail"]) + LATENCY_MS / 1000.0
 
 
 def second_floor():
-    """The least time one read of every listener takes at the ASSUMED read limits (CLB and ALB
-    side by side), plus one round trip."""
-    return max(N_CLB / PRODUCT_QPS["DescribeLoadBalancerHTTPSListenerAttribute"],
-               N_ALB / PRODUCT_QPS["GetListenerAttribute"]) + LATENCY_MS / 1000.0
+    """The second run's floor: one read of every target without a bulk listing, with a fresh client."""
+    return one_by_one_reads(False)
 
 
 FIRST_TARGET_S = 1.5 * floor()
@@ -128,6 +146,13 @@ def new_emulator():
         emu.add_dcdn_domain(d)
     for g, ds in GROUPS.items():
         emu.add_api_group(g, ds)
+    from tests.aliyun_emulator.products import fc, oss, waf
+    for b in (1, 2):
+        oss.add_bucket(emu, "bench-files-%d" % b, "cn-hangzhou", [t.split(":")[1] for t in OSS if "-%d:" % b in t])
+    for d in FC:
+        fc.add_custom_domain(emu, d)
+    for d in WAF:
+        waf.add_waf_domain(emu, d)
     return emu
 
 
@@ -163,6 +188,10 @@ def served_problems(emu, serial):
     checks += [("dcdn", d, lambda d=d: emu.dcdn_state(d)) for d in DCDN]
     checks += [("apigateway", "%s:%s" % (g, d), lambda g=g, d=d: emu.apigw_domain_state(g, d))
                for g, ds in GROUPS.items() for d in ds]
+    from tests.aliyun_emulator.products import fc, oss, waf
+    checks += [("oss", t, lambda t=t: oss.cname_state(emu, *t.split(":"))) for t in OSS]
+    checks += [("fc", d, lambda d=d: fc.domain_state(emu, d)) for d in FC]
+    checks += [("waf", d, lambda d=d: waf.waf_domain_state(emu, d)) for d in WAF]
     for kind, target, state in checks:
         st = state()
         if st.get("serial") != serial:
@@ -217,11 +246,32 @@ def run_baseline(fullchain, key, cert_name, serial):
             except CloudError as e:
                 failures += 1
                 phase.notes.append("%s: %s" % (write_params.get("DomainName"), e))
+        failures += naive_rest(client, fullchain, key, cert_name, int(cert_id), phase)
         phase.record(emu, client, time.perf_counter() - t0, failures)
         phase.problems = served_problems(emu, serial)
     finally:
         emu.stop()
     return phase
+
+
+def naive_rest(client, fullchain, key, cert_name, cert_id, phase):
+    """OSS, FC and WAF one domain at a time through the kinds (OSS and FC calls are not RPC, WAF needs
+    its instance id first): write, then read."""
+    from acme_aliyun.targets.base import CasRef, Upload
+    upload = Upload(CertBundle.from_pems(fullchain, key), cert_name, CasRef(cert_id, cert_name, "cn-hangzhou"))
+    failures = 0
+    for kind_name in ("oss", "fc", "waf"):
+        kind = target_kinds.KINDS[kind_name]
+        for spec in TARGETS[kind_name]:
+            err = kind.write(client, [spec], upload)[spec]
+            try:
+                kind.read_one(client, spec)
+            except CloudError as e:
+                err = err or e
+            if err is not None:
+                failures += 1
+                phase.notes.append("%s: %s" % (spec.target, err))
+    return failures
 
 
 def run_tool(fullchain, key):
@@ -311,8 +361,9 @@ def table(phases):
 def main():
     print("machine: %s, nproc %d, Python %s" % (platform.machine(), os.cpu_count() or 0, platform.python_version()))
     print("emulator: latency %d ms per call, default QPS limits enforced; targets: %d CDN + %d DCDN + %d API "
-          "Gateway (%d groups x %d) + %d CLB + %d ALB listeners (ALB jobs %.1f s)"
-          % (LATENCY_MS, N_CDN, N_DCDN, len(API), N_GROUPS, PER_GROUP, N_CLB, N_ALB, JOB_SECONDS))
+          "Gateway (%d groups x %d) + %d CLB + %d ALB listeners (ALB jobs %.1f s) + %d OSS + %d FC + %d WAF"
+          % (LATENCY_MS, N_CDN, N_DCDN, len(API), N_GROUPS, PER_GROUP, N_CLB, N_ALB, JOB_SECONDS,
+             len(OSS), len(FC), N_WAF))
     print("floor the QPS limits allow: %.2f s; first-run target 1.5 x floor = %.2f s" % (floor(), FIRST_TARGET_S))
     print("second run: listener reads floor %.2f s; target max(1 s, 1.5 x that) = %.2f s"
           % (second_floor(), SECOND_TARGET_S))

@@ -3,7 +3,8 @@
 Starts Pebble (the CA), pebble-challtestsrv (its DNS) and the Alibaba Cloud
 emulator, writes a demo acme.ini with two certificates — a wildcard one via
 dns-01 on the emulated Alibaba Cloud DNS and one via http-01 — deployed to CDN,
-DCDN, API Gateway, a CLB listener and an ALB listener, runs `acme-aliyun run` twice (the second run must change
+DCDN, API Gateway, a CLB listener, an ALB listener, an OSS bucket's custom domain, a Function Compute
+custom domain and a WAF 3.0 domain, runs `acme-aliyun run` twice (the second run must change
 nothing), shows what the "cloud" now serves, and stops what it started.
 """
 
@@ -14,6 +15,7 @@ import sys
 import textwrap
 
 from tests.aliyun_emulator import Emulator, EmulatorConfig
+from tests.aliyun_emulator.products import fc, oss, waf
 from tests.aliyun_emulator.products.alb import AlbAdmin
 from tests.aliyun_emulator.products.clb import ClbAdmin
 from tests.pebble import Pebble
@@ -21,8 +23,9 @@ from tests.pebble import Pebble
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GROUP = "927d50c0f2e54b359919923d908bb015"
 CLB_LISTENER, ALB_LISTENER = "lb-demo0clb1:443", "lsn-demo0alb1"
-# the wildcard certificate's targets once the API group is expanded: 3 CDN, 1 DCDN, 2 API Gateway, 1 CLB, 1 ALB
-WILDCARD_TARGETS = 8
+# the wildcard certificate's targets once the API group is expanded: 3 CDN, 1 DCDN, 2 API Gateway, 1 CLB,
+# 1 ALB, 1 OSS, 1 FC, 1 WAF
+WILDCARD_TARGETS = 11
 AK, SECRET = "LTAIdemo0000000000000000", "demo-secret-not-real-0000000000"
 
 
@@ -48,6 +51,9 @@ def write_demo_ini(folder, pebble, emu):
         APIGateway = {group}
         CLB = {clb}
         ALB = {alb}
+        OSS = demo-files:files.demo.test
+        FC = fn.demo.test
+        WAF = waf.demo.test
 
         [cert:shop]
         Domains = shop.example.test
@@ -94,6 +100,9 @@ def start_emulator(pebble, **config):
     emu.add_dns_zone("demo.test")
     ClbAdmin(emu).add_load_balancer(CLB_LISTENER.split(":")[0])
     AlbAdmin(emu).add_listener(ALB_LISTENER)
+    oss.add_bucket(emu, "demo-files", "cn-hangzhou", ["files.demo.test"])
+    fc.add_custom_domain(emu, "fn.demo.test")
+    waf.add_waf_domain(emu, "waf.demo.test")
     return emu
 
 
@@ -118,6 +127,10 @@ def main(workdir=None):
         served = ClbAdmin(emu).served(*CLB_LISTENER.split(":")) or {}
         print("  CLB  %-22s %s" % (CLB_LISTENER, served.get("name")))
         print("  ALB  %-22s %s" % (ALB_LISTENER, AlbAdmin(emu).listener(ALB_LISTENER)["default"]))
+        oss_id = oss.cname_state(emu, "demo-files", "files.demo.test")["cert_id"]
+        print("  OSS  %-22s CAS %s" % ("files.demo.test", oss_id))
+        print("  FC   %-22s %s" % ("fn.demo.test", fc.domain_state(emu, "fn.demo.test")["certConfig"]["certName"]))
+        print("  WAF  %-22s CAS %s" % ("waf.demo.test", waf.waf_domain_state(emu, "waf.demo.test")["cert_id"]))
         leftover = [r for r in emu.dns_records("demo.test") if r["type"] == "TXT"]
         print("  Alidns TXT records left after dns-01: %d" % len(leftover))
         emu.reset_calls()

@@ -40,7 +40,9 @@ def test_wrong_secret_is_one_clear_line(tmp_path, pebble, emu):
     r = _run(ini, "cloud", "check", env=env)
     assert r.returncode == 1
     fails = [line for line in r.stdout.splitlines() if "FAIL" in line]
-    assert fails and all("InvalidAccessKeySecret" in line for line in fails), r.stdout
+    # RPC: the SDK names it InvalidAccessKeySecret; OSS and ROA V3 answer SignatureDoesNotMatch
+    assert fails and all("rejected the AccessKeySecret" in line and (
+        "InvalidAccessKeySecret" in line or "SignatureDoesNotMatch" in line) for line in fails), r.stdout
     assert "not-the-right-secret-123" not in r.stdout + r.stderr and demo.AK not in r.stdout + r.stderr
     d = _run(ini, "deploy", "shop", env=env)
     assert d.returncode == 1 and "InvalidAccessKeySecret" in d.stdout + d.stderr

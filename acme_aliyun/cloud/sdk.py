@@ -23,7 +23,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar
 from urllib.parse import urlsplit
 
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
@@ -35,6 +35,7 @@ from acme_aliyun.errors import ToolError, UsageError
 from acme_aliyun.log import redact, silence_sdk
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 silence_sdk()          # the core logs signed URLs (key id, private keys) and adds its own handlers
 
@@ -56,11 +57,15 @@ class Product:
     qps: Mapping[str, float] = field(default_factory=dict)   # per action: documented or ASSUMED limits
     regional: bool = False                        # calls carry RegionId (the request's own region)
     ram: str = ""                                 # RAM service prefix of its actions ("cdn", "yundun-cert")
+    # RAM actions the service checks on the caller's behalf when we call it (a service that reads a
+    # CAS certificate we point it at): granted by the policy, never called by us
+    ram_extra: Tuple[str, ...] = ()
 
 
 def ram_actions() -> "set[str]":
     """'prefix:Action' for every action of every registered product (what a policy must grant)."""
-    return {"%s:%s" % (p.ram, a) for p in PRODUCTS.values() if p.ram for a in p.qps}
+    return ({"%s:%s" % (p.ram, a) for p in PRODUCTS.values() if p.ram for a in p.qps}
+            | {a for p in PRODUCTS.values() for a in p.ram_extra})
 
 
 PRODUCTS: Dict[str, Product] = {}
@@ -279,8 +284,8 @@ class CloudClient:
         req.set_accept_format("JSON")
         return req
 
-    def _once(self, product, action, params, ep, write=False, region=None):
-        cred = self.credentials.get()
+    def _once(self, product, action, params, ep, write=False, region=None, cred=None):
+        cred = cred or self.credentials.get()
         req = self._request(product, action, params, cred, ep, write, region)
         try:
             body = self._acs(cred, ep).do_action_with_exception(req)
@@ -299,11 +304,20 @@ class CloudClient:
             raise CloudError("SDK.InvalidResponse", "answer is not JSON", action=action) from None
 
     def call(self, product: str, action: str, params: dict, write: bool, region: Optional[str] = None) -> dict:
-        """Send one request (retrying transient failures); the parsed JSON answer or CloudError.
+        """Send one RPC request (retrying transient failures); the parsed JSON answer or CloudError.
 
         region: for a regional product, the region whose endpoint and RegionId the call uses.
         """
         ep = self.endpoint(product, region)
+        return self.run(product, action, write, lambda cred: self._once(product, action, params, ep, write, region, cred))
+
+    def run(self, product: str, action: str, write: bool, send: Callable[[Any], T]) -> T:
+        """Pacing, counting and retries around one request of any shape (RPC, ROA, a product's own).
+
+        send(credential) makes one attempt with the credential handed out for it and raises
+        CloudError on failure; transports that are not RPC (cloud.roa and the others) use this so
+        every product shares the same pacing, backoff and statistics.
+        """
         deadline = time.monotonic() + self.retry_deadline
         attempts = max(1, self.settings.max_attempts)
         attempt = 0
@@ -312,9 +326,9 @@ class CloudClient:
             self.pacer.wait(action)
             self._count(calls=1, writes=int(write))
             try:
-                data = self._once(product, action, params, ep, write, region)
-                logger.debug("%s %s ok (RequestId %s)", product, action, data.get("RequestId"))
-                return data
+                result = send(self.credentials.get())
+                logger.debug("%s %s ok", product, action)
+                return result
             except CloudError as err:
                 throttled = (err.code or "").startswith("Throttling")
                 self._count(throttled=int(throttled), errors=1)

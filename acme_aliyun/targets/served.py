@@ -3,10 +3,13 @@
 Served is the common shape of a target's current certificate. The CertName we
 upload under encodes the certificate's expiry date and serial prefix
 (<name>-<yyyymmdd>-<serial[:8]>), so a read that returns only a name and a date
-still tells whether the certificate is ours.
+still tells whether the certificate is ours. A read that returns a digest of the
+certificate instead (a fingerprint, with no PEM and no name of ours) is judged by
+that digest.
 """
 
 import datetime
+import hashlib
 import itertools
 import re
 import threading
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from acme_aliyun import pki
 from acme_aliyun.cloud.sdk import CloudError
@@ -82,6 +86,8 @@ class Served:
     cert_id: Optional[int] = None      # the CAS certificate it references, when the read says
     cert_region: Optional[str] = None  # the CAS site region of that certificate, when the read says
     names: Tuple[str, ...] = ()        # the DNS names the served certificate covers, when the read says
+    fingerprint: Optional[str] = None  # hex SHA-1 or SHA-256 of the served certificate (DER), when the
+                                       # read gives a digest instead of the PEM (colons removed, lower case)
     # A target that holds several certificates side by side (a listener's SNI certificates): each
     # one, and the methods below judge the set (see the `candidates` notes on each method).
     candidates: Tuple["Served", ...] = ()
@@ -116,6 +122,8 @@ class Served:
             return any(c.is_ours(cert_name, bundle) for c in self.candidates)
         if self.empty:
             return False
+        if self.fingerprint:
+            return self.fingerprint in digests(bundle)
         if self.serial:
             return self.serial.lower() == bundle.serial.lower()
         if cert_name and self.cert_name == cert_name:
@@ -143,6 +151,12 @@ class Served:
                        for c in self.candidates)
         return (not self.empty and self.not_after is not None
                 and (self.not_after - bundle.not_after).total_seconds() > 60)
+
+
+def digests(bundle: CertBundle) -> "set[str]":
+    """The hex SHA-1 and SHA-256 of the certificate's DER (how products show a fingerprint)."""
+    der = bundle.cert.public_bytes(serialization.Encoding.DER)
+    return {hashlib.sha1(der).hexdigest(), hashlib.sha256(der).hexdigest()}  # noqa: S324 - a fingerprint
 
 
 DUPLICATE_CODES = ("Certificate.Duplicated", "CertificateContent.Duplicated", "CertNameAlreadyExists")

@@ -151,7 +151,8 @@ class State:
         self.zones = {}        # zone -> DnsZone
         self.certs = CertStore(self.new_id, names_per_site)   # CAS certificates and the name registry
         self.lag = ListingLag(listing_lag)                     # bulk listings that trail writes
-        self.extra = {}        # product key -> the state of a product that keeps its own (products/*.state_of)
+        self.extra = {}        # product key/code -> the state a product module keeps itself
+                               # (products/*.state_of, REST products)
         self.cas_users = []    # callables (StoredCert) -> names of other resources that reference it
 
     def resources_of(self, product_code: str) -> Optional[dict]:
@@ -169,6 +170,8 @@ class State:
                     found.append(domain.name)
         for users in self.cas_users:
             found.extend(users(stored))
+        for extra in self.extra.values():          # products that keep their own state say what they serve
+            found += extra.serving(stored) if hasattr(extra, "serving") else []
         return found
 
     def new_id(self):

@@ -28,6 +28,7 @@ class Product:
     actions: Dict[str, Action]
     overlap_code: Optional[str] = None   # error for overlapping writes on one target, if the product has one
     qps: Dict[str, int] = field(default_factory=dict)   # action -> calls/s for actions not in config.DEFAULT_QPS
+                                                        # ([assumed] unless the module says otherwise)
 
 
 @dataclass
