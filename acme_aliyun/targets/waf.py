@@ -32,6 +32,8 @@ FACTS = Product(
 
 _instances: "weakref.WeakKeyDictionary[CloudClient, Dict[str, str]]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
+# one lock per client and region: concurrent reads wait for the first lookup instead of each asking
+_lookups: "weakref.WeakKeyDictionary[CloudClient, Dict[str, threading.Lock]]" = weakref.WeakKeyDictionary()
 
 
 def waf_region(region: str) -> str:
@@ -44,18 +46,25 @@ def _call(client: CloudClient, action: str, params: dict, region: Optional[str],
 
 
 def instance(client: CloudClient, region: str) -> str:
-    """The account's WAF instance in `region` (one DescribeInstance per client and region)."""
+    """The account's WAF instance in `region` (one DescribeInstance per client and region, even when
+    many domains are read at once)."""
     with _lock:
         known = _instances.setdefault(client, {}).get(region)
+        lookup = _lookups.setdefault(client, {}).setdefault(region, threading.Lock())
     if known:
         return known
-    data = _call(client, "DescribeInstance", {}, region)
-    found = data.get("InstanceId")
-    if not found:
-        raise CloudError("NoWafInstance", "no WAF 3.0 instance in %s" % region, action="DescribeInstance")
-    with _lock:
-        _instances[client][region] = found
-    return found
+    with lookup:
+        with _lock:
+            known = _instances[client].get(region)
+        if known:
+            return known
+        data = _call(client, "DescribeInstance", {}, region)
+        found = data.get("InstanceId")
+        if not found:
+            raise CloudError("NoWafInstance", "no WAF 3.0 instance in %s" % region, action="DescribeInstance")
+        with _lock:
+            _instances[client][region] = found
+        return found
 
 
 def served_of(data: dict) -> Served:
