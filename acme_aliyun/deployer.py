@@ -153,7 +153,7 @@ def _decide(spec: TargetSpec, listed: Reading, bundle: CertBundle, name: str, cl
         return TargetResult(spec.kind, spec.target, "unchanged", "already serves %s" % (listed.cert_name or name),
                             deployed_not_after=bundle.not_after)
     current = listed
-    if current is None or not current.empty:
+    if current is None or not (current.empty or KINDS[spec.kind].reads_each):   # a listing may trail writes
         try:
             current = KINDS[spec.kind].read_one(client, spec)
         except CloudError as e:

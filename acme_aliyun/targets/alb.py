@@ -72,6 +72,7 @@ class AlbKind(TargetKind):
     endpoint_key = "ALBEndpoint"
     facts = FACTS
     by_reference = True
+    reads_each = True
     update_action = "UpdateListenerAttribute"
     associate_action = "AssociateAdditionalCertificatesWithListener"
     dissociate_action = "DissociateAdditionalCertificatesFromListener"

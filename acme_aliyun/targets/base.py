@@ -102,6 +102,8 @@ class TargetKind(abc.ABC):
     endpoint_key: str = ""          # 'CDNEndpoint': the [aliyun] key overriding its endpoint
     facts: Product                  # SDK product code, version, package, endpoints, QPS per action
     by_reference: bool = False      # takes a CAS reference (CertType=cas) instead of the PEM
+    reads_each: bool = False        # read_many reads every target on its own, as read_one does (no bulk
+                                    # listing that could trail a write): the plan trusts that reading
 
     @abc.abstractmethod
     def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:

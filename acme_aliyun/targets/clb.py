@@ -81,6 +81,7 @@ class ClbKind(TargetKind):
     endpoint_key = "CLBEndpoint"
     facts = FACTS
     by_reference = True
+    reads_each = True
 
     # --- config -------------------------------------------------------------------------------
 

@@ -175,3 +175,16 @@ def test_dry_run_plans_without_writing(emu):
     plan = deployer.plan(bundle(), "site", targets.specs(alb="lsn-default1, lsn-sni1:additional"), client)
     assert [r.status for r in deployer.apply(plan, client, dry_run=True)] == ["planned", "planned"]
     assert emu.write_calls() == []
+
+
+def test_the_plan_reads_each_listener_once(emu):
+    """ALB has no listing: read_many reads each listener as read_one would, so the plan trusts that
+    reading and does not read a listener that serves another certificate a second time."""
+    client = make_client(emu)
+    old = bundle()
+    run(client, old, targets.specs(alb="lsn-default1, lsn-sni1"))
+    emu.alb.wait_idle()
+    emu.reset_calls()
+    plan = deployer.plan(bundle(), "site", targets.specs(alb="lsn-default1, lsn-sni1"), client)
+    assert [r.status for r in plan.results] == ["planned", "planned"], plan.results
+    assert len(emu.calls.of("GetListenerAttribute")) == 2

@@ -125,3 +125,21 @@ def test_many_domains_at_once_ask_for_the_instance_once(emulator_factory):  # no
     assert {r.status for r in out.values()} == {"deployed"}
     assert all(emu_waf.waf_domain_state(e, n)["serial"] == b.cert.serial_number for n in names)
     assert len(e.calls.of("DescribeInstance")) == 1
+
+
+def test_the_bulk_read_reads_each_domain_so_it_runs_beside_the_other_kinds(emu):
+    """WAF has no listing that carries the certificate: read_many reads every domain itself (the
+    deployer runs each kind's read_many side by side, and reads what it leaves out only after all
+    of them), and the plan trusts that reading instead of reading again."""
+    client = make_client(emu)
+    b = bundle()
+    run(client, b, "www.example.test")
+    specs = targets.specs(waf=["www.example.test", "nosuch.example.test"])["waf"]
+    answer = targets.KINDS["waf"].read_many(client, specs)
+    [cas] = emu.cas_certificates()
+    assert answer[specs[0]].cert_id == cas["cert_id"] and cas["serial"] == b.cert.serial_number
+    assert getattr(answer[specs[1]], "code", None) == "Waf.Pullin.DomainNotExist"
+    emu.reset_calls()
+    plan = deployer.plan(bundle(), "site", targets.specs(waf=["www.example.test"]), client)
+    assert [r.status for r in plan.results] == ["planned"], plan.results
+    assert len(emu.calls.of("DescribeDomainDetail")) == 1
