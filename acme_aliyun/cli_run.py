@@ -27,14 +27,9 @@ def print_summary(report):
         nxt = o.next_renewal.strftime("%Y-%m-%d %H:%M") if o.next_renewal else "-"
         _out("%-20s %-9s %8d %9d %7d %6d  %s" % (o.name, o.action, deployed, c["unchanged"], c["refused"],
                                                 c["failed"], nxt))
-    for o in report.outcomes:
-        if o.error:
-            _out("%s: %s" % (o.name, o.error))
-        if o.copy_error:
-            _out("%s: copy failed: %s" % (o.name, o.copy_error))
-        for t in o.targets:
-            if t.status in ("refused", "failed") or (report.dry_run and t.status == "planned"):
-                _out("  %s %s %s: %s%s" % (t.kind, t.target, t.status, t.reason, t.error_ref()))
+    from acme_aliyun import failures
+    for line in failures.lines(report):
+        _out(line)
 
 
 def _finish(ctx, report, args):

@@ -78,7 +78,7 @@ class TargetStatus:
 
 
 def _failed(spec: TargetSpec, err: CloudError, what: str = "") -> TargetResult:
-    return TargetResult(spec.kind, spec.target, "failed", (what + str(err)) if what else str(err),
+    return TargetResult(spec.kind, spec.target, "failed", what + err.brief,      # code and request id: error_ref()
                         error_code=err.code, request_id=err.request_id)
 
 
