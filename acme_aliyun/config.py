@@ -46,10 +46,11 @@ _TRUE, _FALSE = ("1", "yes", "true", "on"), ("0", "no", "false", "off")
 
 # --- the keys each section may hold (anything else is an error, with a suggestion) -----------
 ACME_KEYS = ("ACMEDirectory", "AccountKeyFile", "Contacts", "UserAgent", "Language", "StateDir", "CABundle",
-             "KeyType", "EABKeyId", "EABHMACKey", "ValidationTimeout")
+             "KeyType", "EABKeyId", "EABHMACKey", "ValidationTimeout", "ReloadCommand")
 CERT_BASE_KEYS = ("Domains", "CSRFile", "Challenge", "Webroot", "HTTPListen", "DNSProvider", "DNSHook", "DNSHookEnv",
                   "KeyType",
-                  "ReuseKey", "Profile", "PreferredChain", "RenewBeforeDays", "KeyFile", "ChainFile")
+                  "ReuseKey", "Profile", "PreferredChain", "RenewBeforeDays", "KeyFile", "ChainFile",
+                  "ReloadCommand")
 NOTIFY_KEYS = ("Webhook", "Format", "OnSuccess", "Timeout", "Language", "SMTP", "From", "To")
 
 
@@ -80,6 +81,7 @@ class AcmeSettings:
     config_path: str = ""
     validation_timeout: float = 300.0     # seconds the CA gets to validate (and issue) one order
     ca_bundle_in_ini: bool = False     # [acme] CABundle set (not only REQUESTS_CA_BUNDLE): a private CA is meant
+    reload_command: Optional[List[str]] = None   # ReloadCommand, split (no shell): reload.py
 
 
 @dataclass
@@ -105,6 +107,7 @@ class CertSettings:
     csr_error: Optional[ConfigError] = None   # raised when a command needs this certificate
     account: Optional[str] = None      # NAME of the [aliyun:NAME] profile it deploys with; None: [aliyun]
     dns_account: Optional[str] = None  # the profile whose Alibaba Cloud DNS holds its zone (dns-01)
+    reload_command: Optional[List[str]] = None   # its own ReloadCommand, else [acme]'s
 
     @property
     def dns_profile(self) -> Optional[str]:
@@ -352,7 +355,23 @@ def _acme(sec):
         config_path=sec.path,
         validation_timeout=sec.number("ValidationTimeout", default=300, minimum=1, maximum=86400),
         ca_bundle_in_ini=ca_bundle_in_ini,
+        reload_command=reload_command(sec),
     )
+
+
+def reload_command(sec) -> Optional[List[str]]:
+    """ReloadCommand as an argument list (shlex rules, no shell), or None."""
+    import shlex
+    value = sec.get("ReloadCommand")
+    if value is None:
+        return None
+    try:
+        argv = shlex.split(value)
+    except ValueError as e:
+        raise sec.error("ReloadCommand", "cannot be split into words: %s" % e) from None
+    if not argv:
+        raise sec.error("ReloadCommand", "is empty")
+    return argv
 
 
 def _loopback(host):
@@ -434,6 +453,7 @@ def _cert_common(sec, cert, acme, defaults):
     cert.renew_before_days = sec.number("RenewBeforeDays", minimum=1, maximum=365)
     cert.key_file = sec.path_value("KeyFile")
     cert.chain_file = sec.path_value("ChainFile")
+    cert.reload_command = reload_command(sec) or acme.reload_command
     cert.account, cert.dns_account = defaults.pick(sec)
     cert.targets = _targets(sec, defaults.target_defaults(cert.account))
     _challenge_settings(sec, cert)

@@ -29,10 +29,11 @@ class CertOutcome:
     not_after: Optional[datetime.datetime] = None
     copies: str = ""                 # KeyFile/ChainFile: "" (none) | ok | written | failed
     copy_error: Optional[str] = None
+    reload_error: Optional[str] = None   # ReloadCommand failed (retried on the next run)
 
     @property
     def ok(self):
-        return self.error is None and self.copies != "failed" and all(t.status in ("deployed", "unchanged", "planned") for t in self.targets)
+        return self.error is None and self.reload_error is None and self.copies != "failed" and all(t.status in ("deployed", "unchanged", "planned") for t in self.targets)
 
     def counts(self):
         c = {"deployed": 0, "unchanged": 0, "refused": 0, "failed": 0, "planned": 0}
@@ -67,7 +68,7 @@ class RunReport:
         for o in self.outcomes:
             d = {"name": o.name, "action": o.action, "reason": o.reason, "error": o.error,
                  "next_renewal": o.next_renewal, "not_after": o.not_after, "counts": o.counts(),
-                 "copies": o.copies, "copy_error": o.copy_error,
+                 "copies": o.copies, "copy_error": o.copy_error, "reload_error": o.reload_error,
                  "targets": [asdict(t) for t in o.targets]}
             certs.append(conv(d))
         return {"ok": self.ok, "dry_run": self.dry_run, "host": socket.gethostname(), "certificates": certs}
@@ -126,6 +127,8 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         from acme_aliyun import copies
         result = copies.sync(cert, stored)
         out.copies, out.copy_error = result.status, result.error
+        from acme_aliyun import reload
+        out.reload_error = reload.after_copies(cert, result.status, ctx.store)
     if stored is None:
         if out.error is None:
             out.error = "no certificate to deploy"
