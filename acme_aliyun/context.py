@@ -23,7 +23,7 @@ class Context:
         self.cfg = cfg
         self.read_only = read_only             # status, dry runs: the store creates nothing
         self._credentials = credentials        # a CredentialProvider for [aliyun] (FC passes its own)
-        self.progress = progress or (lambda msg: log.info("%s", msg))
+        self.progress = progress or (lambda msg, limit=None: log.info("%s", msg))
         self._store = self._acme = None
         self._clouds = {}                      # profile name ("" for [aliyun]) -> CloudClient
         self._clouds_lock = threading.Lock()

@@ -6,6 +6,7 @@ a RunReport; formatting is the caller's business.
 """
 
 import datetime
+import itertools
 import logging
 import socket
 from dataclasses import asdict, dataclass, field
@@ -79,9 +80,12 @@ def run(ctx, names=None, wait=True, lock_timeout=None, force_issue=False, force_
     """issue_when: 'due' (run), 'missing' (deploy: only when no valid local certificate)."""
     certs = ctx.certs(names)
     outcomes = []
-    with ctx.store.lock(wait=wait, timeout=lock_timeout):
-        for cert in certs:
-            outcomes.append(_isolated(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy))
+    try:
+        with ctx.store.lock(wait=wait, timeout=lock_timeout, on_wait=lambda m, t: ctx.progress(m, limit=t)):
+            for cert in certs:
+                outcomes.append(_isolated(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy))
+    finally:
+        getattr(ctx.progress, "end", lambda: None)()
     ctx.close()
     return RunReport(outcomes, dry_run)
 
@@ -158,7 +162,11 @@ def _deploy(ctx, cert, stored, out, force_deploy, dry_run):
         plan = deployer.plan(stored.bundle, cert.name, cert.targets, cloud, force=force_deploy)
         if plan.writes and not dry_run:
             ctx.progress("%s: deploying to %d target(s)" % (cert.name, len(plan.writes)))
-        out.targets = deployer.apply(plan, cloud, dry_run=dry_run)
+        done = itertools.count(1)       # next() is atomic: the deploy threads share it
+
+        def finished(_result):
+            ctx.progress("%s: deploying %d/%d" % (cert.name, next(done), len(plan.writes)))
+        out.targets = deployer.apply(plan, cloud, dry_run=dry_run, on_done=None if dry_run else finished)
     except ToolError as e:          # no credentials included: the outcome keeps what was issued
         out.error = _join(out.error, "deploy: %s" % e)
         log.error("%s: deploy failed: %s", cert.name, e)
