@@ -51,6 +51,7 @@ CERT_BASE_KEYS = ("Domains", "CSRFile", "Challenge", "Webroot", "HTTPListen", "D
                   "KeyType",
                   "ReuseKey", "Profile", "PreferredChain", "RenewBeforeDays", "KeyFile", "ChainFile",
                   "ReloadCommand")
+PROBE_KEYS = ("Resolve", "Port", "Timeout")
 NOTIFY_KEYS = ("Webhook", "Format", "OnSuccess", "Timeout", "Language", "SMTP", "From", "To")
 
 
@@ -135,6 +136,7 @@ class Config:
     cloud: CloudSettings
     notify: Optional[NotifySettings]
     profiles: Dict[str, CloudSettings] = field(default_factory=dict)   # NAME -> settings of [aliyun:NAME]
+    probe: Optional["ProbeSettings"] = None     # [probe]: how `status --probe` reaches the edges
 
     def cloud_for(self, profile: Optional[str] = None) -> CloudSettings:
         """The settings of profile NAME ([aliyun:NAME]), or of [aliyun] for None."""
@@ -241,7 +243,7 @@ def load(path):
     else:
         _no_article_keys(sec)
     sec.check_unknown()
-    notify = None
+    notify, probe = None, None
     for name in parser.sections():
         lower = name.lower()
         if lower in ACME_SECTIONS or _is_profile_section(lower):
@@ -255,11 +257,25 @@ def load(path):
         elif lower == "notify":
             s = _Section(path, parser, name, NOTIFY_KEYS)
             notify = _notify(s)
+        elif lower == "probe":
+            s = _Section(path, parser, name, PROBE_KEYS)
+            probe = _probe(s)
         else:
             raise config_checks.unknown_section(path, name)
         s.check_unknown()
     _cross_checks(path, list(certs.values()))
-    return Config(path=path, acme=acme, certs=certs, cloud=cloud, notify=notify, profiles=defaults.profiles)
+    return Config(path=path, acme=acme, certs=certs, cloud=cloud, notify=notify, profiles=defaults.profiles,
+                  probe=probe)
+
+
+def _probe(sec):
+    from acme_aliyun.probe import ProbeSettings, parse_resolve
+    try:
+        resolve = parse_resolve(sec.get("Resolve", ""))
+    except ValueError as e:
+        raise sec.error("Resolve", str(e)) from None
+    return ProbeSettings(resolve=resolve, port=sec.number("Port", 443, 1, 65535),
+                         timeout=sec.number("Timeout", 5.0, 0.1, 120, kind=float))
 
 
 def _read(path):
