@@ -83,6 +83,7 @@ class AcmeSettings:
     validation_timeout: float = 300.0     # seconds the CA gets to validate (and issue) one order
     ca_bundle_in_ini: bool = False     # [acme] CABundle set (not only REQUESTS_CA_BUNDLE): a private CA is meant
     reload_command: Optional[List[str]] = None   # ReloadCommand, split (no shell): reload.py
+    state_url: Optional[str] = None    # oss://bucket/prefix when the state lives in OSS (state_dir: its mirror)
 
 
 @dataclass
@@ -362,7 +363,7 @@ def _acme(sec):
         contacts=contacts,
         user_agent=user_agent,
         language=language,
-        state_dir=sec.path_value("StateDir", default="state"),
+        state_dir=_state_dir(sec),
         ca_bundle=ca_bundle,
         key_type=sec.choice("KeyType", KEY_TYPES, default="ec-256"),
         eab_kid=eab_kid,
@@ -373,6 +374,19 @@ def _acme(sec):
         ca_bundle_in_ini=ca_bundle_in_ini,
         reload_command=reload_command(sec),
     )
+
+
+def _state_dir(sec) -> str:
+    """StateDir: a folder (relative to the ini), or oss://bucket/prefix (state_oss.py)."""
+    value = sec.get("StateDir")
+    if value and value.lower().startswith("oss://"):
+        from acme_aliyun.state_oss import parse_url
+        try:
+            parse_url(value)
+        except ValueError as e:
+            raise sec.error("StateDir", str(e)) from None
+        return value
+    return sec.path_value("StateDir", default="state")
 
 
 def reload_command(sec) -> Optional[List[str]]:
@@ -572,6 +586,10 @@ def _aliyun(sec):
     s.dns_ttl = sec.number("DNSTTL", 600, 1, 86400)
     s.dns_wait = sec.bool("DNSWait", False)
     s.dns_wait_timeout = sec.number("DNSWaitTimeout", 300.0, 1, 3600, kind=float)
+    s.oss_endpoint = sec.get("OSSEndpoint")
+    if s.oss_endpoint and not re.match(r"^https?://[^/\s]+/?$", s.oss_endpoint):
+        raise sec.error("OSSEndpoint", "%r is not a URL such as https://oss-cn-hangzhou-internal.aliyuncs.com"
+                        % s.oss_endpoint)
     return s
 
 
@@ -594,7 +612,7 @@ def _endpoint(sec, key):
 # product (aliyun_keys(); the deploy kinds name theirs); and what a certificate says about them.
 ALIYUN_KEYS = ("Region", "International", "CertRegion", "Upload", "Endpoint", "AccessKeyId", "AccessKeySecret",
                "RamRole", "RoleArn", "ExternalId", "RoleSessionName", "ConnectTimeout", "ReadTimeout", "DNSTTL",
-               "DNSWait", "DNSWaitTimeout")
+               "DNSWait", "DNSWaitTimeout", "OSSEndpoint")
 CERT_ACCOUNT_KEYS = ("Account", "DNSAccount")
 
 

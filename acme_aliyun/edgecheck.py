@@ -5,7 +5,10 @@
 certificate, or say which do not. Both exit 1 when an edge is unreachable or serves another serial.
 """
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from acme_aliyun.context import Context
 
 from acme_aliyun import probe
 
@@ -24,7 +27,7 @@ def _bad(results, serial) -> bool:
                for r in results)
 
 
-def status(ctx, out: Callable[[str], None]) -> int:
+def status(ctx: "Context", out: Callable[[str], None]) -> int:
     """Probe every certificate's targets; print one table per certificate; 0, or 1 when one is off."""
     code = 0
     for cert in ctx.certs():
@@ -40,7 +43,7 @@ def status(ctx, out: Callable[[str], None]) -> int:
     return code
 
 
-def verify(ctx, name: str, wait: float, out: Callable[[str], None]) -> int:
+def verify(ctx: "Context", name: str, wait: float, out: Callable[[str], None]) -> int:
     """After `deploy NAME`: wait up to wait seconds for every edge to serve the stored serial."""
     cert = ctx.certs([name])[0]
     serial = _local_serial(ctx, cert)

@@ -8,7 +8,10 @@ id; a shared one shows the code only (the request ids are in the log at -v).
 """
 
 import re
-from typing import Dict, List, Tuple
+from typing import TYPE_CHECKING, Dict, List, Tuple
+
+if TYPE_CHECKING:
+    from acme_aliyun.runner import RunReport
 
 # what CloudError puts after its sentence: "(Code)" or "(HTTP 403, RequestId X)" after ": Code: ..."
 _CODE_TAIL = re.compile(r" \((?P<code>[A-Za-z][\w.]*)\)$")
@@ -43,7 +46,7 @@ def _items(report) -> List[Tuple[Tuple[str, str], str, str]]:
     return out
 
 
-def lines(report) -> List[str]:
+def lines(report: "RunReport") -> List[str]:
     """One line per distinct cause, in the order first met; a shared cause names everyone it hit."""
     groups: Dict[Tuple[str, str], List[Tuple[str, str]]] = {}
     for cause, who, line in _items(report):

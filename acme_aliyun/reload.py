@@ -13,7 +13,11 @@ the run reports it. The command gets ACME_ALIYUN_CERT, ACME_ALIYUN_KEY_FILE and 
 import logging
 import os
 import subprocess
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
+
+if TYPE_CHECKING:
+    from acme_aliyun.config import CertSettings
+    from acme_aliyun.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +32,7 @@ def _env(cert) -> dict:
     return env
 
 
-def run_command(argv: List[str], cert, timeout: float = RELOAD_TIMEOUT) -> Optional[str]:
+def run_command(argv: List[str], cert: "CertSettings", timeout: float = RELOAD_TIMEOUT) -> Optional[str]:
     """Run argv once; None when it exits 0, else one line saying what went wrong."""
     try:
         p = subprocess.run(argv, env=_env(cert), stdin=subprocess.DEVNULL, capture_output=True,
@@ -43,7 +47,7 @@ def run_command(argv: List[str], cert, timeout: float = RELOAD_TIMEOUT) -> Optio
     return "ReloadCommand %s exited %s%s" % (argv[0], p.returncode, ": " + tail[-1][:200] if tail else "")
 
 
-def after_copies(cert, copies_status: str, store, timeout: float = RELOAD_TIMEOUT) -> Optional[str]:
+def after_copies(cert: "CertSettings", copies_status: str, store: "Store", timeout: float = RELOAD_TIMEOUT) -> Optional[str]:
     """Reload when the copies were written or an earlier reload failed; the error line or None."""
     argv = getattr(cert, "reload_command", None)
     if not argv or copies_status == "failed":

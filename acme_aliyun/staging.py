@@ -17,6 +17,10 @@ reaches the real staging CA.
 
 import copy
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from acme_aliyun.config import Config
 
 STAGING_URL = "https://acme-staging-v02.api.letsencrypt.org/directory"
 ENV = "ACME_ALIYUN_STAGING_DIRECTORY"
@@ -27,7 +31,7 @@ def directory_url() -> str:
     return os.environ.get(ENV) or STAGING_URL
 
 
-def rehearsal(cfg):
+def rehearsal(cfg: "Config") -> "Config":
     """A copy of cfg for a staging rehearsal; cfg itself is left as it was."""
     out = copy.deepcopy(cfg)
     out.acme.directory_url = directory_url()
@@ -40,7 +44,7 @@ def rehearsal(cfg):
     return out
 
 
-def banner(cfg) -> str:
+def banner(cfg: "Config") -> str:
     """The line a rehearsal starts with (stderr)."""
     return ("staging rehearsal: %s, state in %s; nothing is deployed or copied"
             % (cfg.acme.directory_url, cfg.acme.state_dir))

@@ -38,6 +38,7 @@ class CloudSettings:
     dns_ttl: int = 600
     dns_wait: bool = False                 # wait until the zone's nameservers answer the TXT value
     dns_wait_timeout: float = 300.0
+    oss_endpoint: Optional[str] = None     # OSSEndpoint: for StateDir = oss://bucket/prefix (state_oss.py)
 
     @property
     def section(self) -> str:
