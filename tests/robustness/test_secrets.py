@@ -249,7 +249,7 @@ def test_internal_error_text(world, fresh, verbose, monkeypatch, root_logging):
         if k.startswith("ALIBABA_CLOUD_"):
             monkeypatch.setenv(k, v)
 
-    def apply(plan, cloud, dry_run=False):
+    def apply(plan, cloud, dry_run=False, on_done=None):
         cred = cloud.credentials.get()
         raise RuntimeError("unexpected answer to %r" % {"SSLPri": plan.bundle.key_pem, "AccessKeySecret":
                                                        cred.access_key_secret, "SecurityToken": cred.security_token})
