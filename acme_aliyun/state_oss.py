@@ -108,18 +108,31 @@ class OssState:
                 return False
             raise
 
-    def _holder(self) -> Tuple[str, bool]:
-        """(' (pid N on host H, started HH:MM)', expired?) of the lock object; ('', False) when gone."""
+    def _lock_body(self) -> Optional[bytes]:
         import oss2
         try:
-            info = json.loads(self.bucket.get_object(self.prefix + LOCK).read())
+            return self.bucket.get_object(self.prefix + LOCK).read()
         except oss2.exceptions.NoSuchKey:
-            return "", False
+            return None
+
+    def _holder(self) -> Tuple[str, bool, Optional[bytes]]:
+        """(' (pid N on host H, started HH:MM)', expired?, body) of the lock object; ('', False, None): gone."""
+        body = self._lock_body()
+        if body is None:
+            return "", False, None
+        try:
+            info = json.loads(body)
         except ValueError:
-            return " (unreadable lock object)", True
+            return " (unreadable lock object)", True, body
         started = time.strftime("%H:%M", time.localtime(info.get("started", 0)))
         return (" (pid %s on %s, started %s)" % (info.get("pid"), info.get("host"), started),
-                time.time() > info.get("expires", 0))
+                time.time() > info.get("expires", 0), body)
+
+    def _delete_if(self, body: bytes) -> None:
+        """Delete the lock object if it still holds body (OSS has no conditional delete: read, compare,
+        delete; the window between the last two is what remains of a race)."""
+        if self._lock_body() == body:
+            self.bucket.delete_object(self.prefix + LOCK)
 
     @contextlib.contextmanager
     def lock(self, wait: bool = True, timeout: Optional[float] = None,
@@ -128,10 +141,10 @@ class OssState:
         deadline = None if timeout is None else time.monotonic() + (timeout if wait else 0)
         told = False
         while not self._call("lock", self._try_lock):
-            holder, expired = self._call("lock", self._holder)
+            holder, expired, body = self._call("lock", self._holder)
             if expired:
                 log.warning("removing the lock of a run that did not finish%s", holder)
-                self._call("lock", self.bucket.delete_object, self.prefix + LOCK)
+                self._call("lock", self._delete_if, body)
                 continue
             if not wait or (deadline is not None and time.monotonic() >= deadline):
                 raise LockHeld("another run%s holds the lock on %s" % (holder, self.url))
@@ -140,10 +153,12 @@ class OssState:
                                                               " another run"), timeout)
                 told = True
             time.sleep(0.5)
+        mine = self._call("lock", self._lock_body)
         try:
             yield
-        finally:
-            self._call("unlock", self.bucket.delete_object, self.prefix + LOCK)
+        finally:            # only our own lock: a run that outlived LOCK_TTL may have lost it
+            if mine is not None:
+                self._call("unlock", self._delete_if, mine)
 
     # --- pull and push -----------------------------------------------------------------------
 
