@@ -3,6 +3,7 @@
 import datetime
 import json
 import logging
+import sys
 
 from acme_aliyun import log as logsetup
 from acme_aliyun.errors import ToolError, UsageError
@@ -16,9 +17,13 @@ def _out(text=""):
 
 
 def _context(args, read_only=False):
-    from acme_aliyun import config
+    from acme_aliyun import config, staging
     from acme_aliyun.context import Context
-    return Context(config.load(args.config), read_only=read_only)
+    cfg = config.load(args.config)
+    if getattr(args, "staging", False):
+        cfg = staging.rehearsal(cfg)
+        print(staging.banner(cfg), file=sys.stderr)
+    return Context(cfg, read_only=read_only)
 
 
 def cmd_issue(args):
@@ -109,6 +114,9 @@ def cmd_status(args):
         for t in targets:
             _out("%-20s %-10s %-40s %-11s %s" % (t["certificate"], t["kind"], t["target"],
                                                 (t.get("not_after") or "-")[:10], t["state"]))
+    if getattr(args, "probe", False):
+        from acme_aliyun import edgecheck
+        return edgecheck.status(ctx, _out)
     return 0
 
 
@@ -150,11 +158,15 @@ def add_commands(sub):
     s = sub.add_parser("issue", aliases=["renew"], help="issue or renew certificates that are due")
     s.add_argument("names", nargs="*", metavar="NAME", help="certificates to consider (default: all)")
     s.add_argument("--force", action="store_true", help="issue even when not due")
+    s.add_argument("--staging", action="store_true",
+                   help="rehearse with Let's Encrypt staging in <StateDir>-staging; no copies, no deploy")
     s.set_defaults(func=cmd_issue)
 
     s = sub.add_parser("status", aliases=["certificates"], help="certificates, expiry and renewal times")
     s.add_argument("--json", action="store_true")
     s.add_argument("--targets", action="store_true", help="also read what each cloud target serves")
+    s.add_argument("--probe", action="store_true",
+                   help="also open TLS to each target domain and show the serial the edge serves")
     s.set_defaults(func=cmd_status)
 
     s = sub.add_parser("revoke", help="revoke a stored certificate")

@@ -12,10 +12,14 @@ def _out(text=""):
 
 
 def _context(args, read_only=False):
-    from acme_aliyun import config
+    from acme_aliyun import config, staging
     from acme_aliyun.context import Context
     from acme_aliyun.progress import Progress
-    return Context(config.load(args.config), progress=Progress(sys.stderr, quiet=args.quiet), read_only=read_only)
+    cfg = config.load(args.config)
+    if getattr(args, "staging", False):
+        cfg = staging.rehearsal(cfg)
+        print(staging.banner(cfg), file=sys.stderr)
+    return Context(cfg, progress=Progress(sys.stderr, quiet=args.quiet), read_only=read_only)
 
 
 def print_summary(report):
@@ -27,16 +31,9 @@ def print_summary(report):
         nxt = o.next_renewal.strftime("%Y-%m-%d %H:%M") if o.next_renewal else "-"
         _out("%-20s %-9s %8d %9d %7d %6d  %s" % (o.name, o.action, deployed, c["unchanged"], c["refused"],
                                                 c["failed"], nxt))
-    for o in report.outcomes:
-        if o.error:
-            _out("%s: %s" % (o.name, o.error))
-        elif o.action in ("deferred", "pending"):     # a CA limit or the time budget: the one-line reason
-            _out("%s: %s" % (o.name, o.reason))
-        if o.copy_error:
-            _out("%s: copy failed: %s" % (o.name, o.copy_error))
-        for t in o.targets:
-            if t.status in ("refused", "failed") or (report.dry_run and t.status == "planned"):
-                _out("  %s %s %s: %s%s" % (t.kind, t.target, t.status, t.reason, t.error_ref()))
+    from acme_aliyun import failures
+    for line in failures.lines(report):
+        _out(line)
 
 
 def _finish(ctx, report, args):
@@ -72,7 +69,7 @@ def cmd_run(args):
     ctx = _context(args)
     try:
         report = runner.run(ctx, args.names, wait=not args.no_wait, lock_timeout=args.lock_timeout,
-                            force_issue=args.force)
+                            force_issue=args.force, deploy=not args.staging)
     except LockHeld as e:
         if e.stale:             # not the usual overlap: say so even with --quiet, and notify
             print(logsetup.redact("warning: %s" % e), file=sys.stderr)
@@ -100,7 +97,11 @@ def cmd_deploy(args):
     except Exception as e:
         _notify_failure(ctx, e)
         raise
-    return _finish(ctx, report, args)
+    code = _finish(ctx, report, args)
+    if args.verify_edge and not args.dry_run:
+        from acme_aliyun import edgecheck
+        code = max(code, edgecheck.verify(ctx, args.name, args.wait, _out))
+    return code
 
 
 def cmd_cloud_check(args):
@@ -165,6 +166,8 @@ def add_commands(sub):
     s.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
                    help="give up waiting for the lock after this long (exit 3)")
     s.add_argument("--force", action="store_true", help="renew even when not due")
+    s.add_argument("--staging", action="store_true",
+                   help="rehearse with Let's Encrypt staging in <StateDir>-staging; no copies, no deploy")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("deploy", help="deploy a certificate (issuing it first when there is none)")
@@ -172,6 +175,9 @@ def add_commands(sub):
     s.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     s.add_argument("--force", action="store_true", help="replace even certificates that live longer")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--verify-edge", action="store_true",
+                   help="then open TLS to each target domain until it serves the new serial ([probe] Resolve)")
+    s.add_argument("--wait", type=float, default=600, metavar="SECONDS", help="how long --verify-edge waits")
     s.set_defaults(func=cmd_deploy)
 
     c = sub.add_parser("cloud", help="Alibaba Cloud: credentials and access check")

@@ -78,7 +78,7 @@ class TargetStatus:
 
 
 def _failed(spec: TargetSpec, err: CloudError, what: str = "") -> TargetResult:
-    return TargetResult(spec.kind, spec.target, "failed", (what + str(err)) if what else str(err),
+    return TargetResult(spec.kind, spec.target, "failed", what + err.brief,      # code and request id: error_ref()
                         error_code=err.code, request_id=err.request_id)
 
 
@@ -202,8 +202,10 @@ def _day(dt: Optional[datetime.datetime]) -> str:
     return dt.strftime("%Y-%m-%d") if dt else "?"
 
 
-def apply(plan: Plan, client: CloudClient, dry_run: bool = False) -> List[TargetResult]:
-    """Write the planned targets, confirm them, clean up; dry_run returns the plan without writing."""
+def apply(plan: Plan, client: CloudClient, dry_run: bool = False,
+          on_done: Optional[Callable[[TargetResult], None]] = None) -> List[TargetResult]:
+    """Write the planned targets, confirm them, clean up; dry_run returns the plan without writing.
+    on_done(result) is called (from a worker thread) as each written target is settled."""
     if dry_run:
         return [replace(r) for r in plan.results]
     by_kind: Dict[str, List[TargetSpec]] = {}
@@ -221,6 +223,12 @@ def apply(plan: Plan, client: CloudClient, dry_run: bool = False) -> List[Target
     def finish(r: TargetResult) -> TargetResult:
         if r.status != "planned":
             return replace(r)
+        result = settle(r)
+        if on_done is not None:
+            on_done(result)
+        return result
+
+    def settle(r: TargetResult) -> TargetResult:
         spec = plan.specs[(r.kind, r.target)]
         err = write_errors.get(spec)
         if err is not None:

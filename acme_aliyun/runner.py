@@ -6,6 +6,7 @@ a RunReport; formatting is the caller's business.
 """
 
 import datetime
+import itertools
 import logging
 import socket
 from dataclasses import asdict, dataclass, field
@@ -29,10 +30,11 @@ class CertOutcome:
     not_after: Optional[datetime.datetime] = None
     copies: str = ""                 # KeyFile/ChainFile: "" (none) | ok | written | failed
     copy_error: Optional[str] = None
+    reload_error: Optional[str] = None   # ReloadCommand failed (retried on the next run)
 
     @property
     def ok(self):
-        return self.error is None and self.copies != "failed" and all(t.status in ("deployed", "unchanged", "planned") for t in self.targets)
+        return self.error is None and self.reload_error is None and self.copies != "failed" and all(t.status in ("deployed", "unchanged", "planned") for t in self.targets)
 
     def counts(self):
         c = {"deployed": 0, "unchanged": 0, "refused": 0, "failed": 0, "planned": 0}
@@ -67,7 +69,7 @@ class RunReport:
         for o in self.outcomes:
             d = {"name": o.name, "action": o.action, "reason": o.reason, "error": o.error,
                  "next_renewal": o.next_renewal, "not_after": o.not_after, "counts": o.counts(),
-                 "copies": o.copies, "copy_error": o.copy_error,
+                 "copies": o.copies, "copy_error": o.copy_error, "reload_error": o.reload_error,
                  "targets": [asdict(t) for t in o.targets]}
             certs.append(conv(d))
         return {"ok": self.ok, "dry_run": self.dry_run, "host": socket.gethostname(), "certificates": certs}
@@ -83,16 +85,19 @@ def run(ctx, names=None, wait=True, lock_timeout=None, force_issue=False, force_
     certs = ctx.certs(names)
     acme = ctx.cfg.acme
     budget = parallel.Budget(budget if budget is not None else getattr(acme, "run_budget", None))
-    with ctx.store.lock(wait=wait, timeout=lock_timeout):
-        state = ctx.store.state_dir
-        held = parallel.pending_names(state)
-        order = parallel.start_order(certs, held, lambda c: _expiry(issuer.current(ctx.store, c)))
-        outcomes = parallel.run_all(
-            certs, lambda c: _isolated(ctx, c, force_issue, force_deploy, dry_run, issue_when, deploy),
-            lambda c, why: CertOutcome(c.name, "pending", why), getattr(acme, "parallel", 1), budget, order)
-        left = [o.name for o in outcomes if o.action == "pending"]
-        if (left or held) and not dry_run:
-            parallel.write_pending(state, left + [n for n in held if n not in {c.name for c in certs}])
+    try:
+        with ctx.store.lock(wait=wait, timeout=lock_timeout, on_wait=lambda m, t: ctx.progress(m, limit=t)):
+            state = ctx.store.state_dir
+            held = parallel.pending_names(state)
+            order = parallel.start_order(certs, held, lambda c: _expiry(issuer.current(ctx.store, c)))
+            outcomes = parallel.run_all(
+                certs, lambda c: _isolated(ctx, c, force_issue, force_deploy, dry_run, issue_when, deploy),
+                lambda c, why: CertOutcome(c.name, "pending", why), getattr(acme, "parallel", 1), budget, order)
+            left = [o.name for o in outcomes if o.action == "pending"]
+            if (left or held) and not dry_run:
+                parallel.write_pending(state, left + [n for n in held if n not in {c.name for c in certs}])
+    finally:
+        getattr(ctx.progress, "end", lambda: None)()
     ctx.close()
     return RunReport(outcomes, dry_run)
 
@@ -143,6 +148,8 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         from acme_aliyun import copies
         result = copies.sync(cert, stored)
         out.copies, out.copy_error = result.status, result.error
+        from acme_aliyun import reload
+        out.reload_error = reload.after_copies(cert, result.status, ctx.store)
     if stored is None:
         if out.error is None:
             out.error = "no certificate to deploy"
@@ -172,7 +179,11 @@ def _deploy(ctx, cert, stored, out, force_deploy, dry_run):
         plan = deployer.plan(stored.bundle, cert.name, cert.targets, cloud, force=force_deploy)
         if plan.writes and not dry_run:
             ctx.progress("%s: deploying to %d target(s)" % (cert.name, len(plan.writes)))
-        out.targets = deployer.apply(plan, cloud, dry_run=dry_run)
+        done = itertools.count(1)       # next() is atomic: the deploy threads share it
+
+        def finished(_result):
+            ctx.progress("%s: deploying %d/%d" % (cert.name, next(done), len(plan.writes)))
+        out.targets = deployer.apply(plan, cloud, dry_run=dry_run, on_done=None if dry_run else finished)
     except ToolError as e:          # no credentials included: the outcome keeps what was issued
         out.error = _join(out.error, "deploy: %s" % e)
         log.error("%s: deploy failed: %s", cert.name, e)

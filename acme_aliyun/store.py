@@ -417,7 +417,7 @@ class Store:
     # --- process lock ------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def lock(self, wait=True, timeout=None):
+    def lock(self, wait=True, timeout=None, on_wait=None):
         """Hold an exclusive flock() on <state_dir>/.lock for the duration of the block.
 
         wait=False raises LockHeld at once when another process holds it; a
@@ -440,6 +440,9 @@ class Store:
         except OSError as e:
             raise ToolError("cannot open the lock file %s: %s" % (path, e.strerror)) from None
         try:
+            if wait and on_wait is not None and not _try_flock(fd):     # progress: who holds it
+                on_wait("waiting for the lock held by%s" % (_holder(fd).replace(" (", " ", 1).rstrip(")")
+                                                           or " another run"), timeout)
             if wait and timeout is None:
                 if not _try_flock(fd):
                     stale = _stale_since(fd)

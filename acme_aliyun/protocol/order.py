@@ -109,7 +109,7 @@ def new_order(client, names, profile=None, replaces=None):
 
 def _authorize(client, order_url, order, solver, opts):
     """Present and answer every pending challenge, wait for the CA; returns (order, poller)."""
-    progress = opts.progress or (lambda msg: None)
+    progress = opts.progress or (lambda msg, limit=None: None)
     pending = _pending_challenges(client, order, opts.challenge_type)
     authz_urls = [p.authz_url for p in pending]          # the valid ones need no watching
     challenges = [p.challenge for p in pending]
@@ -121,10 +121,11 @@ def _authorize(client, order_url, order, solver, opts):
     try:
         progress("presenting %d %s challenge(s)" % (len(challenges), opts.challenge_type))
         solver.present(challenges)
+        solver.progress = progress               # a solver that waits (DNS propagation) says so
         solver.wait_until_visible(challenges)    # the solver's own limit (DNSWaitTimeout)
         poller = _Poller(opts)                   # a long DNS wait does not eat the validation budget
         _answer(client, pending)
-        progress("waiting for the CA to validate %d name(s)" % len(challenges))
+        progress("waiting for the CA to validate %d name(s)" % len(challenges), limit=opts.timeout)
         # validation takes the CA a moment per name: polling at once is a wasted request
         first_wait = min(1.0, 0.1 + 0.004 * len(challenges))
         return _await_validation(client, order_url, authz_urls, poller, first_wait), poller
