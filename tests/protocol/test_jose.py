@@ -177,22 +177,33 @@ def test_rfc7515_a2_rs256_signature_matches_published_value():
 
 # --------------------------------------------------------------------------- RFC 7515 A.3 (ES256)
 
-def test_rfc7515_a3_published_es256_signature_verifies():
-    public_key = _rfc7515_a3_private_key().public_key()
-    raw = b64u_decode(RFC7515_A3_SIGNATURE)
-    assert len(raw) == 64
-    _verify_raw_ecdsa(public_key, raw, RFC7515_A3_SIGNING_INPUT.encode("ascii"), hashes.SHA256)
-    with pytest.raises(InvalidSignature):
-        _verify_raw_ecdsa(public_key, raw, RFC7515_A3_SIGNING_INPUT.encode("ascii") + b"x", hashes.SHA256)
+def _rfc7515_a3_public_key():
+    """From the RFC's x and y alone, so the check does not lean on the private key object we sign with."""
+    return ec.EllipticCurvePublicNumbers(_int(RFC7515_A3["x"]), _int(RFC7515_A3["y"]), ec.SECP256R1()).public_key()
 
 
-def test_rfc7515_a3_our_es256_signature_is_raw_and_verifies():
+def test_rfc7515_a3_es256_signed_by_our_jose_code_verifies():
+    """Our sign_bytes over the RFC's JWS Signing Input verifies with the RFC's public key, by the same
+    raw r||s reading that accepts the RFC's own published signature (so the reader is the RFC's)."""
+    public_key, data = _rfc7515_a3_public_key(), RFC7515_A3_SIGNING_INPUT.encode("ascii")
     key = _rfc7515_a3_private_key()
-    data = RFC7515_A3_SIGNING_INPUT.encode("ascii")
     assert alg_for(key) == "ES256"
     sig = sign_bytes(key, data)
     assert len(sig) == 64
-    _verify_raw_ecdsa(key.public_key(), sig, data, hashes.SHA256)
+    _verify_raw_ecdsa(public_key, sig, data, hashes.SHA256)
+    _verify_raw_ecdsa(public_key, b64u_decode(RFC7515_A3_SIGNATURE), data, hashes.SHA256)
+    with pytest.raises(InvalidSignature):
+        _verify_raw_ecdsa(public_key, sig, data + b"x", hashes.SHA256)
+    with pytest.raises(InvalidSignature):
+        _verify_raw_ecdsa(public_key, sig[32:] + sig[:32], data, hashes.SHA256)     # s||r is not JOSE
+
+
+def test_rfc7515_a3_key_signs_a_whole_jws_that_verifies():
+    key = _rfc7515_a3_private_key()
+    out = jws(key, {"iss": "joe"}, "https://ca.example/new-order", nonce="n1", kid="https://ca.example/acct/1")
+    assert _decode_json(out["protected"])["alg"] == "ES256"
+    _verify_raw_ecdsa(_rfc7515_a3_public_key(), b64u_decode(out["signature"]),
+                      ("%s.%s" % (out["protected"], out["payload"])).encode("ascii"), hashes.SHA256)
 
 
 def test_rfc7515_a3_jwk():

@@ -27,7 +27,7 @@ from tests.canary import (assert_no_secrets, assert_private_modes, assert_state_
                           is_key_file, key_files, notify_section, run_tool, sts_env)
 from tests.webhook import Receiver
 
-AUDITED = []          # (path, canaries, private keys, texts, files): the report at the end
+AUDITED = []          # (path, canaries, private keys, texts, files): printed in the terminal summary
 
 
 class World:
@@ -339,8 +339,11 @@ def test_ini_with_keys_readable_by_others_draws_a_warning(world, fresh, mode, wa
     AUDITED.append(("acme.ini with keys %o" % mode, len(canary.CANARIES) + 1, len(key_files(world.state)), 2, 0))
 
 
-def test_zz_report():
-    """Not a check: what was audited (pytest -s shows it)."""
-    print("\nsecrets audit: %d paths" % len(AUDITED))
+
+def audit_summary():
+    """The lines conftest's terminal-summary hook prints: what was audited, path by path."""
+    lines = ["secrets audit: %d paths" % len(AUDITED)]
     for path, canaries, keys, texts, files in AUDITED:
-        print("  %-62s %d canaries + %d private keys over %3d texts, %3d files" % (path, canaries, keys, texts, files))
+        lines.append("  %-62s %d canaries + %d private keys over %3d texts, %3d files"
+                     % (path, canaries, keys, texts, files))
+    return lines
