@@ -25,6 +25,7 @@ from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerExcept
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import RpcRequest
 
+from acme_aliyun import killpoint
 from acme_aliyun.cloud.credentials import mask_key_id
 from acme_aliyun.errors import ToolError, UsageError
 from acme_aliyun.log import redact, silence_sdk
@@ -286,6 +287,7 @@ class CloudClient:
 
     def call(self, product, action, params: dict, write: bool) -> dict:
         """Send one request (retrying transient failures); the parsed JSON answer or CloudError."""
+        killpoint.reached("cloud-call")        # test-only, inert unless ACME_ALIYUN_TEST_KILL_AT is set
         ep = self.endpoint(product)
         deadline = time.monotonic() + self.retry_deadline
         attempts = max(1, self.settings.max_attempts)
