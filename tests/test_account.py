@@ -122,19 +122,6 @@ def test_article_acme_ini_registers_and_shows(tmp_path, pebble, cli):
     assert s.returncode == 0 and _url(s.stdout) == url and "Status: valid" in s.stdout
 
 
-def test_article_published_contacts_line_is_refused_before_any_request(tmp_path, cli):
-    ini = tmp_path / "acme.ini"
-    ini.write_text(
-        "[acme-neoprime]\nUserAgent = neoprime.io-acme-client/1.0\nAccountKeyFile = account.key\n"
-        "ACMEDirectory = https://127.0.0.1:9/dir\n"
-        "Contacts = mailto:example.com;mailto:[email protected]\nLanguage = en\n")
-    r = cli("-c", ini, "account", "register")
-    assert r.returncode == 2
-    assert r.stderr.strip().count("\n") == 0
-    assert "[acme-neoprime] Contacts" in r.stderr and "mailto:example.com" in r.stderr
-    assert not (tmp_path / "account.key").exists()
-
-
 def test_twenty_operations_with_half_the_nonces_rejected(tmp_path, caplog):
     """PEBBLE_WFE_NONCEREJECT=50: every operation still succeeds (badNonce retried with the fresh nonce)."""
     from acme_aliyun import config, acme_account

@@ -66,9 +66,12 @@ CASES = {
                                         "[acme] AccountKeyFile: is required"),
     "contact without mailto": _ini_case(BASE.replace("mailto:admin@example.test", "1234567user@example.com"),
                                         ("[acme] Contacts", "'1234567user@example.com' must start with mailto:")),
-    "article contacts": _ini_case(BASE.replace("mailto:admin@example.test",
-                                               "mailto:example.com;mailto:[email protected]"),
-                                  "[acme] Contacts: 'mailto:example.com' is not an email address"),
+    "article contacts": _ini_case(          # the line an article published, refused before any request
+        "[acme-neoprime]\nUserAgent = neoprime.io-acme-client/1.0\nAccountKeyFile = account.key\n"
+        "ACMEDirectory = https://127.0.0.1:9/dir\nContacts = mailto:example.com;mailto:[email protected]\n"
+        "Language = en\n",
+        ("[acme-neoprime] Contacts: 'mailto:example.com' is not an email address",),
+        argv=("account", "register")),
     "contact with space": _ini_case(BASE.replace("mailto:admin@example.test", "mailto:ad min@example.test"),
                                     ("[acme] Contacts", "is not an email address")),
     "account KeyType rsa-1024": _ini_case(BASE + "KeyType = rsa-1024\n",

@@ -215,3 +215,6 @@ def test_a_target_that_keeps_failing_is_reported_and_the_rest_finish(tmp_path, p
         assert nfailed[0]["request_id"] and nfailed[0]["request_id"] in rid
         assert "img.demo.test" in note["text"] and "InternalError" in note["text"]
         assert nfailed[0]["request_id"] in note["text"]
+        assert demo.SECRET.encode() not in body and b"PRIVATE KEY" not in body
+    first_note, _ = _failed_img(json.loads(hook.bodies[0][1]))
+    assert sum(1 for t in first_note["targets"] if t["status"] == "deployed") == 5
