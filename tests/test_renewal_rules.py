@@ -6,6 +6,7 @@ tested through the same fetch the tool does.
 """
 
 import datetime
+import logging
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +19,7 @@ from tests.aliyun_emulator.testcerts import make_cert
 from tests.protocol.test_ari import _AriServer
 
 DAY = datetime.timedelta(days=1)
+HOUR = datetime.timedelta(hours=1)
 NAMES = ["due.example.test", "www.due.example.test"]
 
 
@@ -93,3 +95,84 @@ def test_ari_window_ending_after_expiry_falls_back_to_the_lifetime_rule():
     backstop = b.not_after - (b.not_after - b.not_before) / 3
     d = _decide_with_ari(stored, b.not_after - 5 * DAY, b.not_after + 5 * DAY, now=backstop + DAY)
     assert (d.due, d.source, d.renew_at) == (True, "lifetime", backstop)
+
+
+# --- every outcome, whole (reason and source included), and the ARI cache kept in meta.json --------
+
+class MetaStore:
+    """Records update_meta() calls the way Store does (name, fields)."""
+
+    def __init__(self):
+        self.updates = []
+
+    def update_meta(self, name, **fields):
+        self.updates.append((name, fields))
+
+
+def test_each_decision_whole():
+    stored = _stored()
+    b = stored.bundle
+    backstop = b.not_after - (b.not_after - b.not_before) / 3
+    valid = "valid until %s" % b.not_after.strftime("%Y-%m-%d %H:%M UTC")
+    assert renewal.decide(None, _settings()) == renewal.Decision(True, "no certificate yet", None, "missing")
+    assert renewal.decide(stored, _settings(NAMES[:1])) == renewal.Decision(
+        True, "the configured names changed", None, "names")
+    assert renewal.decide(stored, _settings(), force=True) == renewal.Decision(True, "forced", None, "forced")
+    assert renewal.decide(stored, _settings(), now=b.not_after) == renewal.Decision(
+        True, "expired on %s" % b.not_after.date(), None, "expired")
+    now = b.not_before + DAY
+    assert renewal.decide(stored, _settings(), now=now) == renewal.Decision(False, valid, backstop, "lifetime")
+    assert renewal.decide(stored, _settings(), now=backstop) == renewal.Decision(
+        True, "renewal window reached (lifetime)", backstop, "lifetime")
+    d = renewal.decide(stored, _settings(renew_before_days=10), now=now)
+    assert d == renewal.Decision(False, valid, b.not_after - 10 * DAY, "RenewBeforeDays")
+
+
+def test_ari_answer_is_kept_in_meta_and_reused_until_the_next_fetch():
+    stored, store = _stored(), MetaStore()
+    nb = stored.bundle.not_before
+    start, end, now = nb + 30 * DAY, nb + 35 * DAY, nb + 29 * DAY
+    with _AriServer(body=dict(_window(start, end), explanationURL="https://ca.example/ari")) as srv:
+        session = requests.Session()
+        session.trust_env = False
+        client = SimpleNamespace(session=session, timeout=5, _verify=lambda: True)
+        directory = SimpleNamespace(renewal_info=srv.url)
+        first = renewal.decide(stored, _settings(), directory, client, store, now=now)
+        [(name, fields)] = store.updates
+        assert name == "due" and fields["ari"] == {
+            "cert_id": "aYhb.AIdlQyE", "start": start.replace(microsecond=0).isoformat(),
+            "end": end.replace(microsecond=0).isoformat(), "chosen": first.renew_at.isoformat(),
+            "explanation_url": "https://ca.example/ari",
+            "next_fetch": (now + datetime.timedelta(seconds=21600)).isoformat()}
+        assert srv.requests == [("GET", "/renewal-info/aYhb.AIdlQyE")]
+        stored.meta["ari"] = fields["ari"]
+        again = renewal.decide(stored, _settings(), directory, client, store, now=now + HOUR)
+        assert again == first and len(srv.requests) == 1          # cached: no second fetch
+        later = renewal.decide(stored, _settings(), directory, client, store, now=now + 7 * HOUR)
+        assert len(srv.requests) == 2 and later.source == "ari"   # the next fetch is due
+        stored.meta["ari_cert_id"] = "other.cert"                 # another certificate: the cache is not its
+        renewal.decide(stored, _settings(), directory, client, store, now=now + HOUR)
+        assert srv.requests[-1] == ("GET", "/renewal-info/other.cert") and store.updates[-1][0] == "due"
+        session.close()
+
+
+def test_ari_failure_falls_back_to_the_cached_choice_or_the_lifetime_rule(caplog):
+    stored = _stored()
+    b = stored.bundle
+    nb, backstop = b.not_before, b.not_after - (b.not_after - b.not_before) / 3
+    chosen = nb + 20 * DAY
+    stored.meta["ari"] = {"cert_id": "aYhb.AIdlQyE", "chosen": chosen.isoformat(),
+                          "next_fetch": (nb + DAY).isoformat()}
+    with _AriServer(status=500, body={"type": "urn:ietf:params:acme:error:serverInternal"}) as srv:
+        session = requests.Session()
+        session.trust_env = False
+        client = SimpleNamespace(session=session, timeout=5, _verify=lambda: True)
+        directory = SimpleNamespace(renewal_info=srv.url)
+        with caplog.at_level(logging.WARNING, logger="acme_aliyun.renewal"):
+            d = renewal.decide(stored, _settings(), directory, client, now=nb + 10 * DAY)
+        assert (d.due, d.renew_at, d.source) == (False, chosen, "ari")
+        assert "due: renewal info unavailable" in caplog.text and "using the lifetime rule" in caplog.text
+        stored.meta["ari"]["cert_id"] = "another.one"
+        d = renewal.decide(stored, _settings(), directory, client, now=nb + 10 * DAY)
+        assert (d.due, d.renew_at, d.source) == (False, backstop, "lifetime")
+        session.close()
