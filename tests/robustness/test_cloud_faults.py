@@ -1,14 +1,17 @@
 """Cloud faults end to end: `acme-aliyun run` (a separate process, the demo acme.ini) against the
 Alibaba Cloud emulator injecting throttling, 5xx, connection resets and timeouts.
 
-Faults follow a schedule (the nth call of an action fails, tests/aliyun_emulator/faults.py): the same
-calls fail on every run, whatever the timing, and no action draws as many faults as one call has
-attempts, so a failure here is a product bug, not bad luck. For each fault kind the run must retry within bounds
-(at most MAX_CALL_FACTOR x the fault-free run's calls, and every extra call is the retry of an
-injected fault), finish every target, exit 0, and leave the cloud right: every target serves the new certificate
-(the serial its Describe API answers is the stored fullchain's), no dns-01 TXT record left behind. A target that keeps failing must not stop the
-healthy ones: it is reported with the cloud's error code and request id (summary and --json), the
-run exits 1 and the webhook fires with the same facts.
+Faults follow a schedule (the nth call of an action fails, tests/aliyun_emulator/faults.py): the
+same calls fail on every run, whatever the timing, and no action draws as many faults as one call
+has attempts, so a failure here is a product bug, not bad luck. The tool runs with a shortened cloud
+backoff (tests/fastretry): attempts and retry rules are the product's, only the waits shrink.
+
+For each fault kind the run must retry within bounds (at most MAX_CALL_FACTOR x the fault-free run's
+calls, and every extra call is the retry of an injected fault), finish every target, exit 0, and
+leave the cloud right: every target serves the new certificate (the serial its Describe API answers
+is the stored fullchain's), no dns-01 TXT record left behind. A target that keeps failing must not
+stop the healthy ones: it is reported with the cloud's error code and request id (summary and
+--json), the run exits 1 and the webhook fires with the same facts.
 """
 
 import collections
