@@ -37,3 +37,10 @@ def test_a_served_serial_overrides_the_name():
     name = unique_cert_name("site", b)
     assert not Deployed.from_pem(other.fullchain_pem, cert_name=name).is_ours(name, b)
     assert Deployed.from_pem(b.fullchain_pem, cert_name="anything").is_ours(name, b)
+
+
+def test_ssl_off_is_nothing_served_whatever_the_pem():
+    b = _bundle()
+    off = Deployed.from_pem(b.fullchain_pem, cert_name="site", ssl_on=False)
+    assert off.empty and not off.is_ours("site", b)
+    assert not Deployed.from_pem(b.fullchain_pem, cert_name="site").empty

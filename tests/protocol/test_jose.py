@@ -346,6 +346,8 @@ def test_eab_jws_header_payload_and_mac():
     assert set(out) == {"protected", "payload", "signature"}
     assert _decode_json(out["protected"]) == {"alg": "HS256", "kid": EAB_KID, "url": EAB_URL}
     assert _decode_json(out["payload"]) == jwk(account_key)
+    # compact JSON (no spaces), as every JOSE part we send
+    assert b" " not in b64u_decode(out["protected"]) and b" " not in b64u_decode(out["payload"])
     expected = hmac.new(EAB_KEY, ("%s.%s" % (out["protected"], out["payload"])).encode("ascii"),
                         hashlib.sha256).digest()
     assert b64u_decode(out["signature"]) == expected
