@@ -7,16 +7,18 @@ tested through the same fetch the tool does.
 
 import datetime
 import logging
+import re
 from types import SimpleNamespace
 
 import pytest
 import requests
+from cryptography import x509
 
 from acme_aliyun import renewal
 from acme_aliyun.config import CertSettings
 from acme_aliyun.pki import CertBundle
 from tests.aliyun_emulator.testcerts import make_cert
-from tests.protocol.test_ari import _AriServer
+from tests.protocol.test_ari import RFC_CERT, RFC_CERT_ID, _AriServer
 
 DAY = datetime.timedelta(days=1)
 HOUR = datetime.timedelta(hours=1)
@@ -171,8 +173,41 @@ def test_ari_failure_falls_back_to_the_cached_choice_or_the_lifetime_rule(caplog
         with caplog.at_level(logging.WARNING, logger="acme_aliyun.renewal"):
             d = renewal.decide(stored, _settings(), directory, client, now=nb + 10 * DAY)
         assert (d.due, d.renew_at, d.source) == (False, chosen, "ari")
-        assert "due: renewal info unavailable" in caplog.text and "using the lifetime rule" in caplog.text
+        [warning] = [r.getMessage() for r in caplog.records if r.name == "acme_aliyun.renewal"]
+        assert re.fullmatch(r"due: renewal info unavailable \(renewalInfo \S+: HTTP 500\); using the lifetime rule",
+                            warning), warning
         stored.meta["ari"]["cert_id"] = "another.one"
         d = renewal.decide(stored, _settings(), directory, client, now=nb + 10 * DAY)
         assert (d.due, d.renew_at, d.source) == (False, backstop, "lifetime")
         session.close()
+
+
+def test_ari_needs_both_a_renewal_info_url_and_a_client():
+    stored = _stored()
+    b = stored.bundle
+    backstop = b.not_after - (b.not_after - b.not_before) / 3
+    no_client = renewal.decide(stored, _settings(), SimpleNamespace(renewal_info="http://127.0.0.1:9/x"), None,
+                               now=b.not_before + DAY)
+    no_directory = renewal.decide(stored, _settings(), None, SimpleNamespace(), now=b.not_before + DAY)
+    assert (no_client.renew_at, no_client.source) == (no_directory.renew_at, no_directory.source) == (
+        backstop, "lifetime")
+
+
+def test_cached_choice_expires_at_next_fetch_and_the_cert_id_comes_from_the_certificate():
+    """No ari_cert_id in meta: the certID is the certificate's own (RFC 9773 §4.1); the cache is stale
+    from next_fetch on."""
+    cert = x509.load_pem_x509_certificate(RFC_CERT)
+    nb = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
+    bundle = SimpleNamespace(names=["example.com"], cert=cert, not_before=nb, not_after=nb + 90 * DAY)
+    now = nb + 10 * DAY
+    stored = SimpleNamespace(name="rfc", bundle=bundle, meta={"ari": {
+        "cert_id": RFC_CERT_ID, "chosen": (nb + 20 * DAY).isoformat(), "next_fetch": now.isoformat()}})
+    with _AriServer(body=_window(nb + 30 * DAY, nb + 31 * DAY)) as srv:
+        session = requests.Session()
+        session.trust_env = False
+        client = SimpleNamespace(session=session, timeout=5, _verify=lambda: True)
+        d = renewal.decide(stored, CertSettings("rfc", ["example.com"], "http-01"),
+                           SimpleNamespace(renewal_info=srv.url), client, now=now)
+        session.close()
+    assert srv.requests == [("GET", "/renewal-info/" + RFC_CERT_ID)]
+    assert d.source == "ari" and nb + 30 * DAY <= d.renew_at <= nb + 31 * DAY
