@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 
 import pytest
 from cryptography.exceptions import InvalidSignature
@@ -258,16 +259,38 @@ def test_p384_jwk_keeps_leading_zero_bytes():
 
 # --------------------------------------------------------------------------- unsupported keys
 
-@pytest.mark.parametrize("make_key", [
-    pytest.param(ed25519.Ed25519PrivateKey.generate, id="ed25519"),
-    pytest.param(lambda: ec.generate_private_key(ec.SECP521R1()), id="p521"),
+@pytest.mark.parametrize("make_key,message", [
+    pytest.param(ed25519.Ed25519PrivateKey.generate, r"unsupported key type for JWS: Ed25519\w*", id="ed25519"),
+    pytest.param(lambda: ec.generate_private_key(ec.SECP521R1()),
+                 r"unsupported EC curve for JWS: secp521r1 \(use P-256 or P-384\)", id="p521"),
 ])
-def test_unsupported_keys_raise_value_error(make_key):
+def test_unsupported_keys_raise_value_error(make_key, message):
     key = make_key()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as err:
         alg_for(key)
-    with pytest.raises(ValueError):
+    assert re.fullmatch(message, str(err.value)), str(err.value)
+    with pytest.raises(ValueError) as err:
         jwk(key)
+    assert re.fullmatch(message, str(err.value)), str(err.value)
+
+
+def test_coordinates_and_signature_halves_keep_their_leading_zero_bytes():
+    """_int_bytes pads to the curve size: a P-256 y or s below 2**248 still takes 32 bytes."""
+    for _ in range(5000):
+        key = ec.generate_private_key(ec.SECP256R1())
+        if key.public_key().public_numbers().y < 1 << (31 * 8):
+            break
+    else:
+        pytest.fail("no P-256 key with a short y in 5000 tries")
+    y = b64u_decode(jwk(key)["y"])
+    assert len(y) == 32 and y[0] == 0
+    key = _rfc7515_a3_private_key()
+    for _ in range(4000):
+        sig = sign_bytes(key, b"short s")
+        assert len(sig) == 64
+        if sig[32] == 0:
+            return
+    pytest.fail("no signature with a short s in 4000 tries")
 
 
 # --------------------------------------------------------------------------- jws()
