@@ -14,8 +14,10 @@ call, and checks:
   (d) every target serves the stored certificate (the serial its Describe API answers);
   (e) the KeyFile/ChainFile copies match the stored pair (tests/safety/copies.py).
 
-The kill points are steps, not moments: the same trial lands on the same step on every
-run, so the phase counts repeat and a failing trial replays. Each point is tried at
+The kill points are steps, not moments: with `[acme] Parallel = 1` (the fleet runner's
+default of 4 interleaves the two certificates' writes and calls differently from run to
+run) the same trial lands on the same step on every run, so the phase counts repeat and
+a failing trial replays. Each point is tried at
 n = 1, 1 + stride, ... until a run gets past its last one; a final forced run leaves no pending key.
 The helpers below are reused by test_concurrency.py.
 """
@@ -187,6 +189,10 @@ def test_kill_dash_nine_during_run_force(tmp_path):
 
 def _trials(tmp_path, pebble, emu):
     ini = add_copy_files(demo.write_demo_ini(str(tmp_path), pebble, emu))
+    with open(ini) as fh:           # one certificate at a time: the nth write/call is the same step every run
+        text = fh.read()
+    with open(ini, "w") as fh:
+        fh.write(text.replace("[acme]\n", "[acme]\nParallel = 1\n", 1))
     store = Store(str(tmp_path / "state"))
     first = run_tool(ini, "run")
     assert first.returncode == 0, outcome(first)
