@@ -285,3 +285,64 @@ def test_finalize_refused_as_not_ready_is_polled_and_other_problems_are_raised(c
     before = ca.count("order")
     err, _, _ = _run(ca)
     assert getattr(err, "code", None) == "badCSR" and ca.count("order") == before + 1   # no issuance poll
+
+
+# --- reasons: which error is quoted ----------------------------------------------------------------
+
+def test_the_failed_challenge_error_is_quoted_not_an_older_one():
+    old = {"type": ACME_ERROR + "connection", "detail": "an earlier attempt"}
+    new = {"type": ACME_ERROR + "dns", "detail": "no such host"}
+    authz = {"challenges": [{"status": "pending", "error": old}, {"status": "invalid", "error": new}, "junk"]}
+    assert order._authz_error(authz) == "dns: no such host"
+    assert order._authz_error({"challenges": [{"status": "pending", "error": old}]}) == "connection: an earlier attempt"
+    assert order._authz_error({"challenges": [{"status": "invalid"}]}) == order.NO_REASON
+
+
+def test_problem_text_needs_a_problem_document():
+    assert order._problem_text("boom") == order.NO_REASON
+    assert order._problem_text({"status": 400}) == order.NO_REASON
+    assert order._problem_text({"type": ACME_ERROR + "dns"}) != order.NO_REASON
+    assert order._problem_text({"detail": "no such host"}) != order.NO_REASON
+
+
+def _invalid_after_finalize(ca, authz_error=None, order_detail=True):
+    """After finalize the order turns invalid; authorization -1 then reads invalid with authz_error,
+    and without order_detail the order carries an error with no detail."""
+    def authz(seen):
+        aid = seen.path.rsplit("/", 1)[1]
+        reply = ca._ep_authz(seen, aid)
+        if authz_error and aid.endswith("-1") and ca._orders[aid.split("-")[0]]["status"] == "invalid":
+            reply.body["status"] = "invalid"
+            reply.body["challenges"][0].update(status="invalid", error=authz_error)
+        return reply
+
+    def order_reply(seen):
+        reply = ca._ep_order(seen, seen.path.rsplit("/", 1)[1])
+        if not order_detail and "error" in reply.body:
+            reply.body["error"] = {"type": ACME_ERROR + "serverInternal"}
+        return reply
+    return Scenario(after_finalize="invalid", replies={"authz": authz, "order": order_reply})
+
+
+def test_an_order_invalid_after_finalize_quotes_the_failed_authorization_first(ca):
+    ca.scenario = _invalid_after_finalize(ca, {"type": ACME_ERROR + "caa", "detail": "CAA forbids"})
+    err, _, _ = _run(ca)
+    assert isinstance(err, AuthorizationFailed) and err.failures == [(NAMES[1], "caa: CAA forbids")]
+    ca.scenario = _invalid_after_finalize(ca, order_detail=False)
+    err, _, _ = _run(ca)
+    assert isinstance(err, OrderFailed) and str(err) == "the order became invalid: no detail from the CA"
+
+
+def test_a_chain_with_bytes_outside_ascii_is_read_not_refused(ca):
+    """Text around the PEM blocks is the CA's business; a stray non-ASCII byte must not crash the download."""
+    tops = [_self_signed_pem("Alt Root A")]
+    plain = _with_alternates(ca, tops)
+
+    def reply(seen):
+        r = plain(seen)
+        return Reply(r.status, r.body + "\n# g\u00e9n\u00e9r\u00e9\n".encode("utf-8"), r.ctype, r.headers)
+    ca.scenario = Scenario(replies={"cert": reply})
+    for preferred, top in ((None, ca.root_pem), ("Alt Root A", tops[0])):
+        issued, _, _ = _run(ca, preferred_chain=preferred)
+        assert isinstance(issued, order.Issued), issued
+        assert top in issued.certificate_pem and issued.certificate_pem.rstrip().endswith("\ufffd\ufffdr\ufffd\ufffd")
