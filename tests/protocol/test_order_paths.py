@@ -346,3 +346,63 @@ def test_a_chain_with_bytes_outside_ascii_is_read_not_refused(ca):
         issued, _, _ = _run(ca, preferred_chain=preferred)
         assert isinstance(issued, order.Issued), issued
         assert top in issued.certificate_pem and issued.certificate_pem.rstrip().endswith("\ufffd\ufffdr\ufffd\ufffd")
+
+
+# --- finalize and the issuance wait ---------------------------------------------------------------
+
+def test_a_finalize_answered_valid_is_not_polled_again(ca):
+    def finalize_now(seen):
+        oid = seen.path.rsplit("/", 1)[1]
+        ca._ep_finalize(seen, oid)
+        ca._finish(oid)
+        return Reply(200, ca._order_json(oid))
+    ca.scenario = Scenario(replies={"finalize": finalize_now})
+    issued, sleeps, _ = _run(ca)
+    assert isinstance(issued, order.Issued) and ca.count("order") == 1    # the validation poll only
+    assert sleeps == pytest.approx([FIRST_WAIT]) and issued.polls == 1
+
+
+def test_an_order_handed_back_processing_is_waited_for_with_backoff(ca):
+    """The CA finalizes on its own and stays `processing` for two more polls."""
+    csr = pki.make_csr(pki.generate_key("ec-256"), NAMES)
+    answered = []
+
+    def reply(seen):
+        oid = seen.path.rsplit("/", 1)[1]
+        o = ca._orders[oid]
+        if o["status"] == "ready":
+            o["csr"], o["status"] = csr, "processing"
+        if o["status"] == "processing" and len(answered) < 3:
+            answered.append(oid)
+            return Reply(200, ca._order_json(oid))
+        return None
+    ca.scenario = Scenario(replies={"order": reply})
+    issued, sleeps, _ = _run(ca)
+    assert isinstance(issued, order.Issued) and ca.count("finalize") == 0
+    assert sleeps == pytest.approx([FIRST_WAIT, 0.08, 0.128]) and issued.polls == 3
+
+
+def test_an_order_ready_at_once_waits_for_issuance_within_the_deadline(ca):
+    """newOrder answers `ready` (every authorization already valid): no challenge, straight to finalize;
+    a spent deadline names the issuance wait."""
+    def ready(seen):
+        reply = ca._ep_newOrder(seen)
+        oid = reply.headers["Location"].rsplit("/", 1)[1]
+        for aid in ca._orders[oid]["authzs"]:
+            ca._authzs[aid]["status"] = "valid"
+        ca._orders[oid]["status"] = "ready"
+        return Reply(reply.status, ca._order_json(oid), headers=reply.headers)
+    ca.scenario = Scenario(replies={"newOrder": ready}, after_finalize="processing")
+    err, sleeps, lines = _run(ca, timeout=0)
+    assert isinstance(err, OrderFailed) and str(err) == "gave up waiting for issuance after 0 s"
+    assert sleeps == [] and lines == [] and ca.count("finalize") == 1 and ca.count("challenge") == 0
+
+
+def test_no_matching_chain_is_logged_whole(ca, caplog):
+    import logging
+    ca.scenario = Scenario(replies={"cert": _with_alternates(ca, [_self_signed_pem("Alt Root A")])})
+    with caplog.at_level(logging.INFO, logger="acme_aliyun.protocol.order"):
+        issued, _, _ = _run(ca, preferred_chain="No Such Root")
+    assert [r.getMessage() for r in caplog.records if r.name == "acme_aliyun.protocol.order"] == [
+        "no chain matches PreferredChain 'No Such Root'; keeping the default chain"]
+    assert issued.certificate_pem.endswith(ca.root_pem)
