@@ -406,3 +406,19 @@ def test_no_matching_chain_is_logged_whole(ca, caplog):
     assert [r.getMessage() for r in caplog.records if r.name == "acme_aliyun.protocol.order"] == [
         "no chain matches PreferredChain 'No Such Root'; keeping the default chain"]
     assert issued.certificate_pem.endswith(ca.root_pem)
+
+
+def test_issuance_polls_accept_every_unfinished_status_and_follow_retry_after(ca):
+    """After finalize the order reads pending, ready, then processing (each with Retry-After: 1)
+    before it turns valid: all three are waited on, one second each."""
+    script = ["pending", "ready", "processing"]
+
+    def reply(seen):
+        oid = seen.path.rsplit("/", 1)[1]
+        if ca._orders[oid]["status"] == "processing" and script:
+            return Reply(200, dict(ca._order_json(oid), status=script.pop(0)), headers={"Retry-After": "1"})
+        return None
+    ca.scenario = Scenario(replies={"order": reply})
+    issued, sleeps, _ = _run(ca)
+    assert isinstance(issued, order.Issued) and script == []
+    assert sleeps == pytest.approx([FIRST_WAIT, 0.05, 1.0, 1.0, 1.0]) and issued.polls == 5
