@@ -422,3 +422,10 @@ def test_issuance_polls_accept_every_unfinished_status_and_follow_retry_after(ca
     issued, sleeps, _ = _run(ca)
     assert isinstance(issued, order.Issued) and script == []
     assert sleeps == pytest.approx([FIRST_WAIT, 0.05, 1.0, 1.0, 1.0]) and issued.polls == 5
+
+
+def test_a_deadline_reached_while_issuance_is_polled_names_the_issuance(ca):
+    ca.scenario = Scenario(after_finalize="processing")      # finalized, never issued
+    err, sleeps, _ = _run(ca, timeout=1.4)
+    assert isinstance(err, OrderFailed) and str(err) == "gave up waiting for issuance after 1 s"
+    assert sleeps[:2] == pytest.approx([FIRST_WAIT, 0.05]) and len(sleeps) > 2    # past the first issuance wait
