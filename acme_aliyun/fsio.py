@@ -3,9 +3,12 @@
 import os
 import tempfile
 
+from acme_aliyun import killpoint
+
 
 def atomic_write(path, data, mode=0o644):
     """Write bytes or text to path so that a reader (or a crash) sees old or new, never half."""
+    killpoint.reached("file-write")        # test-only, inert unless ACME_ALIYUN_TEST_KILL_AT is set
     if isinstance(data, str):
         data = data.encode("utf-8")
     path = os.fspath(path)

@@ -72,11 +72,14 @@ def sts_env(secret=ACCESS_KEY_SECRET, token=SECURITY_TOKEN):
     return env
 
 
-def run_tool(ini, *args, env=None, umask=None, timeout=180):
-    """`acme-aliyun -c ini ARGS` as a separate process; CompletedProcess with text output."""
+def run_tool(ini, *args, env=None, umask=None, timeout=180, fast_retry=False):
+    """`acme-aliyun -c ini ARGS` as a separate process; CompletedProcess with text output.
+
+    fast_retry: the cloud client's backoff shrinks to milliseconds (tests/fastretry/sitecustomize.py);
+    attempts and retry rules stay the product's."""
     cmd = [sys.executable, "-m", "acme_aliyun", "-c", str(ini)] + [str(a) for a in args]
     env = dict(env if env is not None else sts_env())
-    env["PYTHONPATH"] = ROOT
+    env["PYTHONPATH"] = (os.path.join(ROOT, "tests", "fastretry") + os.pathsep if fast_retry else "") + ROOT
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
                           preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
 

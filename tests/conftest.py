@@ -95,3 +95,12 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What the secrets audit covered (tests/robustness/test_secrets.py), when it ran."""
+    module = sys.modules.get("tests.robustness.test_secrets")
+    if module is not None and module.AUDITED:
+        terminalreporter.section("secrets audit")
+        for line in module.audit_summary():
+            terminalreporter.write_line(line)

@@ -1,5 +1,6 @@
 """The account lifecycle against a real Pebble, through the CLI as users run it."""
 
+import logging
 import os
 import re
 import stat
@@ -131,23 +132,11 @@ def test_article_acme_ini_registers_and_shows(tmp_path, pebble, cli):
     assert s.returncode == 0 and _url(s.stdout) == url and "Status: valid" in s.stdout
 
 
-def test_article_published_contacts_line_is_refused_before_any_request(tmp_path, cli):
-    ini = tmp_path / "acme.ini"
-    ini.write_text(
-        "[acme-neoprime]\nUserAgent = neoprime.io-acme-client/1.0\nAccountKeyFile = account.key\n"
-        "ACMEDirectory = https://127.0.0.1:9/dir\n"
-        "Contacts = mailto:example.com;mailto:[email protected]\nLanguage = en\n")
-    r = cli("-c", ini, "account", "register")
-    assert r.returncode == 2
-    assert r.stderr.strip().count("\n") == 0
-    assert "[acme-neoprime] Contacts" in r.stderr and "mailto:example.com" in r.stderr
-    assert not (tmp_path / "account.key").exists()
-
-
-def test_twenty_operations_with_half_the_nonces_rejected(tmp_path):
+def test_twenty_operations_with_half_the_nonces_rejected(tmp_path, caplog):
     """PEBBLE_WFE_NONCEREJECT=50: every operation still succeeds (badNonce retried with the fresh nonce)."""
     from acme_aliyun import config, acme_account
     from acme_aliyun.protocol import account as acct
+    caplog.set_level(logging.DEBUG, logger="acme_aliyun.protocol.client")
     with Pebble(str(tmp_path / "pebble"), env={"PEBBLE_WFE_NONCEREJECT": "50"}) as p:
         ini = write_ini(tmp_path, p)
         cfg = config.load(ini)
@@ -160,7 +149,10 @@ def test_twenty_operations_with_half_the_nonces_rejected(tmp_path):
         for i in range(20):
             result = ops[i % len(ops)]()
             assert result.url == first.url
-        assert client.request_count > 20
+    retries = [r for r in caplog.records if r.getMessage().startswith("badNonce from")]
+    # 21 POSTs at 50 %: fewer than 3 rejections has a chance below 1e-4; each retry is one more request
+    assert len(retries) >= 3, "Pebble rejected no nonce: the retry path was not exercised"
+    assert client.request_count >= 21 + len(retries)
 
 
 def test_directory_command(tmp_path, pebble, cli):

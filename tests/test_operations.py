@@ -1,4 +1,4 @@
-"""Running it for real: the demo, concurrent runs, one-shot deploy, the Function Compute handler, webhooks."""
+"""Running it for real: the demo, the lock, one-shot deploy, the Function Compute handler."""
 
 import json
 import os
@@ -11,6 +11,7 @@ import pytest
 
 from tests import demo
 from tests.certcheck import verify_chain
+from tests.served import served_serials, stored_serial, wrong_targets
 from tests.webhook import Receiver
 
 
@@ -35,22 +36,11 @@ def _orders(pebble):
     return pebble.orders_created()
 
 
-def test_make_demo_end_to_end(tmp_path):
+def test_make_demo_end_to_end(tmp_path, capsys):
+    """demo.main returns 0 only if every target's Describe answer serves the stored certificate's serial."""
     assert demo.main(str(tmp_path / "demo")) == 0
-
-
-def test_two_runs_started_together_make_one_order_per_certificate(ini, pebble, emu):
-    before = _orders(pebble)
-    procs = [subprocess.Popen([sys.executable, "-m", "acme_aliyun", "-c", ini, "run"], env=demo.tool_env(),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
-             for _ in range(2)]
-    results = [p.communicate(timeout=180) + (p.returncode,) for p in procs]
-    assert [r[2] for r in results] == [0, 0], results
-    assert _orders(pebble) - before == 2          # two certificates, one order each
-    actions = sorted(line.split()[1] for out, _, _ in results for line in out.splitlines()
-                     if line.startswith(("wildcard ", "shop ")))
-    assert actions == ["issued", "issued", "unchanged", "unchanged"]
-    assert emu.cdn_state("www.demo.test")["cert_name"].startswith("wildcard-")
+    out = capsys.readouterr().out
+    assert out.count("= stored wildcard") == 6 and out.count("= stored shop") == 1, out
 
 
 def test_run_no_wait_exits_3_while_locked(ini, tmp_path):
@@ -67,28 +57,13 @@ def test_run_no_wait_exits_3_while_locked(ini, tmp_path):
 def test_deploy_on_fresh_state_issues_and_deploys(ini, pebble, emu, tmp_path):
     r = _run(ini, "deploy", "shop")
     assert r.returncode == 0, r.stdout + r.stderr
-    state = emu.cdn_state("shop.example.test")
-    assert state["cert_name"].startswith("shop-") and state["ssl"] in (True, "on")
     with open(tmp_path / "state" / "certs" / "shop" / "fullchain.pem") as fh:
         fullchain = fh.read()
     verify_chain(fullchain, pebble.root_pem())
-    assert state["serial"] == _serial(fullchain)
+    served = served_serials(emu.endpoint, demo.AK, demo.SECRET, cdn=["shop.example.test"])
+    assert served == {"cdn shop.example.test": stored_serial(tmp_path / "state", "shop")}
     again = _run(ini, "deploy", "shop")
     assert again.returncode == 0 and "unchanged" in again.stdout
-
-
-def _serial(fullchain):
-    from acme_aliyun import pki
-    return pki.load_cert_pem(fullchain).serial_number
-
-
-def test_dry_run_writes_nothing(ini, emu):
-    assert _run(ini, "issue", "wildcard").returncode == 0
-    emu.reset_calls()
-    r = _run(ini, "deploy", "wildcard", "--dry-run")
-    assert r.returncode == 0, r.stderr
-    assert "planned" in r.stdout and emu.write_calls() == []
-    assert not emu.cdn_state("www.demo.test")["cert_name"]
 
 
 def _fc_context():
@@ -116,7 +91,10 @@ def test_function_compute_handler_issues_deploys_then_reuses_nas_state(tmp_path,
     [cert] = first["certificates"]
     assert cert["action"] == "issued" and cert["counts"]["deployed"] == demo.WILDCARD_TARGETS
     assert (nas / "account.key").exists() and (nas / "certs" / "wildcard" / "fullchain.pem").exists()
-    assert emu.apigw_domain_state(demo.GROUP, "api.demo.test")["cert_name"].startswith("wildcard-")
+    served = served_serials(emu.endpoint, demo.AK, demo.SECRET, cdn=("www.demo.test", "img.demo.test", "cdn.demo.test"),
+                            dcdn=("static.demo.test",), api=["%s:%s" % (demo.GROUP, d) for d in ("api.demo.test",
+                                                                                              "open.demo.test")])
+    assert wrong_targets(served, stored_serial(nas, "wildcard")) == {} and len(served) == 6
     orders = _orders(pebble)
     emu.reset_calls()
     second = json.loads(fc.handler(event, _fc_context()))
@@ -133,30 +111,6 @@ def test_function_compute_bad_event_is_a_clean_error():
     out = json.loads(fc.handler(b'{"triggerTime":"x","triggerName":"t","payload":"{\\"action\\":\\"explode\\"}"}',
                                 _fc_context()))
     assert out == {"ok": False, "error": "unknown action 'explode' (use one of run, issue, deploy, status)"}
-
-
-def test_failing_target_triggers_the_webhook(ini, emu):
-    receiver = Receiver()
-    try:
-        with open(ini, "a") as fh:
-            fh.write("\n[notify]\nWebhook = %s\nFormat = generic\n" % receiver.url)
-        emu.fail_domain("img.demo.test", code="InternalError", http_status=500)
-        r = _run(ini, "run", "wildcard")
-    finally:
-        receiver.close()
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert "img.demo.test failed" in r.stdout and "InternalError" in r.stdout
-    assert len(receiver.bodies) == 1
-    ctype, body = receiver.bodies[0]
-    assert ctype.startswith("application/json")
-    doc = json.loads(body)
-    assert doc["ok"] is False
-    [cert] = doc["certificates"]
-    failed = [t for t in cert["targets"] if t["status"] == "failed"]
-    assert [t["target"] for t in failed] == ["img.demo.test"] and failed[0]["error_code"] == "InternalError"
-    assert failed[0]["request_id"]
-    assert sum(1 for t in cert["targets"] if t["status"] == "deployed") == demo.WILDCARD_TARGETS - 1
-    assert demo.SECRET.encode() not in body and b"PRIVATE KEY" not in body
 
 
 @pytest.mark.parametrize("event", [b"{not json", b"\xff\xfe", b"[1, 2]"])

@@ -30,7 +30,7 @@ from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerExcept
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import RpcRequest
 
-from acme_aliyun import netmsg
+from acme_aliyun import killpoint, netmsg
 from acme_aliyun.cloud.credentials import mask_key_id
 from acme_aliyun.cloud.listcache import ListingCache
 from acme_aliyun.errors import ToolError, UsageError
@@ -359,6 +359,7 @@ class CloudClient:
         return self._call_fresh(product, action, params, write, region)
 
     def _call_fresh(self, product: str, action: str, params: dict, write: bool, region: Optional[str]) -> dict:
+        killpoint.reached("cloud-call")        # test-only, inert unless ACME_ALIYUN_TEST_KILL_AT is set
         ep = self.endpoint(product, region)
         return self.run(product, action, write, lambda cred: self._once(product, action, params, ep, write, region, cred))
 

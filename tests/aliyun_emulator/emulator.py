@@ -155,6 +155,10 @@ class Emulator:
         """Random faults from now on: each call (of ``actions``; None = all) fails with probability rate."""
         self._faults.configure(rate, kinds, seed, actions)
 
+    def schedule_faults(self, plan):
+        """{action: {n: kind}}: the nth call of action fails with kind (see FaultInjector.schedule)."""
+        self._faults.schedule(plan)
+
     def fail_domain(self, domain, code="InternalError", http_status=500, message=None):
         """Every write that addresses ``domain`` (or DNS zone) fails with ``code`` until heal_domain."""
         self._faults.fail_domain(domain, code, http_status, message)

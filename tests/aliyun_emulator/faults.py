@@ -1,5 +1,9 @@
-"""Injected failures: random faults (seeded), domains whose writes always fail, and overlap detection
-for writes on the same target (Alidns LastOperationNotFinished).
+"""Injected failures: scheduled faults (the nth call of an action fails), random faults (seeded),
+domains whose writes always fail, and overlap detection for writes on the same target (Alidns
+LastOperationNotFinished).
+
+A schedule is what a test wants when it must replay: the same calls fail on every run, whatever the
+timing, so a test can bound the faults one call can meet and know the outcome in advance.
 
 Faults are decided before any state change, so a call that fails this way changed nothing.
 Kinds: throttling (400 Throttling.User), unavailable (503 ServiceUnavailable), internal (500
@@ -7,6 +11,7 @@ InternalError), reset (connection closed with RST, no answer), timeout (answer h
 ``timeout_sleep_s``, then 503 ServiceUnavailable).
 """
 
+import collections
 import contextlib
 import random
 import threading
@@ -21,7 +26,24 @@ class FaultInjector:
     def __init__(self, rate=0.0, kinds=FAULT_KINDS, seed=None, actions=None):
         self._lock = threading.Lock()
         self._failing = {}   # domain -> ApiError
+        self._plan, self._seen = {}, collections.Counter()
         self.configure(rate, kinds, seed, actions)
+
+    def schedule(self, plan):
+        """Deterministic faults: plan is {action: {n: kind}}, the nth call (from 1) of action fails with
+        kind. Replaces the previous plan and restarts the call counts; random faults still apply to the
+        calls the plan spares."""
+        plan = {a: dict(calls) for a, calls in (plan or {}).items()}
+        kinds = {k for calls in plan.values() for k in calls.values()}
+        if kinds - set(FAULT_KINDS) or any(n < 1 for calls in plan.values() for n in calls):
+            raise ValueError("a schedule maps actions to {call number >= 1: kind in %s}" % (FAULT_KINDS,))
+        with self._lock:
+            self._plan, self._seen = plan, collections.Counter()
+
+    def scheduled(self):
+        """How many scheduled faults there are in all (each fires once, when its call comes)."""
+        with self._lock:
+            return sum(len(calls) for calls in self._plan.values())
 
     def configure(self, rate, kinds=FAULT_KINDS, seed=None, actions=None):
         """Replace the random-fault settings (and reseed). actions: None = every action."""
@@ -40,6 +62,10 @@ class FaultInjector:
     def draw(self, action):
         """The fault kind this call suffers, or None."""
         with self._lock:
+            self._seen[action] += 1
+            planned = self._plan.get(action, {}).get(self._seen[action])
+            if planned:
+                return planned
             if self._rate <= 0 or (self._actions is not None and action not in self._actions):
                 return None
             if self._rng.random() >= self._rate:

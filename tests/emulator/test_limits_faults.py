@@ -135,3 +135,18 @@ def test_failing_domain_fails_every_write_to_it(emu, client):
     assert outcome(set_cert, client, emu, D2) is None and emu.cdn_state(D1)["cert_name"] is None
     emu.heal_domain(D1)
     assert outcome(set_cert, client, emu, D1, "le-2", make_cert([D1])) is None   # names and content: one use
+
+
+def test_scheduled_faults_hit_the_nth_call_of_an_action(emu, client):
+    emu.add_cdn_domain(D1)
+    emu.schedule_faults({"DescribeDomainCertificateInfo": {1: "throttling", 3: "internal"},
+                         "SetCdnDomainSSLCertificate": {2: "unavailable"}})
+    info = lambda: call(client, emu, req(DescribeDomainCertificateInfoRequest, DomainName=D1))  # noqa: E731
+    assert [outcome(info) for _ in range(4)] == [(400, "Throttling.User"), None, (500, "InternalError"), None]
+    uploads = [(D1, "s-%d" % n, make_cert([D1])) for n in range(3)]    # names and content: one use each
+    assert [outcome(set_cert, client, emu, *u) for u in uploads] == [None, (503, "ServiceUnavailable"), None]
+    assert [c.fault for c in emu.calls] == ["throttling", None, "internal", None, None, "unavailable", None]
+    emu.schedule_faults({})                                  # a new plan restarts the counts
+    assert outcome(info) is None
+    with pytest.raises(ValueError):
+        emu.schedule_faults({"DescribeDomainCertificateInfo": {0: "throttling"}})

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 
 import pytest
 from cryptography.exceptions import InvalidSignature
@@ -177,22 +178,33 @@ def test_rfc7515_a2_rs256_signature_matches_published_value():
 
 # --------------------------------------------------------------------------- RFC 7515 A.3 (ES256)
 
-def test_rfc7515_a3_published_es256_signature_verifies():
-    public_key = _rfc7515_a3_private_key().public_key()
-    raw = b64u_decode(RFC7515_A3_SIGNATURE)
-    assert len(raw) == 64
-    _verify_raw_ecdsa(public_key, raw, RFC7515_A3_SIGNING_INPUT.encode("ascii"), hashes.SHA256)
-    with pytest.raises(InvalidSignature):
-        _verify_raw_ecdsa(public_key, raw, RFC7515_A3_SIGNING_INPUT.encode("ascii") + b"x", hashes.SHA256)
+def _rfc7515_a3_public_key():
+    """From the RFC's x and y alone, so the check does not lean on the private key object we sign with."""
+    return ec.EllipticCurvePublicNumbers(_int(RFC7515_A3["x"]), _int(RFC7515_A3["y"]), ec.SECP256R1()).public_key()
 
 
-def test_rfc7515_a3_our_es256_signature_is_raw_and_verifies():
+def test_rfc7515_a3_es256_signed_by_our_jose_code_verifies():
+    """Our sign_bytes over the RFC's JWS Signing Input verifies with the RFC's public key, by the same
+    raw r||s reading that accepts the RFC's own published signature (so the reader is the RFC's)."""
+    public_key, data = _rfc7515_a3_public_key(), RFC7515_A3_SIGNING_INPUT.encode("ascii")
     key = _rfc7515_a3_private_key()
-    data = RFC7515_A3_SIGNING_INPUT.encode("ascii")
     assert alg_for(key) == "ES256"
     sig = sign_bytes(key, data)
     assert len(sig) == 64
-    _verify_raw_ecdsa(key.public_key(), sig, data, hashes.SHA256)
+    _verify_raw_ecdsa(public_key, sig, data, hashes.SHA256)
+    _verify_raw_ecdsa(public_key, b64u_decode(RFC7515_A3_SIGNATURE), data, hashes.SHA256)
+    with pytest.raises(InvalidSignature):
+        _verify_raw_ecdsa(public_key, sig, data + b"x", hashes.SHA256)
+    with pytest.raises(InvalidSignature):
+        _verify_raw_ecdsa(public_key, sig[32:] + sig[:32], data, hashes.SHA256)     # s||r is not JOSE
+
+
+def test_rfc7515_a3_key_signs_a_whole_jws_that_verifies():
+    key = _rfc7515_a3_private_key()
+    out = jws(key, {"iss": "joe"}, "https://ca.example/new-order", nonce="n1", kid="https://ca.example/acct/1")
+    assert _decode_json(out["protected"])["alg"] == "ES256"
+    _verify_raw_ecdsa(_rfc7515_a3_public_key(), b64u_decode(out["signature"]),
+                      ("%s.%s" % (out["protected"], out["payload"])).encode("ascii"), hashes.SHA256)
 
 
 def test_rfc7515_a3_jwk():
@@ -247,16 +259,38 @@ def test_p384_jwk_keeps_leading_zero_bytes():
 
 # --------------------------------------------------------------------------- unsupported keys
 
-@pytest.mark.parametrize("make_key", [
-    pytest.param(ed25519.Ed25519PrivateKey.generate, id="ed25519"),
-    pytest.param(lambda: ec.generate_private_key(ec.SECP521R1()), id="p521"),
+@pytest.mark.parametrize("make_key,message", [
+    pytest.param(ed25519.Ed25519PrivateKey.generate, r"unsupported key type for JWS: Ed25519\w*", id="ed25519"),
+    pytest.param(lambda: ec.generate_private_key(ec.SECP521R1()),
+                 r"unsupported EC curve for JWS: secp521r1 \(use P-256 or P-384\)", id="p521"),
 ])
-def test_unsupported_keys_raise_value_error(make_key):
+def test_unsupported_keys_raise_value_error(make_key, message):
     key = make_key()
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as err:
         alg_for(key)
-    with pytest.raises(ValueError):
+    assert re.fullmatch(message, str(err.value)), str(err.value)
+    with pytest.raises(ValueError) as err:
         jwk(key)
+    assert re.fullmatch(message, str(err.value)), str(err.value)
+
+
+def test_coordinates_and_signature_halves_keep_their_leading_zero_bytes():
+    """_int_bytes pads to the curve size: a P-256 y or s below 2**248 still takes 32 bytes."""
+    for _ in range(5000):
+        key = ec.generate_private_key(ec.SECP256R1())
+        if key.public_key().public_numbers().y < 1 << (31 * 8):
+            break
+    else:
+        pytest.fail("no P-256 key with a short y in 5000 tries")
+    y = b64u_decode(jwk(key)["y"])
+    assert len(y) == 32 and y[0] == 0
+    key = _rfc7515_a3_private_key()
+    for _ in range(4000):
+        sig = sign_bytes(key, b"short s")
+        assert len(sig) == 64
+        if sig[32] == 0:
+            return
+    pytest.fail("no signature with a short s in 4000 tries")
 
 
 # --------------------------------------------------------------------------- jws()
@@ -335,6 +369,8 @@ def test_eab_jws_header_payload_and_mac():
     assert set(out) == {"protected", "payload", "signature"}
     assert _decode_json(out["protected"]) == {"alg": "HS256", "kid": EAB_KID, "url": EAB_URL}
     assert _decode_json(out["payload"]) == jwk(account_key)
+    # compact JSON (no spaces), as every JOSE part we send
+    assert b" " not in b64u_decode(out["protected"]) and b" " not in b64u_decode(out["payload"])
     expected = hmac.new(EAB_KEY, ("%s.%s" % (out["protected"], out["payload"])).encode("ascii"),
                         hashlib.sha256).digest()
     assert b64u_decode(out["signature"]) == expected

@@ -1,27 +1,28 @@
 """Cloud faults end to end: `acme-aliyun run` (a separate process, the demo acme.ini) against the
 Alibaba Cloud emulator injecting throttling, 5xx, connection resets and timeouts.
 
-Faults come in seeded bursts (FaultBurst) that can never exhaust one call's retry budget by chance, so
-a failure here is a product bug, not bad luck. For each fault kind the run must retry within bounds
-(at most MAX_CALL_FACTOR x the fault-free run's calls, and every extra call is the retry of an
-injected fault), finish every target, exit 0, and leave the cloud right: every target serves the new certificate
-(name and serial), no dns-01 TXT record left behind. A target that keeps failing must not stop the
-healthy ones: it is reported with the cloud's error code and request id (summary and --json), the
-run exits 1 and the webhook fires with the same facts.
+Faults follow a schedule (the nth call of an action fails, tests/aliyun_emulator/faults.py): the
+same calls fail on every run, whatever the timing, and no action draws as many faults as one call
+has attempts, so a failure here is a product bug, not bad luck. The tool runs with a shortened cloud
+backoff (tests/fastretry): attempts and retry rules are the product's, only the waits shrink.
+
+For each fault kind the run must retry within bounds (at most MAX_CALL_FACTOR x the fault-free run's
+calls, and every extra call is the retry of an injected fault), finish every target, exit 0, and
+leave the cloud right: every target serves the new certificate (the serial its Describe API answers
+is the stored fullchain's), no dns-01 TXT record left behind. A target that keeps failing must not
+stop the healthy ones: it is reported with the cloud's error code and request id (summary and
+--json), the run exits 1 and the webhook fires with the same facts.
 """
 
 import collections
 import json
-import os
-import threading
 import time
 
 import pytest
 
-from acme_aliyun import pki
 from tests import demo
-from tests.aliyun_emulator.config import DEFAULT_QPS
 from tests.canary import notify_section, run_tool
+from tests.served import served_serials, stored_serial, wrong_targets
 from tests.webhook import Receiver
 from tests.safety.copies import add_copy_files, assert_copies_match
 
@@ -33,7 +34,7 @@ READ_TIMEOUT = 2             # [aliyun] ReadTimeout for every run here
 TIMEOUT_SLEEP = 3.0          # a "timeout" fault holds the answer longer than that
 MAX_CALL_FACTOR = 4          # calls under faults <= this x the fault-free run's
 MAX_ATTEMPTS = 6             # CloudSettings.max_attempts: attempts per call
-PER_ACTION = MAX_ATTEMPTS - 2  # faults one action may draw before it is spared (one may slip past: see FaultBurst)
+PER_ACTION = MAX_ATTEMPTS - 2  # faults scheduled for one action at most: one call can never exhaust its attempts
 DNS_ACTIONS = {"DescribeDomains", "AddDomainRecord", "DeleteDomainRecord", "DescribeDomainRecords",
                "DescribeSubDomainRecords"}
 
@@ -58,25 +59,19 @@ def _ini(folder, pebble, emu, extra=""):
 
 
 def _tool(ini, *args):
-    return run_tool(ini, *args, env=demo.tool_env(), timeout=120)
-
-
-def _serial(folder, name):
-    with open(os.path.join(str(folder), "state", "certs", name, "fullchain.pem")) as fh:
-        return pki.load_cert_pem(fh.read()).serial_number
+    """The tool with its cloud backoff shortened (attempts and rules unchanged): bounds, not waits, are checked."""
+    return run_tool(ini, *args, env=demo.tool_env(), timeout=120, fast_retry=True)
 
 
 def _serves(emu, folder, healthy_cdn=CDN):
-    """{target: problem} for every target that does not serve the new certificate (empty = all right)."""
-    wildcard, shop = _serial(folder, "wildcard"), _serial(folder, "shop")
-    states = [("cdn " + d, emu.cdn_state(d), "wildcard-", wildcard) for d in healthy_cdn]
-    states += [("dcdn " + d, emu.dcdn_state(d), "wildcard-", wildcard) for d in DCDN]
-    states += [("apigw " + d, emu.apigw_domain_state(demo.GROUP, d), "wildcard-", wildcard) for d in API]
-    states += [("cdn " + SHOP_CDN, emu.cdn_state(SHOP_CDN), "shop-", shop)]
-    wrong = {}
-    for target, st, prefix, serial in states:
-        if not (st.get("cert_name") or "").startswith(prefix) or st.get("serial") != serial:
-            wrong[target] = (st.get("cert_name"), st.get("serial"))
+    """{target: served serial} for every target that does not serve the stored certificate (empty = all right),
+    read through each product's Describe API with the SDK."""
+    state = "%s/state" % folder
+    wrong = wrong_targets(served_serials(emu.endpoint, demo.AK, demo.SECRET, cdn=healthy_cdn, dcdn=DCDN,
+                                         api=["%s:%s" % (demo.GROUP, d) for d in API]),
+                          stored_serial(state, "wildcard"))
+    wrong.update(wrong_targets(served_serials(emu.endpoint, demo.AK, demo.SECRET, cdn=[SHOP_CDN]),
+                               stored_serial(state, "shop")))
     return wrong
 
 
@@ -84,44 +79,21 @@ def _txt_left(emu):
     return [r for r in emu.dns_records("demo.test") if r["type"] == "TXT"]
 
 
-class FaultBurst:
-    """Random faults of `kinds` at `rate` (seeded) until `limit` were injected: a burst, not an outage.
+def _logged_calls(emu, faults):
+    """The call log once `faults` faulted calls are in it: a "timeout" call is logged when the emulator
+    lets go of it, TIMEOUT_SLEEP s after the client gave up on it (and maybe after the run ended)."""
+    deadline = time.monotonic() + TIMEOUT_SLEEP + 2
+    calls = emu.calls
+    while sum(1 for c in calls if c.fault) < faults and time.monotonic() < deadline:
+        time.sleep(0.05)
+        calls = emu.calls
+    return calls
 
-    No action draws more than PER_ACTION faults: once it has, it is left out of the fault set (the
-    emulator's `actions`). A call that drew MAX_ATTEMPTS faults in a row would exhaust its retries by
-    chance, which is the "target that keeps failing" case, not this one; with the cap that cannot
-    happen, so a failed run here is a product bug, never bad luck. The watcher sees a call only once it
-    is logged (a "timeout" call TIMEOUT_SLEEP s late), so one more fault may slip in: still < MAX_ATTEMPTS.
-    """
 
-    def __init__(self, emu, rate, kinds, seed, limit):
-        self.emu, self.rate, self.kinds, self.seed, self.limit = emu, rate, kinds, seed, limit
-        self.actions = set(DEFAULT_QPS)
-        self.spared = set()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def __enter__(self):
-        self.emu.set_faults(self.rate, kinds=self.kinds, seed=self.seed, actions=tuple(sorted(self.actions)))
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(5)
-        self.emu.set_faults(0.0)
-
-    def _watch(self):
-        while not self._stop.wait(0.002):
-            faults = collections.Counter(c.action for c in self.emu.calls if c.fault)
-            if sum(faults.values()) >= self.limit:
-                self.emu.set_faults(0.0)
-                return
-            full = {a for a, n in faults.items() if n >= PER_ACTION} - self.spared
-            if full:
-                self.spared |= full
-                self.emu.set_faults(self.rate, kinds=self.kinds, seed=self.seed * 100 + len(self.spared),
-                                    actions=tuple(sorted(self.actions - self.spared)))
+def fault_plan(actions, kinds, per_action, only=None):
+    """The schedule: the first `per_action` calls of each action (of `only`, if given) fail, kinds in turn."""
+    chosen = sorted(a for a in actions if only is None or a in only)
+    return {a: {n: kinds[(i + n) % len(kinds)] for n in range(1, per_action + 1)} for i, a in enumerate(chosen)}
 
 
 @pytest.fixture(scope="module")
@@ -132,48 +104,59 @@ def baseline(pebble, tmp_path_factory):
         folder = tmp_path_factory.mktemp("baseline")
         r = _tool(_ini(folder, pebble, e), "run")
         assert r.returncode == 0, r.stdout + r.stderr
+        calls = collections.Counter(c.action for c in e.calls)      # before _serves adds its reads
         assert _serves(e, folder) == {}
-        return collections.Counter(c.action for c in e.calls)
+        return calls
     finally:
         e.stop()
 
 
-FAULTS = [   # rate, kinds, seed, burst limit (faults injected at most)
-    pytest.param(0.5, ("throttling",), 11, 16, id="throttling-burst-0.5"),
-    pytest.param(0.4, ("unavailable", "internal"), 12, 16, id="5xx-0.4"),
-    pytest.param(0.4, ("reset",), 13, 16, id="reset-0.4"),
-    pytest.param(0.2, ("timeout",), 14, 5, id="timeout-0.2"),
-    pytest.param(0.3, ("throttling", "unavailable", "internal", "reset", "timeout"), 20, 14, id="mix-0.3"),
+SOME = ("AddDomainRecord", "SetDcdnDomainSSLCertificate", "DescribeApiGroup")   # a dns-01 call, a write, a read
+FAULTS = [   # kinds, faults per action, actions (None: every action of the fault-free run)
+    pytest.param(("throttling",), 3, None, id="throttling"),
+    pytest.param(("unavailable", "internal"), 2, None, id="5xx"),
+    pytest.param(("reset",), 2, None, id="reset"),
+    pytest.param(("timeout",), 1, SOME, id="timeout"),
+    pytest.param(("throttling", "unavailable", "internal", "reset"), PER_ACTION, None, id="mix"),
 ]
 
 
-@pytest.mark.parametrize("rate,kinds,seed,limit", FAULTS)
-def test_run_retries_through_faults_and_finishes_every_target(tmp_path, pebble, emu, baseline, rate, kinds, seed,
-                                                              limit):
+@pytest.mark.parametrize("kinds,per_action,only", FAULTS)
+def test_run_retries_through_faults_and_finishes_every_target(tmp_path, pebble, emu, baseline, kinds, per_action,
+                                                              only):
     ini = _ini(tmp_path, pebble, emu)
+    plan = fault_plan(baseline, kinds, per_action, only)
     started = time.monotonic()
-    with FaultBurst(emu, rate, kinds, seed, limit):
+    emu.schedule_faults(plan)
+    try:
         r = _tool(ini, "run")
+    finally:
+        emu.schedule_faults({})
     elapsed = time.monotonic() - started
 
-    calls = emu.calls
+    calls = _logged_calls(emu, sum(len(v) for v in plan.values()))
     injected = collections.Counter(c.fault for c in calls if c.fault)
-    per_action = collections.Counter(c.action for c in calls)
+    per_action_calls = collections.Counter(c.action for c in calls)
     base_total = sum(baseline.values())
-    print("\n%s @%.1f: %d calls (fault-free %d), injected %s, %.1fs"
-          % ("+".join(kinds), rate, len(calls), base_total, dict(injected), elapsed))
+    print("\n%s x%d: %d calls (fault-free %d), injected %s, %.1fs"
+          % ("+".join(kinds), per_action, len(calls), base_total, dict(injected), elapsed))
 
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
-    assert injected and set(injected) <= set(kinds), injected          # the faults did happen,
-    assert len(injected) >= min(3, len(kinds)), injected
+    got = collections.Counter(c.action for c in calls if c.fault)
+    print("planned vs injected:", {a: (len(v), got.get(a, 0)) for a, v in plan.items() if len(v) != got.get(a, 0)},
+          "calls:", dict(per_action_calls))
+    # the schedule played out in full: every planned fault met its call, none other was injected
+    assert sum(injected.values()) == sum(len(v) for v in plan.values()), (dict(injected), plan)
+    assert set(injected) == set(kinds), injected
     faulted = {c.action for c in calls if c.fault}
+    assert faulted == set(plan), faulted ^ set(plan)
     assert faulted & DNS_ACTIONS and faulted - DNS_ACTIONS, faulted    # to dns-01 and to deployment calls
     rows = {line.split()[0]: line.split() for line in r.stdout.splitlines() if line.startswith(("wildcard ", "shop "))}
     assert rows["wildcard"][1:6] == ["issued", str(demo.WILDCARD_TARGETS), "0", "0", "0"], r.stdout
     assert rows["shop"][1:6] == ["issued", "1", "0", "0", "0"], r.stdout
     # retries within bounds
-    assert len(calls) <= MAX_CALL_FACTOR * base_total, (len(calls), base_total, per_action)
+    assert len(calls) <= MAX_CALL_FACTOR * base_total, (len(calls), base_total, per_action_calls)
     # every call beyond the fault-free run's is the retry of an injected fault (give or take one)
     by_action = collections.Counter(c.action for c in calls if not c.fault)
     extra = {a: (n, baseline.get(a, 0)) for a, n in by_action.items() if n > baseline.get(a, 0) + 1}
@@ -213,7 +196,8 @@ def test_a_target_that_keeps_failing_is_reported_and_the_rest_finish(tmp_path, p
     assert "failed" in line and "InternalError" in line, r.stdout
     assert any(rid in line for rid in ids1), (line, ids1)
     assert _serves(emu, tmp_path, healthy_cdn=("www.demo.test", "cdn.demo.test")) == {}
-    assert not (emu.cdn_state("img.demo.test").get("cert_name") or "").startswith("wildcard-")
+    img = served_serials(emu.endpoint, demo.AK, demo.SECRET, cdn=["img.demo.test"])["cdn img.demo.test"]
+    assert img != stored_serial(tmp_path / "state", "wildcard")
     assert _txt_left(emu) == []
     assert_copies_match(ini, str(tmp_path / "state"), "after a run with a failing target")
 
@@ -239,3 +223,6 @@ def test_a_target_that_keeps_failing_is_reported_and_the_rest_finish(tmp_path, p
         assert nfailed[0]["request_id"] and nfailed[0]["request_id"] in rid
         assert "img.demo.test" in note["text"] and "InternalError" in note["text"]
         assert nfailed[0]["request_id"] in note["text"]
+        assert demo.SECRET.encode() not in body and b"PRIVATE KEY" not in body
+    first_note, _ = _failed_img(json.loads(hook.bodies[0][1]))
+    assert sum(1 for t in first_note["targets"] if t["status"] == "deployed") == demo.WILDCARD_TARGETS - 1

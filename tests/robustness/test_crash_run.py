@@ -1,27 +1,30 @@
-"""kill -9 of `run --force` at random moments: the store, the DNS, the lock and the cloud stay sane.
+"""kill -9 of `run --force` at named steps: the store, the DNS, the lock and the cloud stay sane.
 
 One emulator and one state folder across all trials, as on a real host. Before
-the trials both certificates are issued and deployed once, and a normal forced
-run is timed; each trial then starts `run --force` (so issuance AND deploy are
-exercised), kills it at a moment drawn uniformly from [0, 1.1 x that duration],
-and checks:
+the trials both certificates are issued and deployed once; each trial then starts
+`run --force` (so issuance AND deploy are exercised) with
+ACME_ALIYUN_TEST_KILL_AT=<point>:<n> (acme_aliyun/killpoint.py), so the process
+kills itself with SIGKILL on reaching the nth atomic file write or the nth cloud
+call, and checks:
 
   (a) Store.load gives a matching key/certificate pair for every certificate;
   (b) the next normal `run` exits 0 without a traceback;
   (c) no challenge is left: empty journal, no TXT in the emulated Alidns zone,
       no `_acme-challenge` TXT in Pebble's DNS, and `run --no-wait` gets the lock;
-  (d) every target serves the stored certificate (by the deployer's CertName).
+  (d) every target serves the stored certificate (the serial its Describe API answers);
+  (e) the KeyFile/ChainFile copies match the stored pair (tests/safety/copies.py).
 
-The seed is in every assertion message; ACME_ALIYUN_CRASH_SEED=<n> replays a sequence.
+The kill points are steps, not moments: with `[acme] Parallel = 1` (the fleet runner's
+default of 4 interleaves the two certificates' writes and calls differently from run to
+run) the same trial lands on the same step on every run, so the phase counts repeat and
+a failing trial replays. Each point is tried at
+n = 1, 1 + stride, ... until a run gets past its last one; a final forced run leaves no pending key.
 The helpers below are reused by test_concurrency.py.
 """
 
 import os
-import random
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import dns.message
@@ -29,10 +32,11 @@ import dns.query
 import dns.rdatatype
 import pytest
 
-from acme_aliyun.targets.served import unique_cert_name
 from acme_aliyun.store import Store
 from tests import demo
+from tests.pebble import Pebble
 from tests.safety.copies import add_copy_files, assert_copies_match
+from tests.served import served_serials, wrong_targets
 
 CERTS = ("wildcard", "shop")
 TARGETS = {   # what write_demo_ini deploys each certificate to
@@ -42,8 +46,8 @@ TARGETS = {   # what write_demo_ini deploys each certificate to
 }
 ZONE = "demo.test"
 CHALLENGE_NAME = "_acme-challenge.demo.test."
-SEED = int(os.environ.get("ACME_ALIYUN_CRASH_SEED", "20261126"))
-TRIALS = 30
+KILL_POINTS = {"file-write": 1, "cloud-call": 2}   # point (acme_aliyun/killpoint.py): try every nth occurrence
+MAX_TRIALS_PER_POINT = 40
 RUN_TIMEOUT = 120
 
 
@@ -53,9 +57,9 @@ def tool_cmd(ini, *args):
     return [sys.executable, "-m", "acme_aliyun", "-c", ini] + list(args)
 
 
-def run_tool(ini, *args, timeout=RUN_TIMEOUT):
-    return subprocess.run(tool_cmd(ini, *args), env=demo.tool_env(), capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+def run_tool(ini, *args, timeout=RUN_TIMEOUT, env=None):
+    return subprocess.run(tool_cmd(ini, *args), env=dict(demo.tool_env(), **(env or {})), capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
 def start_tool(ini, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE):
@@ -84,13 +88,11 @@ def pebble_txt(pebble, name=CHALLENGE_NAME):
             for rd in rrset]
 
 
-def served_cert_names(emu, name):
-    """{target: CertName it serves} for every target of certificate name."""
+def served(emu, name):
+    """{target: serial it serves} for every target of certificate name, from the products' Describe APIs."""
     t = TARGETS[name]
-    served = {"cdn " + d: emu.cdn_state(d)["cert_name"] for d in t["cdn"]}
-    served.update({"dcdn " + d: emu.dcdn_state(d)["cert_name"] for d in t["dcdn"]})
-    served.update({"apigw " + d: emu.apigw_domain_state(demo.GROUP, d)["cert_name"] for d in t["apigw"]})
-    return served
+    return served_serials(emu.endpoint, demo.AK, demo.SECRET, cdn=t["cdn"], dcdn=t["dcdn"],
+                          api=["%s:%s" % (demo.GROUP, d) for d in t["apigw"]])
 
 
 def assert_pairs_ok(store, why):
@@ -116,11 +118,11 @@ def assert_no_challenge_left(store, emu, pebble, why):
 
 
 def assert_cloud_serves_stored(store, emu, why):
-    """(d) every target serves the stored certificate's unique CertName."""
+    """(d) every target serves the stored certificate: the served serial is the stored fullchain's."""
     for name, stored in assert_pairs_ok(store, why).items():
-        want = unique_cert_name(name, stored.bundle)
-        wrong = {t: got for t, got in served_cert_names(emu, name).items() if got != want}
-        assert not wrong, "%s: %s is stored as %s but these targets serve: %r" % (why, name, want, wrong)
+        wrong = wrong_targets(served(emu, name), stored.bundle.cert.serial_number)
+        assert not wrong, "%s: %s is stored with serial %s but these targets serve: %r" % (
+            why, name, stored.bundle.serial, wrong)
 
 
 def assert_clean_state(store, emu, pebble, why):
@@ -150,71 +152,70 @@ def phase_at_kill(stderr_text, finished):
 
 # --- the test ----------------------------------------------------------------------------------
 
-@pytest.fixture
-def slow_emu(pebble):
-    """20 ms per cloud call, so the deploy phase takes a fair share of a run."""
-    e = demo.start_emulator(pebble, latency_ms=20)
-    yield e
-    e.stop()
-
-
-def _kill_at(ini, delay, log_path):
-    """Start `run --force`, SIGKILL it after delay seconds; (finished before the kill, what it printed)."""
+def _kill_at(ini, point, n, log_path):
+    """`run --force` that SIGKILLs itself on reaching the nth `point`; (finished, what it printed)."""
+    r = run_tool(ini, "run", "--force", env={"ACME_ALIYUN_TEST_KILL_AT": "%s:%d" % (point, n)})
     with open(log_path, "w") as log:
-        proc = start_tool(ini, "run", "--force", stdout=subprocess.DEVNULL, stderr=log)
-        try:
-            proc.wait(timeout=delay)
-        except subprocess.TimeoutExpired:
-            pass
-        finished = proc.poll() is not None
-        if not finished:
-            proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    with open(log_path) as fh:
-        return finished, fh.read()
+        log.write(r.stderr)
+    assert r.returncode in (0, -9), "%s:%d: %s" % (point, n, outcome(r))
+    return r.returncode == 0, r.stderr
+
+
+def _trial_checks(ini, store, emu, pebble, why):
+    assert_pairs_ok(store, why + " right after the kill")                                            # (a)
+    rerun = run_tool(ini, "run")                                                                     # (b)
+    assert rerun.returncode == 0 and "Traceback" not in rerun.stderr, "%s\nrerun: %s" % (why, outcome(rerun))
+    assert_no_challenge_left(store, emu, pebble, why + " after the rerun")                           # (c)
+    no_wait = run_tool(ini, "run", "--no-wait")
+    assert no_wait.returncode == 0, "%s\nrun --no-wait: %s" % (why, outcome(no_wait))
+    assert actions(no_wait.stdout) == {"wildcard": "unchanged", "shop": "unchanged"}, (
+        "%s\nrun --no-wait: %s" % (why, outcome(no_wait)))
+    assert_cloud_serves_stored(store, emu, why + " after the rerun")                                 # (d)
+    assert_copies_match(ini, store.state_dir, why + " after the rerun")                              # (e)
 
 
 @pytest.mark.slow
-def test_kill_dash_nine_during_run_force(tmp_path, pebble, slow_emu):
-    emu = slow_emu
+def test_kill_dash_nine_during_run_force(tmp_path):
+    """A Pebble of its own that never reuses an authorization (the default reuses half of them, at
+    random): every forced run then goes through the same steps, and the trials land the same."""
+    with Pebble(str(tmp_path / "pebble"), env={"PEBBLE_AUTHZREUSE": "0"}) as pebble:
+        emu = demo.start_emulator(pebble)
+        try:
+            phases = _trials(tmp_path, pebble, emu)
+        finally:
+            emu.stop()
+    assert phases["issuance"] >= 5 and phases["deploy"] >= 3, "the kills missed a phase: %s" % dict(phases)
+
+
+def _trials(tmp_path, pebble, emu):
     ini = add_copy_files(demo.write_demo_ini(str(tmp_path), pebble, emu))
+    with open(ini) as fh:           # one certificate at a time: the nth write/call is the same step every run
+        text = fh.read()
+    with open(ini, "w") as fh:
+        fh.write(text.replace("[acme]\n", "[acme]\nParallel = 1\n", 1))
     store = Store(str(tmp_path / "state"))
     first = run_tool(ini, "run")
     assert first.returncode == 0, outcome(first)
     assert_clean_state(store, emu, pebble, "after the first run")
-
-    durations = []
-    for _ in range(2):
-        t0 = time.monotonic()
-        timed = run_tool(ini, "run", "--force")
-        durations.append(time.monotonic() - t0)
-        assert timed.returncode == 0, outcome(timed)
-    duration = max(durations)
-
-    rng = random.Random(SEED)
-    phases = Counter()
-    for trial in range(TRIALS):
-        delay = rng.uniform(0, 1.1 * duration)
-        finished, printed = _kill_at(ini, delay, str(tmp_path / "killed.log"))
-        phase = phase_at_kill(printed, finished)
-        phases[phase] += 1
-        why = "seed %d trial %d (kill at %.2fs of a %.2fs run, phase %s; the killed run printed:\n%s)" % (
-            SEED, trial, delay, duration, phase, printed)
-
-        assert_pairs_ok(store, why + " right after the kill")                                        # (a)
-        rerun = run_tool(ini, "run")                                                                 # (b)
-        assert rerun.returncode == 0 and "Traceback" not in rerun.stderr, "%s\nrerun: %s" % (why, outcome(rerun))
-        assert_no_challenge_left(store, emu, pebble, why + " after the rerun")                       # (c)
-        no_wait = run_tool(ini, "run", "--no-wait")
-        assert no_wait.returncode == 0, "%s\nrun --no-wait: %s" % (why, outcome(no_wait))
-        assert actions(no_wait.stdout) == {"wildcard": "unchanged", "shop": "unchanged"}, (
-            "%s\nrun --no-wait: %s" % (why, outcome(no_wait)))
-        assert_cloud_serves_stored(store, emu, why + " after the rerun")                             # (d)
-        assert_copies_match(ini, store.state_dir, why + " after the rerun")                          # (e)
-
+    phases, trials = Counter(), []
+    for point, stride in KILL_POINTS.items():
+        for n in range(1, stride * MAX_TRIALS_PER_POINT, stride):
+            finished, printed = _kill_at(ini, point, n, str(tmp_path / "killed.log"))
+            phase = phase_at_kill(printed, finished)
+            phases[phase] += 1
+            trials.append("%s:%d=%s" % (point, n, phase))
+            why = "ACME_ALIYUN_TEST_KILL_AT=%s:%d (phase %s; the killed run printed:\n%s)" % (point, n, phase, printed)
+            _trial_checks(ini, store, emu, pebble, why)
+            if finished:            # the run got past the last such point: the next point
+                break
+        else:
+            pytest.fail("%s: still reached after %d occurrences" % (point, stride * MAX_TRIALS_PER_POINT))
+    final = run_tool(ini, "run", "--force")          # a whole forced run uses up the kills' pending keys
+    assert final.returncode == 0, outcome(final)
+    for name in CERTS:
+        assert not os.path.exists(os.path.join(store.cert_dir(name), "pending-key.pem")), name
     leftovers = [os.path.relpath(os.path.join(root, f), store.state_dir)
                  for root, _, files in os.walk(store.state_dir) for f in files if f.startswith(".tmp-")]
-    print("seed %d, %d trials, run %.2fs, kills by phase: %s; temp files left by kills: %s"
-          % (SEED, TRIALS, duration, dict(phases), leftovers or "none"))
-    assert phases["issuance"] >= 5 and phases["deploy"] >= 3, (
-        "seed %d: the kills missed a phase (%s); change the window" % (SEED, dict(phases)))
+    print("%d trials, kills by phase: %s; temp files left by kills: %s\n%s"
+          % (len(trials), dict(phases), leftovers or "none", " ".join(trials)))
+    return phases

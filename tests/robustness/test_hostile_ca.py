@@ -19,13 +19,13 @@ from typing import Callable, Optional, Tuple
 import pytest
 
 from acme_aliyun import cli
-from acme_aliyun.context import Context
-from acme_aliyun.errors import ToolError
 from acme_aliyun.store import Store
+from tests.aliyun_emulator import Emulator, EmulatorConfig
 from tests.certcheck import check_stored
 from tests.conftest import run_cli, write_ini
 from tests.fakeca import ACME_ERROR, PROBLEM, FakeCA, Reply, Scenario, big_body, problem, redirect
 from tests.pebble import make_tls_ca
+from tests.served import served_serials, stored_serial
 
 NAME = "site"
 DOMAINS = ["hostile.example.test", "www.hostile.example.test"]
@@ -35,6 +35,7 @@ Domains = hostile.example.test, www.hostile.example.test
 Challenge = http-01
 Webroot = www
 """
+CLOUD_AK, CLOUD_SECRET = "LTAI5tHostileTest0000000", "hostile-test-secret-not-real-000"
 ORDER_TIMEOUT = 3           # [acme] ValidationTimeout in these tests, instead of the default 300 s
 MB = 1 << 20
 
@@ -470,35 +471,36 @@ def test_https_redirect_to_plain_http_is_refused(site, capsys, tmp_path, endpoin
 
 
 @pytest.mark.parametrize("name", ["control", "leaf-other-public-key", "order-invalid-after-finalize"])
-def test_failed_issuance_deploys_nothing(site, capsys, monkeypatch, name):
-    """With a CDN target configured, a failed first issuance never builds a cloud client.
+def test_failed_issuance_deploys_nothing(site, capsys, name):
+    """With a CDN target on the Alibaba Cloud emulator, a failed first issuance sends the cloud no call.
 
-    The control (a good CA) shows the check can fail: there the runner does go for the cloud.
+    The control (a good CA) shows the check can fail: there the certificate reaches the emulator.
     """
-    built = []
-
-    def cloud(self):
-        built.append(1)
-        raise ToolError("no cloud in this test")
-    monkeypatch.setattr(Context, "cloud", cloud)
-    site.configure(body=CERT_HTTP01 + """\
+    with Emulator(EmulatorConfig(accounts={CLOUD_AK: CLOUD_SECRET})) as emu:
+        emu.add_cdn_domain("www.hostile.example.test")
+        site.configure(body=CERT_HTTP01 + """\
 CDN = www.hostile.example.test
 
 [aliyun]
 Region = cn-hangzhou
-Endpoint = 127.0.0.1:9
-AccessKeyId = LTAI5tFakeFakeFake
-AccessKeySecret = fakefakefakefakefakefakefakefake
-""")
-    if name == "control":
+Endpoint = %s
+AccessKeyId = %s
+AccessKeySecret = %s
+""" % (emu.endpoint, CLOUD_AK, CLOUD_SECRET))
+        if name != "control":
+            site.ca.scenario = CASES[name].scenario(site.other.base_url)
         out = site.run(capsys)
-        assert built == [1] and "deploy: no cloud in this test" in out.out, out.out + out.err
+        calls = emu.calls
+        served = served_serials(emu.endpoint, CLOUD_AK, CLOUD_SECRET, cdn=["www.hostile.example.test"])
+    if name == "control":
+        assert out.code == 0, out.out + out.err
+        assert any(c.write for c in calls)
+        assert served == {"cdn www.hostile.example.test": stored_serial(os.path.join(site.folder, "state"), NAME)}
         return
-    site.ca.scenario = CASES[name].scenario(site.other.base_url)
-    out = site.run(capsys)
     assert out.code == 1, out.out + out.err
     assert_one_error_line(out.err_lines, CASES[name].expect)
-    assert built == []
+    assert calls == [], [c.action for c in calls]
+    assert served == {"cdn www.hostile.example.test": None}
     assert_nothing_saved(site)
 
 

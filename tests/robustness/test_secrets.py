@@ -25,9 +25,10 @@ from acme_aliyun.cloud.settings import CloudSettings
 from tests import canary, demo
 from tests.canary import (assert_no_secrets, assert_private_modes, assert_state_clean, find_secrets,
                           is_key_file, key_files, notify_section, run_tool, sts_env)
+from tests.served import served_serials, stored_serial
 from tests.webhook import Receiver
 
-AUDITED = []          # (path, canaries, private keys, texts, files): the report at the end
+AUDITED = []          # (path, canaries, private keys, texts, files): printed in the terminal summary
 
 
 class World:
@@ -50,8 +51,8 @@ class World:
             fh.write(text)
         return path
 
-    def run(self, *args, env=None, umask=None, ini=None):
-        r = run_tool(ini or self.ini, *args, env=env or sts_env(), umask=umask)
+    def run(self, *args, env=None, umask=None, ini=None, fast_retry=False):
+        r = run_tool(ini or self.ini, *args, env=env or sts_env(), umask=umask, fast_retry=fast_retry)
         r.args_text = " ".join(str(a) for a in args)
         return r
 
@@ -115,7 +116,9 @@ def _error_lines(text):
 def test_successful_run(world):
     r = world.first
     assert r.returncode == 0, r.stdout + r.stderr
-    assert world.emu.cdn_state("www.demo.test")["cert_name"].startswith("wildcard-")
+    served = served_serials(world.emu.endpoint, demo.AK, demo.SECRET, cdn=["www.demo.test", "shop.example.test"])
+    assert served == {"cdn www.demo.test": stored_serial(world.state, "wildcard"),
+                      "cdn shop.example.test": stored_serial(world.state, "shop")}
     assert len(world.hook.bodies) >= 1
     world.audit("successful run (umask 0)", [r], modes=True)
 
@@ -145,6 +148,10 @@ def test_wrong_secret_is_one_clear_line(world, fresh):
     r = world.run("run", "--force", env=env)
     c = world.run("cloud", "check", env=env)
     assert r.returncode == 1 and c.returncode == 1, r.stdout + r.stderr + c.stdout + c.stderr
+    probes = [ln for ln in c.stdout.splitlines() if " FAIL " in ln or " ok " in ln]
+    # RPC: the SDK names it InvalidAccessKeySecret; OSS and ROA V3 (FC) answer SignatureDoesNotMatch
+    assert probes and all(" FAIL " in ln and ("InvalidAccessKeySecret" in ln or "SignatureDoesNotMatch" in ln)
+                          for ln in probes), c.stdout
     for res in (r, c):
         assert "Traceback" not in res.stderr
         lines = _error_lines(res.stdout + res.stderr)
@@ -157,22 +164,17 @@ def test_wrong_secret_is_one_clear_line(world, fresh):
     world.audit("wrong secret / wrong STS token (run, cloud check)", [r, c, t], fresh, modes=True)
 
 
-def test_failing_target_and_its_webhook(world, fresh):
+def test_failing_target_json_and_webhook(world, fresh):
+    """A target that keeps failing (fast cloud backoff): --json and the webhook name it; nothing leaks."""
     world.emu.fail_domain("img.demo.test", code="InternalError", http_status=500)
-    r = world.run("run", "--force")
-    assert r.returncode == 1 and "InternalError" in r.stdout, r.stdout + r.stderr
-    bodies = world.hook.json()[fresh:]
-    assert bodies and bodies[-1]["ok"] is False and "img.demo.test" in bodies[-1]["text"]
-    world.audit("failing target + webhook", [r], fresh, modes=True)
-
-
-def test_json_output(world, fresh):
-    world.emu.fail_domain("img.demo.test", code="InternalError", http_status=500)
-    r = world.run("run", "--json")
+    r = world.run("run", "--force", "--json", fast_retry=True)
     assert r.returncode == 1, r.stdout + r.stderr
     doc = json.loads(r.stdout)
-    assert any(t.get("error_code") == "InternalError" for c in doc["certificates"] for t in c["targets"])
-    world.audit("run --json", [r], fresh)
+    failed = [t for c in doc["certificates"] for t in c["targets"] if t["status"] == "failed"]
+    assert [(t["target"], t.get("error_code")) for t in failed] == [("img.demo.test", "InternalError")], failed
+    bodies = world.hook.json()[fresh:]
+    assert bodies and bodies[-1]["ok"] is False and "img.demo.test" in bodies[-1]["text"]
+    world.audit("failing target: run --force --json + webhook", [r], fresh, modes=True)
 
 
 def test_status_targets(world, fresh):
@@ -184,15 +186,29 @@ def test_status_targets(world, fresh):
 
 
 def test_cloud_check(world, fresh):
+    world.emu.reset_calls()
     r = world.run("cloud", "check")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "env:sts" in r.stdout and "FAIL" not in r.stdout
+    for target in ("www.demo.test", "img.demo.test", "cdn.demo.test", "shop.example.test", "static.demo.test",
+                   demo.GROUP, demo.CLB_LISTENER, demo.ALB_LISTENER, "zones"):   # a probe per target, each ok,
+                                                                                     # and nothing written
+        line = next(line for line in r.stdout.splitlines() if target in line)
+        assert " ok " in line, line
+    assert world.emu.calls and world.emu.write_calls() == []
     world.audit("cloud check", [r], fresh)
 
 
 def test_dry_run_plan(world, fresh):
+    before = served_serials(world.emu.endpoint, demo.AK, demo.SECRET, cdn=["www.demo.test"])
+    world.emu.reset_calls()
     r = world.run("deploy", "wildcard", "--dry-run", "--force", "--json")
     assert r.returncode == 0, r.stdout + r.stderr
+    [cert] = json.loads(r.stdout)["certificates"]
+    statuses = {t["status"] for t in cert["targets"]}
+    assert len(cert["targets"]) == demo.WILDCARD_TARGETS and statuses <= {"planned", "unchanged"}
+    assert world.emu.calls and world.emu.write_calls() == []
+    assert served_serials(world.emu.endpoint, demo.AK, demo.SECRET, cdn=["www.demo.test"]) == before
     world.audit("deploy --dry-run --force --json", [r], fresh)
 
 
@@ -384,8 +400,10 @@ def test_second_profile_secrets(world, fresh, account_two, tmp_path):
                 fresh, modes=True)
 
 
-def test_zz_report():
-    """Not a check: what was audited (pytest -s shows it)."""
-    print("\nsecrets audit: %d paths" % len(AUDITED))
+def audit_summary():
+    """The lines conftest's terminal-summary hook prints: what was audited, path by path."""
+    lines = ["secrets audit: %d paths" % len(AUDITED)]
     for path, canaries, keys, texts, files in AUDITED:
-        print("  %-62s %d canaries + %d private keys over %3d texts, %3d files" % (path, canaries, keys, texts, files))
+        lines.append("  %-62s %d canaries + %d private keys over %3d texts, %3d files"
+                     % (path, canaries, keys, texts, files))
+    return lines

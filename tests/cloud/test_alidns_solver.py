@@ -1,6 +1,8 @@
 """The Alidns dns-01 solver against the emulator (and pebble-challtestsrv for propagation)."""
 
+import socket
 import threading
+import time
 
 import pytest
 
@@ -111,9 +113,34 @@ def test_wait_until_visible_against_challtestsrv(emulator_factory, tmp_path):
         srv.stop()
 
 
+def _silent_nameserver():
+    """A UDP socket on loopback that counts the DNS queries sent to it and never answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    return sock, "127.0.0.1:%d" % sock.getsockname()[1]
+
+
+def _queries(sock):
+    n = 0
+    while True:
+        try:
+            sock.recvfrom(4096)
+        except BlockingIOError:
+            return n
+        n += 1
+
+
 def test_no_wait_unless_configured(zones):
-    AlidnsSolver(make_client(zones), nameservers=["127.0.0.1:1"]).wait_until_visible([APEX], timeout=5)
-    assert zones.calls == []
+    """Without DNSWait no query leaves and no time passes; with it, the same silent server is asked."""
+    sock, ns = _silent_nameserver()
+    with sock:
+        started = time.monotonic()
+        AlidnsSolver(make_client(zones), nameservers=[ns]).wait_until_visible([APEX], timeout=5)
+        assert time.monotonic() - started < 0.5 and _queries(sock) == 0 and zones.calls == []
+        with pytest.raises(SolverError, match="not visible"):
+            AlidnsSolver(make_client(zones, dns_wait=True), nameservers=[ns]).wait_until_visible([APEX], timeout=0.2)
+        assert _queries(sock) >= 1
 
 
 def test_concurrent_orders_in_one_zone_each_remove_only_their_own_records(zones):
