@@ -29,7 +29,7 @@ from acme_aliyun.cloud.settings import CloudSettings
 from acme_aliyun.errors import ConfigError, ini_error
 from acme_aliyun.log import register_secret
 from acme_aliyun.names import NameError_, normalize_domain
-from acme_aliyun.keytypes import KEY_TYPES
+from acme_aliyun.kinds import KEY_TYPES
 
 if TYPE_CHECKING:
     from acme_aliyun.targets.base import TargetSpec

@@ -22,7 +22,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from acme_aliyun.cloud.credentials import resolve_credentials
 from acme_aliyun.cloud.sdk import CloudClient, CloudError
+from acme_aliyun.kinds import TargetStatus as Status
 from acme_aliyun.pki import CertBundle
+from acme_aliyun.report import TargetResult
 from acme_aliyun.targets import KINDS, uploads
 from acme_aliyun.targets.base import Marker, Probe, Reading, TargetSpec, Upload
 from acme_aliyun.targets.served import Served, unique_cert_name
@@ -33,23 +35,6 @@ WORKERS = 12
 READBACK_ATTEMPTS = 3
 READBACK_DELAY = 2.0
 TargetSpecs = Dict[str, List[TargetSpec]]     # kind -> its configured specs (config.CertSettings.targets)
-
-
-@dataclass
-class TargetResult:
-    kind: str                     # a name in targets.KINDS
-    target: str                   # the spec's target string (domain, [region/]GroupId:domain)
-    status: str                   # 'deployed' | 'unchanged' | 'refused' | 'failed' | 'planned'
-    reason: str = ""
-    deployed_not_after: Optional[datetime.datetime] = None
-    error_code: Optional[str] = None
-    request_id: Optional[str] = None
-
-    def error_ref(self) -> str:
-        """' [Code, request ID]' for a target the cloud refused, '' otherwise."""
-        if not self.error_code:
-            return ""
-        return " [%s%s]" % (self.error_code, ", request %s" % self.request_id if self.request_id else "")
 
 
 @dataclass
@@ -64,11 +49,11 @@ class Plan:
 
     @property
     def writes(self) -> List[TargetResult]:
-        return [r for r in self.results if r.status == "planned"]
+        return [r for r in self.results if r.status == Status.PLANNED]
 
 
 @dataclass
-class TargetStatus:
+class TargetView:
     kind: str
     target: str
     cert_name: Optional[str] = None
@@ -78,7 +63,7 @@ class TargetStatus:
 
 
 def _failed(spec: TargetSpec, err: CloudError, what: str = "") -> TargetResult:
-    return TargetResult(spec.kind, spec.target, "failed", (what + str(err)) if what else str(err),
+    return TargetResult(spec.kind, spec.target, Status.FAILED, (what + str(err)) if what else str(err),
                         error_code=err.code, request_id=err.request_id)
 
 
@@ -116,7 +101,7 @@ def _answer_for(spec: TargetSpec, answer: Dict[TargetSpec, Reading],
     if not children:
         return [(spec, None)]
     covered = [(s, r) for s, r in children if bundle is None or bundle.covers(s.domain or "")]
-    return covered or [(spec, Marker("refused", "the certificate covers none of the custom domains of %s"
+    return covered or [(spec, Marker(Status.REFUSED, "the certificate covers none of the custom domains of %s"
                                      % spec.target))]
 
 
@@ -132,7 +117,7 @@ def plan(bundle: CertBundle, cert_name: str, targets: TargetSpecs, client: Cloud
     elif bundle.expired():
         whole = "the certificate expired on %s" % bundle.not_after.strftime("%Y-%m-%d %H:%M UTC")
     if whole:
-        results = [TargetResult(s.kind, s.target, "refused", whole) for specs in targets.values() for s in specs]
+        results = [TargetResult(s.kind, s.target, Status.REFUSED, whole) for specs in targets.values() for s in specs]
         return Plan(bundle, name, results, cert_name, all_specs=targets)
     items = _readings(client, targets, bundle)
     served: Dict[TargetSpec, Served] = {}
@@ -148,10 +133,10 @@ def _decide(spec: TargetSpec, listed: Reading, bundle: CertBundle, name: str, cl
         return TargetResult(spec.kind, spec.target, listed.status, listed.reason, error_code=listed.code)
     domain = spec.domain or spec.target
     if not bundle.covers(domain):
-        return TargetResult(spec.kind, spec.target, "refused", "the certificate (%s) does not cover %s"
+        return TargetResult(spec.kind, spec.target, Status.REFUSED, "the certificate (%s) does not cover %s"
                             % (", ".join(bundle.names), domain))
     if listed is not None and listed.is_ours(name, bundle):     # exact name, or its expiry and serial evidence
-        return TargetResult(spec.kind, spec.target, "unchanged", "already serves %s" % (listed.cert_name or name),
+        return TargetResult(spec.kind, spec.target, Status.UNCHANGED, "already serves %s" % (listed.cert_name or name),
                             deployed_not_after=bundle.not_after)
     current = listed
     if current is None or not current.empty:
@@ -166,17 +151,17 @@ def _decide(spec: TargetSpec, listed: Reading, bundle: CertBundle, name: str, cl
 def _judge(spec: TargetSpec, current: Served, bundle: CertBundle, name: str, force: bool) -> TargetResult:
     kind, target = spec.kind, spec.target
     if current.is_ours(name, bundle):
-        return TargetResult(kind, target, "unchanged", "already serves this certificate (%s)"
+        return TargetResult(kind, target, Status.UNCHANGED, "already serves this certificate (%s)"
                             % (current.cert_name or "serial %s" % bundle.serial),
                             deployed_not_after=bundle.not_after)
     if current.outlives(bundle) and not force:
-        return TargetResult(kind, target, "refused", "it serves %s valid until %s, longer than this "
+        return TargetResult(kind, target, Status.REFUSED, "it serves %s valid until %s, longer than this "
                             "certificate (until %s); use --force to replace it" % (
                                 current.cert_name or "a certificate", _day(current.not_after),
                                 _day(bundle.not_after)), deployed_not_after=current.not_after)
     forced = " (forced)" if current.outlives(bundle) else ""
     was = "replace %s with" % (current.cert_name or "the certificate") if not current.empty else "install"
-    return TargetResult(kind, target, "planned", "will %s %s%s" % (was, name, forced),
+    return TargetResult(kind, target, Status.PLANNED, "will %s %s%s" % (was, name, forced),
                         deployed_not_after=current.not_after)
 
 
@@ -201,7 +186,7 @@ def apply(plan: Plan, client: CloudClient, dry_run: bool = False) -> List[Target
     confirmed = _confirm_in_bulk(client, written, upload)
 
     def finish(r: TargetResult) -> TargetResult:
-        if r.status != "planned":
+        if r.status != Status.PLANNED:
             return replace(r)
         spec = plan.specs[(r.kind, r.target)]
         err = write_errors.get(spec)
@@ -209,7 +194,7 @@ def apply(plan: Plan, client: CloudClient, dry_run: bool = False) -> List[Target
             return _failed(spec, err)
         if spec in confirmed:
             name = uploads.for_kind(upload, KINDS[r.kind]).name_for(r.kind)
-            return TargetResult(r.kind, r.target, "deployed", "now serves %s" % name,
+            return TargetResult(r.kind, r.target, Status.DEPLOYED, "now serves %s" % name,
                                 deployed_not_after=plan.bundle.not_after)
         return _read_back(client, spec, upload)
 
@@ -253,11 +238,11 @@ def _read_back(client: CloudClient, spec: TargetSpec, upload: Upload) -> TargetR
             return _failed(spec, e, "written, but the read-back failed: ")
         if now.is_ours(name, upload.bundle) or (mine.ref is not None and now.cert_id == mine.ref.cert_id
                                                  and now.serial in (None, upload.bundle.serial)):
-            return TargetResult(spec.kind, spec.target, "deployed", "now serves %s" % name,
+            return TargetResult(spec.kind, spec.target, Status.DEPLOYED, "now serves %s" % name,
                                 deployed_not_after=upload.bundle.not_after)
         if attempt + 1 < READBACK_ATTEMPTS:
             time.sleep(READBACK_DELAY)
-    return TargetResult(spec.kind, spec.target, "failed", "written, but it still serves %s"
+    return TargetResult(spec.kind, spec.target, Status.FAILED, "written, but it still serves %s"
                         % (now.cert_name or "another certificate"), error_code="ReadBackMismatch",
                         deployed_not_after=now.not_after)
 
@@ -266,7 +251,7 @@ def _read_back(client: CloudClient, spec: TargetSpec, upload: Upload) -> TargetR
 
 def _clean_up(client: CloudClient, plan: Plan, results: List[TargetResult]) -> None:
     """Let the hub delete our superseded uploads, once every target of this certificate has it."""
-    if any(r.status in ("failed", "planned") for r in results):
+    if any(r.status in (Status.FAILED, Status.PLANNED) for r in results):
         return
     by_reference = {k: specs for k, specs in plan.all_specs.items() if specs and KINDS[k].by_reference}
     if by_reference:
@@ -291,24 +276,24 @@ def _served_references(client: CloudClient, by_reference: TargetSpecs) -> Tuple[
 # --- status / check -------------------------------------------------------------------------------
 
 def describe_targets(targets: TargetSpecs, client: CloudClient, bundle: Optional[CertBundle] = None,
-                     cert_name: Optional[str] = None) -> List[TargetStatus]:
+                     cert_name: Optional[str] = None) -> List[TargetView]:
     """What each target serves, until when, and whether it is the local certificate (if given)."""
     name = unique_cert_name(cert_name, bundle) if bundle is not None else None
 
-    def one(item: Tuple[TargetSpec, Reading]) -> TargetStatus:
+    def one(item: Tuple[TargetSpec, Reading]) -> TargetView:
         spec, listed = item
         if isinstance(listed, CloudError):
-            return TargetStatus(spec.kind, spec.target, error=str(listed))
+            return TargetView(spec.kind, spec.target, error=str(listed))
         if isinstance(listed, Marker):
-            return TargetStatus(spec.kind, spec.target, error="no matching custom domain in the group")
+            return TargetView(spec.kind, spec.target, error="no matching custom domain in the group")
         if listed is None:
             try:
                 listed = KINDS[spec.kind].read_one(client, spec)
             except CloudError as e:
-                return TargetStatus(spec.kind, spec.target, error=str(e))
+                return TargetView(spec.kind, spec.target, error=str(e))
         if listed.empty:
-            return TargetStatus(spec.kind, spec.target, matches=False if bundle is not None else None)
-        return TargetStatus(spec.kind, spec.target, listed.cert_name, listed.not_after,
+            return TargetView(spec.kind, spec.target, matches=False if bundle is not None else None)
+        return TargetView(spec.kind, spec.target, listed.cert_name, listed.not_after,
                             listed.is_ours(name, bundle) if bundle is not None else None)
 
     return _pool_map(one, _readings(client, targets, bundle))

@@ -132,8 +132,8 @@ def _handle(request, cfg, context):
     ctx = Context(cfg, credentials=_LazyCredentials(context))
     names = request["certificates"] or None
     if request["action"] == "status":
-        from acme_aliyun.cli_ops import _status_rows
-        return {"ok": True, "certificates": _status_rows(ctx)}
+        from acme_aliyun.report import status_rows
+        return {"ok": True, "certificates": status_rows(ctx)}
     if request["action"] == "issue":
         report = runner.run(ctx, names, force_issue=request["force"], deploy=False)
     elif request["action"] == "deploy":

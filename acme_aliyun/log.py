@@ -9,6 +9,7 @@ import logging
 import re
 import sys
 import threading
+from typing import Optional
 from urllib.parse import quote, unquote
 
 _secrets = set()
@@ -148,3 +149,11 @@ def silence_sdk():
         sdk_logger.handlers[:] = []
         sdk_logger.propagate = False
         sdk_logger.disabled = True
+
+
+def mask_key_id(key_id: Optional[str]) -> str:
+    """Enough of an AccessKeyId to recognise it in a message, never the whole of it."""
+    key_id = key_id or ""
+    if len(key_id) >= 12:
+        return "%s…%s(masked)" % (key_id[:4], key_id[-3:])
+    return "%s…(masked)" % key_id[:2]

@@ -12,7 +12,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from acme_aliyun.errors import UsageError
 from acme_aliyun.fsio import atomic_write
-from acme_aliyun.keytypes import KEY_TYPES
+from acme_aliyun.kinds import KEY_TYPES
 from acme_aliyun.log import register_key
 
 

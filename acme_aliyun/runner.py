@@ -5,72 +5,17 @@ for the whole run, so two runs never order the same certificate twice. Returns
 a RunReport; formatting is the caller's business.
 """
 
-import datetime
 import logging
-import socket
-from dataclasses import asdict, dataclass, field
-from typing import List, Optional
 
 from acme_aliyun import provenance
 from acme_aliyun.errors import ToolError
+from acme_aliyun.kinds import BAD_STATUSES, CertAction
 from acme_aliyun.log import redact
+from acme_aliyun.report import CertOutcome, RunReport
+
+__all__ = ["run", "describe_all", "CertOutcome", "RunReport"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class CertOutcome:
-    name: str
-    action: str = "unchanged"        # issued | renewed | unchanged | deferred | failed
-    reason: str = ""
-    error: Optional[str] = None
-    targets: list = field(default_factory=list)      # deployer.TargetResult
-    next_renewal: Optional[datetime.datetime] = None
-    not_after: Optional[datetime.datetime] = None
-    copies: str = ""                 # KeyFile/ChainFile: "" (none) | ok | written | failed
-    copy_error: Optional[str] = None
-
-    @property
-    def ok(self):
-        return self.error is None and self.copies != "failed" and all(t.status in ("deployed", "unchanged", "planned") for t in self.targets)
-
-    def counts(self):
-        c = {"deployed": 0, "unchanged": 0, "refused": 0, "failed": 0, "planned": 0}
-        for t in self.targets:
-            c[t.status] = c.get(t.status, 0) + 1
-        return c
-
-
-@dataclass
-class RunReport:
-    outcomes: List[CertOutcome]
-    dry_run: bool = False
-
-    @property
-    def ok(self):
-        return all(o.ok for o in self.outcomes)
-
-    @property
-    def exit_code(self):
-        return 0 if self.ok else 1
-
-    def to_dict(self):
-        def conv(v):
-            if isinstance(v, datetime.datetime):
-                return v.isoformat()
-            if isinstance(v, dict):
-                return {k: conv(x) for k, x in v.items()}
-            if isinstance(v, list):
-                return [conv(x) for x in v]
-            return v
-        certs = []
-        for o in self.outcomes:
-            d = {"name": o.name, "action": o.action, "reason": o.reason, "error": o.error,
-                 "next_renewal": o.next_renewal, "not_after": o.not_after, "counts": o.counts(),
-                 "copies": o.copies, "copy_error": o.copy_error,
-                 "targets": [asdict(t) for t in o.targets]}
-            certs.append(conv(d))
-        return {"ok": self.ok, "dry_run": self.dry_run, "host": socket.gethostname(), "certificates": certs}
 
 
 def run(ctx, names=None, wait=True, lock_timeout=None, force_issue=False, force_deploy=False,
@@ -97,7 +42,7 @@ def _isolated(ctx, cert, *args):
         message = str(e) if isinstance(e, ToolError) else "internal error: %s: %s" % (type(e).__name__, e)
         log.error("%s: %s", cert.name, message)
         log.debug("%s: details", cert.name, exc_info=True)
-        return CertOutcome(cert.name, action="failed", error=redact(message))
+        return CertOutcome(cert.name, action=CertAction.FAILED, error=redact(message))
 
 
 def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
@@ -114,12 +59,12 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
             r = issuer.issue(cert, ctx.store, ctx.acme(), ctx.cloud, force=force_issue, progress=ctx.progress,
                              timeout=ctx.cfg.acme.validation_timeout)
             out.action, out.reason, out.next_renewal, stored = r.action, r.reason, r.renew_at, r.stored
-            if r.action == "deferred":
+            if r.action == CertAction.DEFERRED:
                 out.error = "renewal deferred: " + r.reason
         except AccountDeactivated:      # not this certificate's fault: the whole run stops
             raise
         except ToolError as e:
-            out.action, out.error = "failed", str(e)
+            out.action, out.error = CertAction.FAILED, str(e)
             log.error("%s: issuance failed: %s", cert.name, e)
             stored = issuer.current(ctx.store, cert)
     if not dry_run:
@@ -160,7 +105,7 @@ def _deploy(ctx, cert, stored, out, force_deploy, dry_run):
         out.error = _join(out.error, "deploy: %s" % e)
         log.error("%s: deploy failed: %s", cert.name, e)
     for t in out.targets:
-        if t.status in ("refused", "failed"):
+        if t.status in BAD_STATUSES:
             log.error("%s: %s %s %s: %s%s", cert.name, t.kind, t.target, t.status, t.reason, t.error_ref())
     return out
 

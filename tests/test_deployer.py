@@ -192,7 +192,7 @@ def test_unknown_targets_fail_with_the_cloud_code(emu):
 
 def test_cloud_check_reports_source_and_probes(emu):
     client = make_client(emu)
-    from acme_aliyun.cli_run import _probe_dns_zones
+    from acme_aliyun.cli.run import _probe_dns_zones
     report = deployer.cloud_check(client.settings, SPECS, client=client, extra=[_probe_dns_zones])
     assert report.source == "test" and report.ok
     assert [(p.kind, p.target) for p in report.probes] == [("cdn", d) for d in CDN] + [

@@ -14,7 +14,6 @@ targets package calls on import. Dependencies run targets -> cloud, never back.
 """
 
 import importlib
-import ipaddress
 import json
 import logging
 import os
@@ -30,9 +29,9 @@ from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerExcept
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import RpcRequest
 
-from acme_aliyun.cloud.credentials import mask_key_id
+from acme_aliyun.cloud.settings import is_loopback
 from acme_aliyun.errors import ToolError, UsageError
-from acme_aliyun.log import redact, silence_sdk
+from acme_aliyun.log import mask_key_id, redact, silence_sdk
 
 logger = logging.getLogger(__name__)
 
@@ -100,16 +99,6 @@ class Endpoint:
     @property
     def loopback(self):
         return is_loopback(self.host)
-
-
-def is_loopback(host):
-    name = urlsplit("//" + host).hostname or ""
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def default_endpoint(settings, product, region=None):

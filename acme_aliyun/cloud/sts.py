@@ -19,7 +19,7 @@ from typing import Callable, Dict, Optional
 
 import requests
 
-from acme_aliyun.cloud.credentials import Credential, CredentialProvider, make_credential, parse_expiration
+from acme_aliyun.cloud.credential_types import Credential, CredentialProvider, make_credential, parse_expiration
 from acme_aliyun.errors import ToolError, UsageError
 
 STS_VERSION = "2015-04-01"
