@@ -11,7 +11,7 @@ Kept apart so that config.py stays a reader and these rules can grow alone.
 
 import difflib
 import re
-from typing import Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from acme_aliyun.errors import ConfigError
 
@@ -76,7 +76,7 @@ def check_coverage(path: str, cert, entries: List[Tuple[str, str]]) -> None:
 
 def check_shared_targets(path: str, certs) -> None:
     """No (key, target) may appear under two certificates: they would overwrite each other."""
-    seen = {}
+    seen: Dict[Any, Any] = {}
     for cert in certs:
         for key, target in target_entries(cert.targets, with_groups=True):
             ident = (key.lower(), "*" + target if target.startswith(".") else target)

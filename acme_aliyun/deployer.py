@@ -14,6 +14,7 @@ on a TargetKind from acme_aliyun.targets; this module names no product.
 """
 
 import datetime
+import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -223,7 +224,8 @@ def _confirm_in_bulk(client: CloudClient, written: List[TargetSpec], upload: Upl
         kind, specs = job
         answer = KINDS[kind].read_many(client, specs)
         mine = uploads.for_kind(upload, KINDS[kind])
-        return {s for s in specs if isinstance(answer.get(s), Served) and uploads.shows(answer[s], mine, KINDS[kind])}
+        shown = {s: answer.get(s) for s in specs}
+        return {s for s, v in shown.items() if isinstance(v, Served) and uploads.shows(v, mine, KINDS[kind])}
 
     return set().union(*_pool_map(run, list(by_kind.items())))
 
@@ -309,14 +311,18 @@ class CheckReport:
         return all(p.ok for p in self.probes)
 
 
+def _one_probe(fn: Callable[[CloudClient], Probe], client: CloudClient) -> List[Probe]:
+    return [fn(client)]
+
+
 def cloud_check(settings: object, targets: TargetSpecs, client: Optional[CloudClient] = None,
                 write: bool = False, extra: Sequence[Callable[[CloudClient], Probe]] = ()) -> CheckReport:
     """Resolve credentials, then one read per target, the upload hub's probe (with write=True a
     throwaway certificate uploaded and deleted) and the `extra` probes the caller adds."""
     client = client or CloudClient(settings, resolve_credentials(settings))
     jobs: List[Callable[[], List[Probe]]] = [
-        (lambda kind=kind, specs=specs: KINDS[kind].probe(client, specs)) for kind, specs in targets.items() if specs]
+        functools.partial(KINDS[kind].probe, client, specs) for kind, specs in targets.items() if specs]
     if any(KINDS[k].by_reference for k, s in targets.items() if s):
         jobs.append(lambda: uploads.probe(client, write))
-    jobs += [(lambda fn=fn: [fn(client)]) for fn in extra]
+    jobs += [functools.partial(_one_probe, fn, client) for fn in extra]
     return CheckReport(client.source, [p for probes in _pool_map(lambda job: job(), jobs) for p in probes])

@@ -42,6 +42,10 @@ class LockHeld(ToolError):
     stale = False       # held longer than a run can take: worth a warning and a notification
 
 
+class AccountDeactivated(ToolError):
+    """The account for this CA was deactivated here; automatic runs must not register a new one."""
+
+
 def ini_error(e):
     """What is wrong with an ini file, without quoting its lines (they may hold secrets)."""
     if isinstance(e, configparser.MissingSectionHeaderError):

@@ -20,7 +20,7 @@ from acme_aliyun.log import redact
 from acme_aliyun.protocol import ari
 from acme_aliyun.protocol import order as acme_order
 from acme_aliyun.protocol.errors import AcmeProblem
-from acme_aliyun.solvers import make_solver, solver_id
+from acme_aliyun.challenges.solvers import make_solver, solver_id
 from acme_aliyun.store import write_copy
 
 log = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def current(store, cert):
         return None
 
 
-def issue(cert, store, client, cloud=None, force=False, progress: Callable[[str], None] = None, timeout=300.0):
+def issue(cert, store, client, cloud=None, force=False, progress: Optional[Callable[[str], None]] = None, timeout=300.0):
     """Issue when due (or forced). The caller holds the store lock."""
     stored = current(store, cert)
     cleanup_leftovers(store, cert, cloud)

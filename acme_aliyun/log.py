@@ -9,11 +9,11 @@ import logging
 import re
 import sys
 import threading
-from typing import Optional
+from typing import Optional, Set
 from urllib.parse import quote, unquote
 
-_secrets = set()
-_key_windows = set()        # every KEY_WINDOW-character piece of every registered key body
+_secrets: Set[str] = set()
+_key_windows: Set[str] = set()        # every KEY_WINDOW-character piece of every registered key body
 _lock = threading.Lock()
 KEY_WINDOW = 20
 _KEY_HEAD = 36              # the ASN.1 header a key body starts with: the same for every key of a type

@@ -33,7 +33,7 @@ def run(ctx, names=None, wait=True, lock_timeout=None, force_issue=False, force_
 def _isolated(ctx, cert, *args):
     """_one() for one certificate; whatever it raises becomes that certificate's failure, so the
     others are still considered and the run still reports (and notifies)."""
-    from acme_aliyun.acme_account import AccountDeactivated
+    from acme_aliyun.errors import AccountDeactivated
     try:
         return _one(ctx, cert, *args)
     except AccountDeactivated:          # the account, not this certificate: the whole run stops
@@ -47,7 +47,7 @@ def _isolated(ctx, cert, *args):
 
 def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
     from acme_aliyun import issuer, renewal
-    from acme_aliyun.acme_account import AccountDeactivated
+    from acme_aliyun.errors import AccountDeactivated
     out = CertOutcome(cert.name)
     stored = issuer.current(ctx.store, cert)
     # `deploy` issues only when there is no usable certificate; `run` whenever one is due

@@ -51,6 +51,7 @@ from acme_aliyun.fsio import atomic_write, ensure_private_dir, fsync_dir, make_d
 
 log = logging.getLogger(__name__)
 
+ACCOUNTS = "accounts.json"     # account URL per CA directory and key thumbprint
 PAIR_FILES = ("privkey.pem", "cert.pem", "chain.pem", "fullchain.pem", "meta.json")
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}\Z")
 
@@ -389,6 +390,37 @@ class Store:
             data[directory_url] = entry
         atomic_write(self._account_state_path(), json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
 
+    # --- the account URL cache: which account URL a key has at a CA ----------------------------
+
+    def _accounts_path(self) -> str:
+        return os.path.join(self.state_dir, ACCOUNTS)
+
+    def _read_accounts(self) -> dict:
+        try:
+            with open(self._accounts_path()) as fh:
+                data = json.load(fh)
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def account_url(self, directory_url: str, thumbprint: str) -> Optional[str]:
+        """The account URL cached for the key with this JWK thumbprint at this CA (None: not known)."""
+        url = self._read_accounts().get("%s#%s" % (directory_url, thumbprint))
+        return url if isinstance(url, str) and url else None
+
+    def remember_account(self, directory_url: str, thumbprint: str, url: str) -> None:
+        """Cache the account URL of a key (atomic, 0600, in a 0700 state folder)."""
+        ensure_private_dir(self.state_dir)
+        data = self._read_accounts()
+        data["%s#%s" % (directory_url, thumbprint)] = url
+        atomic_write(self._accounts_path(), json.dumps(data, indent=1, sort_keys=True), mode=0o600)
+
+    def forget_account(self, directory_url: str, thumbprint: str) -> None:
+        """Drop a key's cached account URL (after a rollover or a deactivation)."""
+        data = self._read_accounts()
+        if data.pop("%s#%s" % (directory_url, thumbprint), None) is not None:
+            atomic_write(self._accounts_path(), json.dumps(data, indent=1, sort_keys=True), mode=0o600)
+
     # --- meta.json ---------------------------------------------------------------------
 
     def _meta_path(self, name):
@@ -451,11 +483,11 @@ class Store:
                 while not _try_flock(fd):
                     if time.monotonic() >= deadline:
                         stale = _stale_since(fd)
-                        e = LockHeld("another run%s holds the lock on %s%s%s" % (
+                        held = LockHeld("another run%s holds the lock on %s%s%s" % (
                             _holder(fd), self.state_dir, " (waited %ss)" % timeout if wait else "",
                             "; " + stale if stale else ""))
-                        e.stale = bool(stale)
-                        raise e
+                        held.stale = bool(stale)
+                        raise held
                     time.sleep(0.05)
             os.ftruncate(fd, 0)
             os.pwrite(fd, b"%d\n%d\n" % (os.getpid(), int(time.time())), 0)

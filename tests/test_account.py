@@ -146,7 +146,7 @@ def test_article_published_contacts_line_is_refused_before_any_request(tmp_path,
 
 def test_twenty_operations_with_half_the_nonces_rejected(tmp_path):
     """PEBBLE_WFE_NONCEREJECT=50: every operation still succeeds (badNonce retried with the fresh nonce)."""
-    from acme_aliyun import config, acme_account
+    from acme_aliyun import config, context as acme_account
     from acme_aliyun.protocol import account as acct
     with Pebble(str(tmp_path / "pebble"), env={"PEBBLE_WFE_NONCEREJECT": "50"}) as p:
         ini = write_ini(tmp_path, p)

@@ -14,7 +14,7 @@ import os
 import select
 import sys
 
-from typing import Any, List, NoReturn, Optional, Sequence
+from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
 from acme_aliyun import __version__
 from acme_aliyun import log as logsetup
@@ -39,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _common_options(p: argparse.ArgumentParser, suppress: bool = False) -> None:
     """-c, -v, -q: on the main parser, and again on every verb so they also work after it."""
-    kw = {"default": argparse.SUPPRESS} if suppress else {}
+    kw: Dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
     p.add_argument("-c", "--config", help="path to acme.ini (default: $ACME_ALIYUN_CONFIG, else ./acme.ini, "
                                           "else %s)" % SYSTEM_CONFIG, **kw)
     p.add_argument("-v", "--verbose", action="store_true", help="more detail in the log", **kw)

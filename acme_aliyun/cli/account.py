@@ -11,7 +11,7 @@ from acme_aliyun.kinds import KEY_TYPES
 
 
 def _account_client(args: argparse.Namespace, create: bool = False) -> Tuple[Any, Any]:
-    from acme_aliyun import acme_account
+    from acme_aliyun import context as acme_account
     cfg = load_config(args)
     if create:
         key = acme_account.load_account_key(cfg.acme, create=True)
@@ -35,7 +35,7 @@ def _print_account(a: Any) -> None:
 
 
 def cmd_account_register(args: argparse.Namespace) -> int:
-    from acme_aliyun import acme_account
+    from acme_aliyun import context as acme_account
     from acme_aliyun.protocol import account as acct
     cfg = load_config(args)
     probe = acme_account.make_client(cfg.acme, None)
@@ -75,7 +75,7 @@ def cmd_account_update(args: argparse.Namespace) -> int:
 
 
 def cmd_account_rollover(args: argparse.Namespace) -> int:
-    from acme_aliyun import acme_account, pki
+    from acme_aliyun import context as acme_account, pki
     from acme_aliyun.fsio import atomic_write
     from acme_aliyun.protocol import account as acct
     cfg, client = _account_client(args)
@@ -100,7 +100,7 @@ def cmd_account_rollover(args: argparse.Namespace) -> int:
 
 
 def cmd_account_deactivate(args: argparse.Namespace) -> int:
-    from acme_aliyun import acme_account
+    from acme_aliyun import context as acme_account
     from acme_aliyun.protocol import account as acct
     if not args.yes:
         raise UsageError("deactivating an account cannot be undone; repeat with --yes to do it")

@@ -100,7 +100,7 @@ def cmd_revoke(args):
     reason = REASONS[args.reason] if args.reason else None
     with ctx.store.lock(wait=True):
         if args.with_cert_key:
-            from acme_aliyun import acme_account
+            from acme_aliyun import context as acme_account
             client = acme_account.make_client(ctx.cfg.acme, None)
             key = serialization.load_pem_private_key(stored.key_pem, None)
             acme_order.revoke(client, der, reason, cert_key=key)

@@ -61,7 +61,8 @@ def _walk(parser, path: Tuple[str, ...], tree: Dict, values: Dict[str, Optional[
 
 def bash_script(parser: argparse.ArgumentParser) -> str:
     """The bash completion script for this parser."""
-    tree, values = {}, {}
+    tree: Dict[Tuple[str, ...], Any] = {}
+    values: Dict[str, Any] = {}
     _walk(parser, (), tree, values)
     paths = [" " + " ".join(p) for p in tree if p]
     prev_cases = []

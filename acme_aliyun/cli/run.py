@@ -60,7 +60,7 @@ def _notify_failure(ctx, error):
 
 def cmd_run(args):
     from acme_aliyun import runner
-    from acme_aliyun.acme_account import AccountDeactivated
+    from acme_aliyun.errors import AccountDeactivated
     ctx = context(args, progress=True)
     try:
         report = runner.run(ctx, args.names, wait=not args.no_wait, lock_timeout=args.lock_timeout,
@@ -82,7 +82,7 @@ def cmd_run(args):
 
 def cmd_deploy(args):
     from acme_aliyun import runner
-    from acme_aliyun.acme_account import AccountDeactivated
+    from acme_aliyun.errors import AccountDeactivated
     ctx = context(args, read_only=args.dry_run, progress=True)
     try:
         report = runner.run(ctx, [args.name], wait=True, force_deploy=args.force, dry_run=args.dry_run,

@@ -1,5 +1,6 @@
-"""The package's import graph, built with ast from the source (imports inside functions count too):
-no module sits in an import circle, and nothing but `__main__` imports from the CLI."""
+"""The package's import graph, built with ast from the source (imports inside functions count too,
+imports under `if TYPE_CHECKING:` do not: they never run): no module sits in an import circle, and
+nothing but `__main__` imports from the CLI."""
 
 import ast
 import pathlib
@@ -24,7 +25,7 @@ def _imports(path: pathlib.Path, name: str, modules: Set[str]) -> Set[str]:
     name` is an edge to mod."""
     found = set()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -35,6 +36,19 @@ def _imports(path: pathlib.Path, name: str, modules: Set[str]) -> Set[str]:
             subs = {"%s.%s" % (base, a.name) for a in node.names} & modules
             found.update(subs if subs else {base})
     return {m for m in found if m in modules and m != name}
+
+
+def _runtime_nodes(tree: ast.AST) -> List[ast.AST]:
+    """Every node of the tree except those under `if TYPE_CHECKING:`."""
+    out, todo = [], [tree]
+    while todo:
+        node = todo.pop()
+        out.append(node)
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", "")) == "TYPE_CHECKING":
+            todo.extend(node.orelse)
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return out
 
 
 def import_graph() -> Dict[str, Set[str]]:

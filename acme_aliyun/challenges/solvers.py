@@ -1,4 +1,8 @@
-"""Which solver a certificate uses, built from its settings (orchestration: may use the cloud)."""
+"""The solver table: which challenge solver a certificate uses, built from its settings.
+
+Orchestration, not a solver: it may build a cloud client (alidns), so the solvers
+themselves stay free of settings and of the cloud layer's construction.
+"""
 
 from acme_aliyun.challenges.base import Solver
 
