@@ -309,8 +309,8 @@ def _directory_url(sec):
     return url
 
 
-def _acme(sec):
-    url = _directory_url(sec)
+def _contacts(sec):
+    """Contacts: mailto: addresses separated by semicolons."""
     contacts = []
     for item in (sec.get("Contacts") or "").split(";"):
         item = item.strip()
@@ -322,12 +322,24 @@ def _acme(sec):
         if not _EMAIL.match(addr):
             raise sec.error("Contacts", "%r is not an email address (write mailto:name@example.com)" % item)
         contacts.append("mailto:" + addr)
+    return contacts
+
+
+def _eab(sec):
+    """(EABKeyId, EABHMACKey): both or neither, the key base64url text."""
     eab_kid, eab_key = sec.get("EABKeyId"), sec.get("EABHMACKey")
     if bool(eab_kid) != bool(eab_key):
         raise sec.error("EABKeyId" if not eab_kid else "EABHMACKey",
                         "EABKeyId and EABHMACKey go together; set both or neither")
     if eab_key and not re.match(r"^[A-Za-z0-9_-]+=*$", eab_key):
         raise sec.error("EABHMACKey", "is not base64url text")
+    return eab_kid, eab_key
+
+
+def _acme(sec):
+    url = _directory_url(sec)
+    contacts = _contacts(sec)
+    eab_kid, eab_key = _eab(sec)
     ca_bundle = sec.path_value("CABundle", must_exist=True)
     ca_bundle_in_ini, ca_bundle = ca_bundle is not None, ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or None
     user_agent = sec.get("UserAgent")
@@ -391,6 +403,15 @@ def _challenge_settings(sec, cert):
     if listen:
         cert.http_listen = _listen(sec, listen)
     cert.dns_provider = sec.choice("DNSProvider", ("alidns", "hook"))
+    _dns_hook(sec, cert)
+    if cert.challenge == "http-01":
+        _http01(sec, cert)
+    else:
+        _dns01(sec, cert)
+
+
+def _dns_hook(sec, cert):
+    """DNSHook (a command line) and DNSHookEnv (the variable names it is given)."""
     hook = sec.get("DNSHook")
     if hook:
         try:
@@ -403,20 +424,24 @@ def _challenge_settings(sec, cert):
     if bad:
         raise sec.error("DNSHookEnv", "%r is not an environment variable name" % bad[0])
     cert.dns_hook_env = names
-    if cert.challenge == "http-01":
-        if cert.webroot and cert.http_listen:
-            raise sec.error("Webroot", "set Webroot or HTTPListen, not both")
-        if not cert.webroot and not cert.http_listen:
-            cert.http_listen = ":80"
-        if any(d.startswith("*.") for d in cert.domains):
-            raise sec.error("Challenge", "wildcard names need dns-01")
-    else:
-        if cert.dns_provider is None:
-            cert.dns_provider = "hook" if cert.dns_hook else None
-        if cert.dns_provider is None:
-            raise sec.error("DNSProvider", "dns-01 needs DNSProvider = alidns or hook")
-        if cert.dns_provider == "hook" and not cert.dns_hook:
-            raise sec.error("DNSHook", "DNSProvider = hook needs a DNSHook command")
+
+
+def _http01(sec, cert):
+    if cert.webroot and cert.http_listen:
+        raise sec.error("Webroot", "set Webroot or HTTPListen, not both")
+    if not cert.webroot and not cert.http_listen:
+        cert.http_listen = ":80"
+    if any(d.startswith("*.") for d in cert.domains):
+        raise sec.error("Challenge", "wildcard names need dns-01")
+
+
+def _dns01(sec, cert):
+    if cert.dns_provider is None:
+        cert.dns_provider = "hook" if cert.dns_hook else None
+    if cert.dns_provider is None:
+        raise sec.error("DNSProvider", "dns-01 needs DNSProvider = alidns or hook")
+    if cert.dns_provider == "hook" and not cert.dns_hook:
+        raise sec.error("DNSHook", "DNSProvider = hook needs a DNSHook command")
 
 
 def _listen(sec, value):

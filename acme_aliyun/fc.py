@@ -20,6 +20,7 @@ when the handler runs, keeping cold starts short.
 import json
 import logging
 import os
+from typing import Any, Dict
 
 ACTIONS = ("run", "issue", "deploy", "status")
 
@@ -28,26 +29,9 @@ class FcEventError(ValueError):
     """The event does not say something this handler can do."""
 
 
-def parse_event(event):
+def parse_event(event: Any) -> Dict[str, Any]:
     """bytes/str/dict event -> {'action', 'certificates', 'force'}."""
-    try:
-        if isinstance(event, (bytes, bytearray)):
-            event = event.decode("utf-8") if event else ""
-        if isinstance(event, str):
-            event = json.loads(event) if event.strip() else {}
-    except ValueError:                  # UnicodeDecodeError and JSONDecodeError alike
-        raise FcEventError("the event is not UTF-8 JSON") from None
-    if not isinstance(event, dict):
-        raise FcEventError("the event is not a JSON object")
-    request = event
-    if "triggerTime" in event or "triggerName" in event or ("payload" in event and "action" not in event):
-        payload = event.get("payload") or ""
-        try:
-            request = json.loads(payload) if isinstance(payload, str) and payload.strip().startswith("{") else {}
-        except ValueError:
-            raise FcEventError("the timer payload is not valid JSON: %r" % payload[:80]) from None
-        if isinstance(payload, dict):
-            request = payload
+    request = _request_of(_event_object(event))
     action = str(request.get("action") or "run")
     if action not in ACTIONS:
         raise FcEventError("unknown action %r (use one of %s)" % (action, ", ".join(ACTIONS)))
@@ -57,6 +41,34 @@ def parse_event(event):
     if not isinstance(certs, list) or not all(isinstance(c, str) for c in certs):
         raise FcEventError("'certificates' must be a list of names")
     return {"action": action, "certificates": certs, "force": parse_bool(request.get("force"), "force")}
+
+
+def _event_object(event: Any) -> Dict[str, Any]:
+    """The event as a JSON object (an empty event is {})."""
+    try:
+        if isinstance(event, (bytes, bytearray)):
+            event = event.decode("utf-8") if event else ""
+        if isinstance(event, str):
+            event = json.loads(event) if event.strip() else {}
+    except ValueError:                  # UnicodeDecodeError and JSONDecodeError alike
+        raise FcEventError("the event is not UTF-8 JSON") from None
+    if not isinstance(event, dict):
+        raise FcEventError("the event is not a JSON object")
+    return event
+
+
+def _request_of(event: Dict[str, Any]) -> Dict[str, Any]:
+    """The request: the event itself, or a timer trigger's payload (a JSON object or its text)."""
+    if not ("triggerTime" in event or "triggerName" in event or ("payload" in event and "action" not in event)):
+        return event
+    payload = event.get("payload") or ""
+    if isinstance(payload, dict):
+        return payload
+    try:
+        request = json.loads(payload) if isinstance(payload, str) and payload.strip().startswith("{") else {}
+    except ValueError:
+        raise FcEventError("the timer payload is not valid JSON: %r" % payload[:80]) from None
+    return request
 
 
 _TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")

@@ -82,17 +82,7 @@ def cleanup_leftovers(store, cert, cloud=None):
 def _order_key(store, cert, stored):
     """The private key for this order, and the CSR to send."""
     if cert.csr_file:
-        csr = pki.load_csr(cert.csr_file)
-        key = None
-        if cert.key_file:
-            try:
-                key = pki.load_private_key(cert.key_file, what="KeyFile")
-            except pki.KeyFileError:
-                key = None
-        if key is not None and pki.public_der(key) != pki.public_der(csr.public_key()):
-            raise ToolError("%s: KeyFile %s does not match the key of CSRFile %s" % (cert.name, cert.key_file,
-                                                                                     cert.csr_file))
-        return key, pki.csr_der(csr)
+        return _csr_file_key(cert)
     compromised = stored is not None and (stored.meta or {}).get("revoked_reason") == "keyCompromise"
     if compromised and cert.reuse_key:
         log.warning("%s: ReuseKey ignored: the current key was revoked for keyCompromise", cert.name)
@@ -101,6 +91,21 @@ def _order_key(store, cert, stored):
     if key is None or pki.key_type_of(key) != cert.key_type:
         key = serialization.load_pem_private_key(store.pending_key(cert.name, cert.key_type), None)
     return key, pki.csr_der(pki.make_csr(key, cert.domains))
+
+
+def _csr_file_key(cert):
+    """CSRFile: its CSR, and the KeyFile's key when one is readable (it must be the CSR's key)."""
+    csr = pki.load_csr(cert.csr_file)
+    key = None
+    if cert.key_file:
+        try:
+            key = pki.load_private_key(cert.key_file, what="KeyFile")
+        except pki.KeyFileError:
+            key = None
+    if key is not None and pki.public_der(key) != pki.public_der(csr.public_key()):
+        raise ToolError("%s: KeyFile %s does not match the key of CSRFile %s" % (cert.name, cert.key_file,
+                                                                                 cert.csr_file))
+    return key, pki.csr_der(csr)
 
 
 def check_issued(pem, key, csr_der, names):

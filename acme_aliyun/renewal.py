@@ -97,8 +97,7 @@ def _ari_window(stored, directory, client, store, now):
         return cached
     try:
         cid = stored.meta.get("ari_cert_id") or ari.cert_id(stored.bundle.cert)
-        info = ari.fetch_renewal_info(client.session, directory.renewal_info, cid,
-                                      timeout=client.timeout, verify=client._verify())
+        info = client.renewal_info(stored.bundle.cert, cid)
     except ari.AriError as e:
         log.warning("%s: renewal info unavailable (%s); using what is known", stored.name, e)
         return cached

@@ -47,7 +47,6 @@ def _isolated(ctx, cert, *args):
 
 def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
     from acme_aliyun import issuer, renewal
-    from acme_aliyun.errors import AccountDeactivated
     out = CertOutcome(cert.name)
     stored = issuer.current(ctx.store, cert)
     # `deploy` issues only when there is no usable certificate; `run` whenever one is due
@@ -55,18 +54,7 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         stored, cert, directory_url=ctx.cfg.acme.directory_url).source in ("missing", "names", "expired", "ca",
                                                                           "revoked")
     if needs and not dry_run:
-        try:
-            r = issuer.issue(cert, ctx.store, ctx.acme(), ctx.cloud, force=force_issue, progress=ctx.progress,
-                             timeout=ctx.cfg.acme.validation_timeout)
-            out.action, out.reason, out.next_renewal, stored = r.action, r.reason, r.renew_at, r.stored
-            if r.action == CertAction.DEFERRED:
-                out.error = "renewal deferred: " + r.reason
-        except AccountDeactivated:      # not this certificate's fault: the whole run stops
-            raise
-        except ToolError as e:
-            out.action, out.error = CertAction.FAILED, str(e)
-            log.error("%s: issuance failed: %s", cert.name, e)
-            stored = issuer.current(ctx.store, cert)
+        stored = _issue(ctx, cert, out, force_issue)
     if not dry_run:
         from acme_aliyun import copies
         result = copies.sync(cert, stored)
@@ -80,15 +68,43 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         out.next_renewal = renewal.decide(stored, cert, directory_url=ctx.cfg.acme.directory_url).renew_at
     if not deploy or not cert.targets:
         return out
+    if _deploy_refused(ctx, cert, stored, out, force_deploy or force_issue):
+        return out
+    return _deploy(ctx, cert, stored, out, force_deploy, dry_run)
+
+
+def _issue(ctx, cert, out, force):
+    """Issue or renew (the issuer decides whether it is due); what happened goes into out. Returns
+    the certificate to go on with: the new one, else whatever is stored."""
+    from acme_aliyun import issuer
+    from acme_aliyun.errors import AccountDeactivated
+    try:
+        r = issuer.issue(cert, ctx.store, ctx.acme(), ctx.cloud, force=force, progress=ctx.progress,
+                         timeout=ctx.cfg.acme.validation_timeout)
+    except AccountDeactivated:      # not this certificate's fault: the whole run stops
+        raise
+    except ToolError as e:
+        out.action, out.error = CertAction.FAILED, str(e)
+        log.error("%s: issuance failed: %s", cert.name, e)
+        return issuer.current(ctx.store, cert)
+    out.action, out.reason, out.next_renewal = r.action, r.reason, r.renew_at
+    if r.action == CertAction.DEFERRED:
+        out.error = "renewal deferred: " + r.reason
+    return r.stored
+
+
+def _deploy_refused(ctx, cert, stored, out, forced):
+    """True (with out.error set) when this certificate must not go to its targets: no key to
+    deploy, or a provenance rule says no (a forced run overrides the rules)."""
     if not stored.key_pem:
         out.error = "CSRFile without its KeyFile: the certificate cannot be deployed (set KeyFile)"
-        return out
-    blocked = None if (force_deploy or force_issue) else provenance.deploy_block(stored, ctx.cfg.acme)
+        return True
+    blocked = None if forced else provenance.deploy_block(stored, ctx.cfg.acme)
     if blocked:
         out.error = _join(out.error, "not deployed: %s (deploy %s --force deploys it anyway)" % (blocked, cert.name))
         log.error("%s: %s", cert.name, out.error)
-        return out
-    return _deploy(ctx, cert, stored, out, force_deploy, dry_run)
+        return True
+    return False
 
 
 def _deploy(ctx, cert, stored, out, force_deploy, dry_run):
