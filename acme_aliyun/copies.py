@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from acme_aliyun.errors import ToolError
+from acme_aliyun.kinds import CopyStatus
 from acme_aliyun.store import write_copy
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ class CopyError(ToolError):
 
 @dataclass
 class CopyResult:
-    status: str                     # "" (no copies configured) | ok | written | failed
+    status: CopyStatus
     error: Optional[str] = None
 
 
@@ -51,10 +52,10 @@ def _holds(path, data):
 def sync(cert, stored) -> CopyResult:
     """Rewrite each copy that differs from the stored pair. Never raises; the result says how it went."""
     if stored is None or not hasattr(stored, "fullchain_pem"):
-        return CopyResult("")
+        return CopyResult(CopyStatus.NONE)
     todo = wanted(cert, stored)
     if not todo:
-        return CopyResult("")
+        return CopyResult(CopyStatus.NONE)
     written, errors = [], []
     for path, data, private in todo:
         if _holds(path, data):
@@ -69,8 +70,8 @@ def sync(cert, stored) -> CopyResult:
     if errors:
         message = "; ".join(errors)
         log.error("%s: copy failed: %s", cert.name, message)
-        return CopyResult("failed", message)
+        return CopyResult(CopyStatus.FAILED, message)
     if written:
         log.info("%s: wrote %s", cert.name, ", ".join(written))
-        return CopyResult("written")
-    return CopyResult("ok")
+        return CopyResult(CopyStatus.WRITTEN)
+    return CopyResult(CopyStatus.OK)

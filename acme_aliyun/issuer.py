@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 
 from acme_aliyun import pki, renewal
 from acme_aliyun.errors import ToolError, UsageError
+from acme_aliyun.kinds import CertAction
 from acme_aliyun.log import redact
 from acme_aliyun.protocol import ari
 from acme_aliyun.protocol import order as acme_order
@@ -35,7 +36,7 @@ class CertificateMismatch(ToolError):
 @dataclass
 class IssueResult:
     name: str
-    action: str                        # issued | renewed | unchanged | deferred (backing off after failures)
+    action: CertAction                 # DEFERRED: backing off after failures
     reason: str
     stored: object = None              # store.StoredCert (or ChainFileCert) after the run (may be the old one)
     renew_at: Optional[datetime.datetime] = None
@@ -156,11 +157,11 @@ def issue(cert, store, client, cloud=None, force=False, progress: Optional[Calla
     cleanup_leftovers(store, cert, cloud)
     decision = renewal.decide(stored, cert, client.directory, client, store, force=force)
     if not decision.due:
-        return IssueResult(cert.name, "unchanged", decision.reason, stored, decision.renew_at)
+        return IssueResult(cert.name, CertAction.UNCHANGED, decision.reason, stored, decision.renew_at)
     attempts = store.read_attempts(cert.name)
     next_attempt = _parse_time(attempts.get("next_attempt"))
     if next_attempt and not force and next_attempt > datetime.datetime.now(datetime.timezone.utc):
-        return IssueResult(cert.name, "deferred", "%d failed attempt(s), the last: %s; next attempt after %s "
+        return IssueResult(cert.name, CertAction.DEFERRED, "%d failed attempt(s), the last: %s; next attempt after %s "
                            "(or use --force)" % (attempts.get("failures", 1), attempts.get("last_error", "?"),
                                                  next_attempt.strftime("%Y-%m-%d %H:%M UTC")),
                            stored, next_attempt)
@@ -219,7 +220,7 @@ def _order(cert, store, client, cloud, stored, decision, progress, timeout):
             write_copy(cert.chain_file, leaf + chain, private=False)
             now_current = ChainFileCert(cert.name, pki.CertBundle.from_pems(leaf + chain, ""))
         store.write_attempts(cert.name, None)
-        return IssueResult(cert.name, "issued", "issued from CSRFile into ChainFile (no key: not stored)",
+        return IssueResult(cert.name, CertAction.ISSUED, "issued from CSRFile into ChainFile (no key: not stored)",
                            now_current, renewal.decide(now_current, cert).renew_at if now_current else None,
                            issued.order_url)
     meta = {"order_url": issued.order_url, "ari_cert_id": ari.cert_id(leaf_cert) if _has_aki(leaf_cert) else None,
@@ -228,7 +229,7 @@ def _order(cert, store, client, cloud, stored, decision, progress, timeout):
     store.write_attempts(cert.name, None)
     # KeyFile / ChainFile: the caller brings them in line with the stored pair (copies.sync)
     after = renewal.decide(new, cert, client.directory, client, store)
-    action = "renewed" if stored is not None else "issued"
+    action = CertAction.RENEWED if stored is not None else CertAction.ISSUED
     log.info("%s: %s, serial %s, valid until %s", cert.name, action, new.bundle.serial,
              new.bundle.not_after.strftime("%Y-%m-%d"))
     return IssueResult(cert.name, action, decision.reason, new, after.renew_at, issued.order_url)

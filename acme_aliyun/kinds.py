@@ -41,6 +41,14 @@ class CertAction(_Word):
     FAILED = "failed"
 
 
+class CopyStatus(_Word):
+    """What happened to a certificate's KeyFile/ChainFile copies."""
+    NONE = ""                   # no copies configured
+    OK = "ok"                   # already the same
+    WRITTEN = "written"
+    FAILED = "failed"
+
+
 #: Target statuses that leave the target serving the right certificate (or would, in a dry run).
 GOOD_STATUSES: FrozenSet[TargetStatus] = frozenset({TargetStatus.DEPLOYED, TargetStatus.UNCHANGED,
                                                     TargetStatus.PLANNED})

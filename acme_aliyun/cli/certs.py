@@ -7,7 +7,7 @@ from typing import Any
 
 from acme_aliyun.cli.common import context, out
 from acme_aliyun.errors import ToolError, UsageError
-from acme_aliyun.kinds import CertAction
+from acme_aliyun.kinds import CertAction, CopyStatus
 
 log = logging.getLogger(__name__)
 REASONS = {"unspecified": 0, "keyCompromise": 1, "superseded": 4, "cessationOfOperation": 5}
@@ -34,7 +34,7 @@ def cmd_issue(args):
             when = r.renew_at.strftime("%Y-%m-%d %H:%M UTC") if r.renew_at else "-"
             out("%s: %s (%s); next renewal %s" % (cert.name, r.action, r.reason, when))
             copied = copies.sync(cert, r.stored)
-            if copied.status == "failed":
+            if copied.status == CopyStatus.FAILED:
                 failed += 1
                 out("%s: copy failed: %s" % (cert.name, copied.error))
         log.debug("ACME requests: %d", client.request_count)
