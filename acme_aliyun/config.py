@@ -21,7 +21,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from acme_aliyun import config_checks
@@ -53,13 +53,13 @@ CERT_BASE_KEYS = ("Domains", "CSRFile", "Challenge", "Webroot", "HTTPListen", "D
 NOTIFY_KEYS = ("Webhook", "Format", "OnSuccess", "Timeout", "Language", "SMTP", "From", "To")
 
 
-def target_keys():
+def target_keys() -> Tuple[str, ...]:
     """The [cert:*] keys that name deploy targets: one per registered target kind."""
     from acme_aliyun.targets import KINDS
     return tuple(kind.ini_key for kind in KINDS.values())
 
 
-def cert_keys():
+def cert_keys() -> Tuple[str, ...]:
     """Every key a [cert:NAME] section may hold: the one place that lists them."""
     return CERT_BASE_KEYS + CERT_ACCOUNT_KEYS + target_keys()
 
@@ -218,7 +218,7 @@ class _Section:
                 raise config_checks.unknown_key(self.path, self.name, self.spelled[low], self.known.values())
 
 
-def load(path):
+def load(path: str) -> "Config":
     """Read and validate acme.ini; raises ConfigError naming file, section and key."""
     path = os.path.abspath(path)
     parser = _read(path)

@@ -17,14 +17,14 @@ import datetime
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 from acme_aliyun.errors import AccountDeactivated, ConfigError, UsageError
 from acme_aliyun.fsio import make_dirs
 
 if TYPE_CHECKING:
     from acme_aliyun.cloud.sdk import CloudClient
-    from acme_aliyun.config import AcmeSettings
+    from acme_aliyun.config import AcmeSettings, CertSettings, Config
     from acme_aliyun.protocol.client import AcmeClient
     from acme_aliyun.store import Store
 
@@ -35,23 +35,25 @@ log = logging.getLogger(__name__)
 
 
 class Context:
-    def __init__(self, cfg, credentials=None, progress=None, read_only=False):
+    def __init__(self, cfg: "Config", credentials: Any = None, progress: Optional[Callable[[str], None]] = None,
+                 read_only: bool = False) -> None:
         self.cfg = cfg
         self.read_only = read_only             # status, dry runs: the store creates nothing
         self._credentials = credentials        # a CredentialProvider for [aliyun] (FC passes its own)
         self.progress = progress or (lambda msg: log.info("%s", msg))
-        self._store = self._acme = None
-        self._clouds = {}                      # profile name ("" for [aliyun]) -> CloudClient
+        self._store: Optional["Store"] = None
+        self._acme: Optional["AcmeClient"] = None
+        self._clouds: Dict[str, "CloudClient"] = {}   # profile name ("" for [aliyun]) -> CloudClient
         self._clouds_lock = threading.Lock()
 
     @property
-    def store(self):
+    def store(self) -> "Store":
         if self._store is None:
             from acme_aliyun.store import Store
             self._store = Store(self.cfg.acme.state_dir, read_only=self.read_only)
         return self._store
 
-    def acme(self, create_key=True):
+    def acme(self, create_key: bool = True) -> "AcmeClient":
         """The ACME client with its account (found, or registered on first use; never after a deactivation)."""
         if self._acme is None:
             key = usable_account_key(self.cfg.acme, self.store, create=create_key)
@@ -73,13 +75,13 @@ class Context:
                 client = self._clouds[key] = CloudClient(settings, creds)
             return client
 
-    def cloud_for(self, cert, dns: bool = False) -> "CloudClient":
+    def cloud_for(self, cert: "CertSettings", dns: bool = False) -> "CloudClient":
         """The client of the certificate's profile (Account), or with dns=True of its DNS zone's
         profile (DNSAccount, else Account)."""
         profile = cert.dns_profile if dns else cert.account
         return self.cloud(profile) if profile else self.cloud()
 
-    def certs(self, names=None):
+    def certs(self, names: Optional[Sequence[str]] = None) -> List["CertSettings"]:
         """The selected certificate settings, in config order; UsageError for an unknown name."""
         if not self.cfg.certs:
             raise UsageError("%s: no certificate configured (add a [cert:NAME] section)" % self.cfg.path)
@@ -93,7 +95,7 @@ class Context:
                 raise cert.csr_error
         return selected
 
-    def close(self):
+    def close(self) -> None:
         if self._acme is not None:
             self._acme.close()
 

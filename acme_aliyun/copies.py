@@ -12,7 +12,7 @@ is its own outcome (CopyError), never an order failure: the order succeeded.
 
 import logging
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, List, Optional, Tuple
 
 from acme_aliyun.errors import ToolError
 from acme_aliyun.kinds import CopyStatus
@@ -31,7 +31,7 @@ class CopyResult:
     error: Optional[str] = None
 
 
-def wanted(cert, stored) -> list:
+def wanted(cert: Any, stored: Any) -> List[Tuple[str, bytes, bool]]:
     """[(path, bytes, private)] the copies should hold for this certificate's settings, chain first."""
     out = []
     if cert.chain_file:
@@ -49,7 +49,7 @@ def _holds(path, data):
         return False
 
 
-def sync(cert, stored) -> CopyResult:
+def sync(cert: Any, stored: Any) -> CopyResult:
     """Rewrite each copy that differs from the stored pair. Never raises; the result says how it went."""
     if stored is None or not hasattr(stored, "fullchain_pem"):
         return CopyResult(CopyStatus.NONE)

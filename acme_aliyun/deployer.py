@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from acme_aliyun.cloud.credentials import resolve_credentials
+from acme_aliyun.cloud.settings import CloudSettings
 from acme_aliyun.cloud.sdk import CloudClient, CloudError
 from acme_aliyun.kinds import TargetStatus as Status
 from acme_aliyun.pki import CertBundle
@@ -315,7 +316,7 @@ def _one_probe(fn: Callable[[CloudClient], Probe], client: CloudClient) -> List[
     return [fn(client)]
 
 
-def cloud_check(settings: object, targets: TargetSpecs, client: Optional[CloudClient] = None,
+def cloud_check(settings: CloudSettings, targets: TargetSpecs, client: Optional[CloudClient] = None,
                 write: bool = False, extra: Sequence[Callable[[CloudClient], Probe]] = ()) -> CheckReport:
     """Resolve credentials, then one read per target, the upload hub's probe (with write=True a
     throwaway certificate uploaded and deleted) and the `extra` probes the caller adds."""

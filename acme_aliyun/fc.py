@@ -20,7 +20,11 @@ when the handler runs, keeping cold starts short.
 import json
 import logging
 import os
-from typing import Any, Dict
+from typing import TYPE_CHECKING, Any, Dict
+
+if TYPE_CHECKING:
+    from acme_aliyun.cloud.credential_types import Credential
+    from acme_aliyun.config import Config
 
 ACTIONS = ("run", "issue", "deploy", "status")
 
@@ -74,7 +78,7 @@ def _request_of(event: Dict[str, Any]) -> Dict[str, Any]:
 _TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 
 
-def parse_bool(value, name: str) -> bool:
+def parse_bool(value: Any, name: str) -> bool:
     """A JSON boolean, 0/1, or true/false/yes/no/1/0/on/off (any case); absent is False.
 
     Anything else is an error: "force": "false" must never mean True (a forced reissue
@@ -105,7 +109,7 @@ def _config_path():
     return os.path.join(code, "acme.ini")
 
 
-def load_config():
+def load_config() -> "Config":
     from acme_aliyun import config
     cfg = config.load(_config_path())
     state = os.environ.get("ACME_ALIYUN_STATE_DIR")
@@ -117,7 +121,7 @@ def load_config():
     return cfg
 
 
-def handler(event, context):
+def handler(event: Any, context: Any) -> str:
     from acme_aliyun import log as logsetup
     from acme_aliyun.errors import ToolError
     logsetup.setup(verbose=os.environ.get("ACME_ALIYUN_VERBOSE") == "1")
@@ -161,7 +165,7 @@ def _handle(request, cfg, context):
 class _LazyCredentials:
     """Resolves the function's credentials only when a cloud call needs them."""
 
-    def __init__(self, context):
+    def __init__(self, context: Any) -> None:
         self._context, self._provider = context, None
 
     def _get_provider(self):
@@ -171,8 +175,8 @@ class _LazyCredentials:
         return self._provider
 
     @property
-    def source(self):
+    def source(self) -> str:
         return self._get_provider().source
 
-    def get(self):
+    def get(self) -> "Credential":
         return self._get_provider().get()

@@ -10,7 +10,7 @@ atomic switch only after it has been checked.
 import datetime
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Tuple
 
 from cryptography.hazmat.primitives import serialization
 
@@ -22,7 +22,12 @@ from acme_aliyun.protocol import ari
 from acme_aliyun.protocol import order as acme_order
 from acme_aliyun.protocol.errors import AcmeProblem
 from acme_aliyun.challenges.solvers import make_solver, solver_id
-from acme_aliyun.store import write_copy
+from acme_aliyun.store import Store, write_copy
+
+if TYPE_CHECKING:
+    from acme_aliyun.protocol.client import AcmeClient
+
+CloudFor = Callable[..., Any]      # Context.cloud: the CloudClient of an account profile
 
 log = logging.getLogger(__name__)
 CLOCK_SKEW = datetime.timedelta(hours=1)
@@ -53,7 +58,7 @@ class ChainFileCert:
     key_pem: bytes = b""
 
 
-def cleanup_leftovers(store, cert, cloud=None):
+def cleanup_leftovers(store: Store, cert: Any, cloud: Optional[CloudFor] = None) -> None:
     """Remove challenges an earlier run presented and did not clean up (killed, or cleanup failed).
 
     What still cannot be cleaned stays in the journal for the next run.
@@ -109,7 +114,7 @@ def _csr_file_key(cert):
     return key, pki.csr_der(csr)
 
 
-def check_issued(pem, key, csr_der, names):
+def check_issued(pem: str, key: Any, csr_der: bytes, names: Sequence[str]) -> Tuple[str, str]:
     """Refuse a certificate whose key is not ours, whose names are not exactly the order's,
     or that is not valid now."""
     chain = pki.split_pem_chain(pem)
@@ -138,7 +143,7 @@ def check_issued(pem, key, csr_der, names):
     return chain[0], "".join(chain[1:])
 
 
-def current(store, cert):
+def current(store: Store, cert: Any) -> Any:
     """The certificate in force for these settings: the stored pair, or, for a CSRFile without its
     key (the article's flow, nothing stored), the certificate in ChainFile, without a key."""
     stored = store.load(cert.name)
@@ -151,7 +156,8 @@ def current(store, cert):
         return None
 
 
-def issue(cert, store, client, cloud=None, force=False, progress: Optional[Callable[[str], None]] = None, timeout=300.0):
+def issue(cert: Any, store: Store, client: "AcmeClient", cloud: Optional[CloudFor] = None, force: bool = False,
+          progress: Optional[Callable[[str], None]] = None, timeout: float = 300.0) -> IssueResult:
     """Issue when due (or forced). The caller holds the store lock."""
     stored = current(store, cert)
     cleanup_leftovers(store, cert, cloud)

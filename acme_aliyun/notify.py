@@ -40,13 +40,16 @@ import socket
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from acme_aliyun import deadline
 from acme_aliyun import log as logsetup
 from acme_aliyun.notify_i18n import Translator, translator
 from acme_aliyun.report import CertOutcome, ReportLike, RunReport, TargetResult
+
+if TYPE_CHECKING:
+    from acme_aliyun.config import NotifySettings
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +77,7 @@ class Request:
 
 # --- public API ---------------------------------------------------------------------------
 
-def send(settings, summary, failed) -> None:
+def send(settings: Optional["NotifySettings"], summary: ReportLike, failed: bool) -> None:
     """Post the notification for a run, when one is due. Never raises."""
     if settings is None or (not failed and not settings.on_success):
         return
@@ -101,7 +104,8 @@ def _send_email(settings, summary, failed):
         log.warning("email notification not sent: %s", _redact(str(e)))
 
 
-def build_request(settings, summary, failed, now=None, env=None) -> Request:
+def build_request(settings: "NotifySettings", summary: ReportLike, failed: bool, now: Optional[float] = None,
+                  env: Optional[Mapping[str, str]] = None) -> Request:
     """The URL, headers and body that send() would post (no network)."""
     env = os.environ if env is None else env
     now = time.time() if now is None else now
@@ -110,7 +114,7 @@ def build_request(settings, summary, failed, now=None, env=None) -> Request:
         raise ValueError("unknown notification format %r (use %s)" % (fmt, ", ".join(FORMATS)))
     clean = _summary_doc(summary)
     report = RunReport.from_dict(clean)
-    url = settings.webhook
+    url = settings.webhook or ""
     register_webhook_secrets(url)
     language = getattr(settings, "language", "en")
     headers = {"Content-Type": _JSON, "User-Agent": "acme-aliyun-notify"}
@@ -140,14 +144,14 @@ def build_request(settings, summary, failed, now=None, env=None) -> Request:
     return Request(url, headers, body)
 
 
-def dingtalk_sign(secret, now=None):
+def dingtalk_sign(secret: str, now: Optional[float] = None) -> Dict[str, str]:
     """{"timestamp": ms, "sign": base64 HmacSHA256(secret, "ts\\nsecret")} (urlencode() quotes it)."""
     ts = str(int((time.time() if now is None else now) * 1000))
     digest = hmac.new(secret.encode("utf-8"), ("%s\n%s" % (ts, secret)).encode("utf-8"), hashlib.sha256).digest()
     return {"timestamp": ts, "sign": base64.b64encode(digest).decode("ascii")}
 
 
-def feishu_sign(secret, now=None):
+def feishu_sign(secret: str, now: Optional[float] = None) -> Dict[str, str]:
     """{"timestamp": s, "sign": base64 HmacSHA256(key="ts\\nsecret", msg=b"")}."""
     ts = str(int(time.time() if now is None else now))
     digest = hmac.new(("%s\n%s" % (ts, secret)).encode("utf-8"), b"", hashlib.sha256).digest()
@@ -332,7 +336,7 @@ def _title(report: RunReport, failed: bool, tr: Translator = translator("en")) -
 
 # --- webhook URLs ---------------------------------------------------------------------------
 
-def webhook_tokens(url):
+def webhook_tokens(url: Optional[str]) -> List[str]:
     """The parts of a webhook URL that are credentials: the whole query and each of its values, the
     password, and path segments of 16+ characters (Feishu /hook/<token>); the one definition of a
     webhook token."""
@@ -350,7 +354,7 @@ def webhook_tokens(url):
     return tokens
 
 
-def mask_webhook_url(url):
+def mask_webhook_url(url: Optional[str]) -> str:
     """The URL with each token replaced by '***', for messages: https://host/send?key=***"""
     masked = url or ""
     for token in sorted({t for t in webhook_tokens(url) if "=" not in t}, key=len, reverse=True):
@@ -358,18 +362,18 @@ def mask_webhook_url(url):
     return masked
 
 
-def register_webhook_secrets(url):
+def register_webhook_secrets(url: Optional[str]) -> None:
     """Make log.redact() mask this webhook's tokens in every log line, printed message and body."""
     for token in webhook_tokens(url):
         logsetup.register_secret(token)
 
 
-def is_loopback_host(host) -> bool:
+def is_loopback_host(host: Optional[str]) -> bool:
     """localhost or a loopback address: a plain http webhook there never crosses the network."""
     if (host or "").lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host or "").is_loopback
     except ValueError:
         return False
 

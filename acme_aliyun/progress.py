@@ -2,6 +2,7 @@
 
 import logging
 import time
+from typing import TextIO
 
 log = logging.getLogger("acme_aliyun.progress")
 
@@ -9,12 +10,12 @@ log = logging.getLogger("acme_aliyun.progress")
 class Progress:
     """Callable with one message. On a TTY each step shows the seconds since the run started."""
 
-    def __init__(self, stream, quiet=False):
+    def __init__(self, stream: TextIO, quiet: bool = False) -> None:
         self.stream, self.quiet = stream, quiet
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.start = time.monotonic()
 
-    def __call__(self, message):
+    def __call__(self, message: str) -> None:
         if self.quiet:
             return
         if self.tty:

@@ -6,6 +6,7 @@ a RunReport; formatting is the caller's business.
 """
 
 import logging
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 from acme_aliyun import provenance
 from acme_aliyun.errors import ToolError
@@ -13,13 +14,17 @@ from acme_aliyun.kinds import BAD_STATUSES, CertAction
 from acme_aliyun.log import redact
 from acme_aliyun.report import CertOutcome, RunReport
 
+if TYPE_CHECKING:
+    from acme_aliyun.context import Context
+
 __all__ = ["run", "describe_all", "CertOutcome", "RunReport"]
 
 log = logging.getLogger(__name__)
 
 
-def run(ctx, names=None, wait=True, lock_timeout=None, force_issue=False, force_deploy=False,
-        dry_run=False, issue_when="due", deploy=True):
+def run(ctx: "Context", names: Optional[Sequence[str]] = None, wait: bool = True,
+        lock_timeout: Optional[float] = None, force_issue: bool = False, force_deploy: bool = False,
+        dry_run: bool = False, issue_when: str = "due", deploy: bool = True) -> RunReport:
     """issue_when: 'due' (run), 'missing' (deploy: only when no valid local certificate)."""
     certs = ctx.certs(names)
     outcomes = []
@@ -130,7 +135,7 @@ def _join(first, second):
     return "%s; %s" % (first, second) if first else second
 
 
-def describe_all(ctx):
+def describe_all(ctx: "Context") -> List[Dict[str, Any]]:
     """For `status --targets`: what every configured target serves, per certificate."""
     from acme_aliyun import deployer
     rows = []

@@ -31,8 +31,9 @@ import os
 import shlex
 import signal
 import subprocess
+from typing import Sequence
 
-from acme_aliyun.challenges.base import Solver, SolverError
+from acme_aliyun.challenges.base import Challenge, Solver, SolverError
 from acme_aliyun.errors import UsageError
 from acme_aliyun.log import redact
 
@@ -45,7 +46,7 @@ class DnsHookSolver(Solver):
 
     challenge_type = "dns-01"
 
-    def __init__(self, command: str, timeout=120, env_names=()):
+    def __init__(self, command: str, timeout: float = 120, env_names: Sequence[str] = ()) -> None:
         self.env_names = tuple(env_names)       # variables of ours the hook gets (DNSHookEnv)
         try:
             self.argv = shlex.split(command)
@@ -55,11 +56,11 @@ class DnsHookSolver(Solver):
             raise UsageError("the dns-01 hook command is empty")
         self.timeout = timeout
 
-    def present(self, challenges):
+    def present(self, challenges: Sequence[Challenge]) -> None:
         for c in challenges:
             self._run("present", c)
 
-    def cleanup(self, challenges):
+    def cleanup(self, challenges: Sequence[Challenge]) -> None:
         for c in challenges:
             try:
                 self._run("cleanup", c)

@@ -16,8 +16,9 @@ import stat
 import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Dict, Optional, Sequence, Tuple
 
-from acme_aliyun.challenges.base import Solver, SolverError
+from acme_aliyun.challenges.base import Challenge, Solver, SolverError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class WebrootSolver(Solver):
 
     challenge_type = "http-01"
 
-    def __init__(self, webroot):
+    def __init__(self, webroot: str) -> None:
         self.webroot = os.path.abspath(webroot)
         self.folder = os.path.join(self.webroot, *CHALLENGE_DIR)
 
@@ -83,7 +84,7 @@ class WebrootSolver(Solver):
             os.close(fd)
             raise SolverError("http-01: cannot create %s: %s" % (path, e.strerror)) from None
 
-    def present(self, challenges):
+    def present(self, challenges: Sequence[Challenge]) -> None:
         dfd = self._challenge_dir_fd(create=True)
         try:
             for c in challenges:
@@ -115,7 +116,7 @@ class WebrootSolver(Solver):
             raise SolverError("http-01 for %s: cannot write %s: %s" % (c.identifier, path, e.strerror)) from None
         log.debug("http-01 for %s: wrote %s", c.identifier, path)
 
-    def cleanup(self, challenges):
+    def cleanup(self, challenges: Sequence[Challenge]) -> None:
         """Remove the token files, then .well-known/acme-challenge and .well-known if left empty.
 
         After a crash the run cannot know whether it created those folders; an
@@ -149,7 +150,7 @@ class WebrootSolver(Solver):
                 return
 
 
-def parse_listen(listen):
+def parse_listen(listen: str) -> Tuple[int, str, int]:
     """'host:port', '[v6]:port', ':port' or 'port' -> (family, host, port); '' host means all IPv4."""
     host, sep, port = listen.rpartition(":")
     if not sep:
@@ -229,15 +230,16 @@ class StandaloneSolver(Solver):
 
     challenge_type = "http-01"
 
-    def __init__(self, listen=":80", conn_timeout=CONN_TIMEOUT, max_connections=MAX_CONNECTIONS):
+    def __init__(self, listen: str = ":80", conn_timeout: float = CONN_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         self.listen = listen
         self.conn_timeout, self.max_connections = conn_timeout, max_connections
         self.family, self.host, self.port = parse_listen(listen)
-        self.tokens = {}
-        self._server = None
-        self._thread = None
+        self.tokens: Dict[str, str] = {}
+        self._server: Optional[_ChallengeServer] = None
+        self._thread: Optional[threading.Thread] = None
 
-    def present(self, challenges):
+    def present(self, challenges: Sequence[Challenge]) -> None:
         for c in challenges:
             self.tokens[_check_token(c)] = c.key_authorization
         if self._server is None:
@@ -246,18 +248,20 @@ class StandaloneSolver(Solver):
                                                 self.conn_timeout, self.max_connections)
             except OSError as e:
                 raise SolverError("http-01: cannot listen on %s: %s" % (self.listen, e.strerror or e)) from None
-            self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,),
-                                            name="http-01 server", daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), name="http-01 server",
+                                      daemon=True)
+            thread.start()
+            self._thread = thread
             log.info("http-01: answering on %s", self.listen)
 
-    def cleanup(self, challenges):
+    def cleanup(self, challenges: Sequence[Challenge]) -> None:
         for c in challenges:
             self.tokens.pop(c.token, None)
 
-    def close(self):
+    def close(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
-            self._thread.join()
-            self._server = self._thread = None
+            if self._thread is not None:
+                self._thread.join()
+            self._server, self._thread = None, None

@@ -1,5 +1,6 @@
 """CLI verbs for certificates and the cloud: issue, status, revoke (deploy, run, cloud check: see runner)."""
 
+import argparse
 import datetime
 import json
 import logging
@@ -13,7 +14,7 @@ log = logging.getLogger(__name__)
 REASONS = {"unspecified": 0, "keyCompromise": 1, "superseded": 4, "cessationOfOperation": 5}
 
 
-def cmd_issue(args):
+def cmd_issue(args: argparse.Namespace) -> int:
     from acme_aliyun import copies, issuer
     ctx = context(args)
     certs = ctx.certs(args.names)
@@ -42,7 +43,7 @@ def cmd_issue(args):
     return 1 if failed else 0
 
 
-def cmd_status(args):
+def cmd_status(args: argparse.Namespace) -> int:
     ctx = context(args, read_only=True)
     from acme_aliyun.report import status_rows
     rows = status_rows(ctx)
@@ -87,7 +88,7 @@ def _when(iso):
     return t.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def cmd_revoke(args):
+def cmd_revoke(args: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives import serialization
 
     from acme_aliyun.protocol import order as acme_order

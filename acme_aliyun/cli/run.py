@@ -1,5 +1,6 @@
 """CLI verbs that do the main job: run, deploy, cloud check. Output: a summary table or --json."""
 
+import argparse
 import json
 import sys
 from typing import TYPE_CHECKING, Any
@@ -58,7 +59,7 @@ def _notify_failure(ctx, error):
     notify.send(ctx.cfg.notify, RunReport.failure(logsetup.redact(str(error))), failed=True)
 
 
-def cmd_run(args):
+def cmd_run(args: argparse.Namespace) -> int:
     from acme_aliyun import runner
     from acme_aliyun.errors import AccountDeactivated
     ctx = context(args, progress=True)
@@ -80,7 +81,7 @@ def cmd_run(args):
     return _finish(ctx, report, args)
 
 
-def cmd_deploy(args):
+def cmd_deploy(args: argparse.Namespace) -> int:
     from acme_aliyun import runner
     from acme_aliyun.errors import AccountDeactivated
     ctx = context(args, read_only=args.dry_run, progress=True)
@@ -95,7 +96,7 @@ def cmd_deploy(args):
     return _finish(ctx, report, args)
 
 
-def cmd_cloud_check(args):
+def cmd_cloud_check(args: argparse.Namespace) -> int:
     from acme_aliyun import deployer
     ctx = context(args, read_only=True, progress=True)
     certs = ctx.certs(args.names) if args.names else list(ctx.cfg.certs.values())

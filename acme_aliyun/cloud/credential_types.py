@@ -50,7 +50,7 @@ class CredentialProvider:
     """
 
     def __init__(self, source: str, fetch: Callable[[], Credential], margin: float = REFRESH_MARGIN,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time) -> None:
         self.source = source
         self._fetch = fetch
         self._margin = margin
@@ -59,7 +59,7 @@ class CredentialProvider:
         self._lock = threading.Lock()
 
     @classmethod
-    def static(cls, source, key_id, secret, token=None):
+    def static(cls, source: str, key_id: str, secret: str, token: Optional[str] = None) -> "CredentialProvider":
         cred = _credential(key_id, secret, token)
         provider = cls(source, lambda: cred)
         provider.refreshable = False

@@ -37,7 +37,7 @@ import logging
 import os
 import stat
 import time
-from typing import Callable, List
+from typing import Any, Callable, List, Optional
 from urllib.parse import urlsplit
 
 import requests
@@ -46,7 +46,7 @@ from acme_aliyun.errors import ConfigError, ToolError, UsageError, ini_error
 from acme_aliyun.cloud import sts
 from acme_aliyun.cloud.credential_types import (REFRESH_MARGIN, Credential, CredentialProvider, _credential,
                                                 make_credential, parse_expiration)
-from acme_aliyun.cloud.settings import is_loopback
+from acme_aliyun.cloud.settings import CloudSettings, is_loopback
 from acme_aliyun.log import mask_key_id, register_secret
 
 __all__ = ["Credential", "CredentialProvider", "make_credential", "parse_expiration", "mask_key_id",
@@ -63,14 +63,15 @@ METADATA_TOKEN_TTL = "21600"
 
 # --- resolver -----------------------------------------------------------------------------
 
-def resolve_credentials(settings, clock: Callable[[], float] = time.time) -> CredentialProvider:
+def resolve_credentials(settings: CloudSettings, clock: Callable[[], float] = time.time) -> CredentialProvider:
     """The provider of one profile's credentials: the first configured source of the chain,
     with the profile's RoleArn assumed on top; UsageError listing the sources tried.
     clock decides when the role's temporary credentials are due for refresh (tests inject it)."""
     provider = _resolve_chain(settings)
-    if getattr(settings, "role_arn", None):
+    role_arn = getattr(settings, "role_arn", None)      # a test's stand-in settings may have none
+    if role_arn:
         provider = sts.assume_role_provider(
-            provider, settings.role_arn, settings, "%s+AssumeRole(%s)" % (provider.source, settings.role_arn),
+            provider, role_arn, settings, "%s+AssumeRole(%s)" % (provider.source, role_arn),
             session_name=settings.role_session_name, external_id=settings.external_id,
             duration=settings.role_duration, clock=clock)
     return provider
@@ -324,7 +325,7 @@ class _Metadata:
 class EcsRamRoleProvider(CredentialProvider):
     """Temporary credentials of the instance RAM role (discovered when role is None)."""
 
-    def __init__(self, role=None, label=None):
+    def __init__(self, role: Optional[str] = None, label: Optional[str] = None) -> None:
         super().__init__(label or "ecs-ram-role:%s" % (role or "?"), self._load)
         self.role = role
         self._fixed_label = bool(label)
@@ -355,7 +356,7 @@ class EcsRamRoleProvider(CredentialProvider):
 class UriProvider(CredentialProvider):
     """Temporary credentials from a URL (a sidecar or credential service), fetched again before expiry."""
 
-    def __init__(self, uri: str):
+    def __init__(self, uri: str) -> None:
         parts = urlsplit(uri)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError("ALIBABA_CLOUD_CREDENTIALS_URI is not an http(s) URL")
@@ -386,7 +387,7 @@ class UriProvider(CredentialProvider):
 
 # --- Function Compute ---------------------------------------------------------------------------
 
-def from_fc_context(context) -> CredentialProvider:
+def from_fc_context(context: Any) -> CredentialProvider:
     """Credentials of the function's role: context.credentials, else the env FC injects.
 
     Python 3.12 runtimes have no context.credentials; they put the role's keys in
