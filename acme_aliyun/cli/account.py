@@ -11,13 +11,13 @@ from acme_aliyun.kinds import KEY_TYPES
 
 
 def _account_client(args: argparse.Namespace, create: bool = False) -> Tuple[Any, Any]:
-    from acme_aliyun import context as acme_account
+    from acme_aliyun import context as accounts
     cfg = load_config(args)
     if create:
-        key = acme_account.load_account_key(cfg.acme, create=True)
+        key = accounts.load_account_key(cfg.acme, create=True)
     else:
-        key = acme_account.usable_account_key(cfg.acme)
-    return cfg, acme_account.make_client(cfg.acme, key)
+        key = accounts.usable_account_key(cfg.acme)
+    return cfg, accounts.make_client(cfg.acme, key)
 
 
 def _store(cfg: Any) -> Any:
@@ -35,10 +35,10 @@ def _print_account(a: Any) -> None:
 
 
 def cmd_account_register(args: argparse.Namespace) -> int:
-    from acme_aliyun import context as acme_account
+    from acme_aliyun import context as accounts
     from acme_aliyun.protocol import account as acct
     cfg = load_config(args)
-    probe = acme_account.make_client(cfg.acme, None)
+    probe = accounts.make_client(cfg.acme, None)
     try:
         probe.directory             # the CA must answer before a key is written
     finally:
@@ -49,7 +49,7 @@ def cmd_account_register(args: argparse.Namespace) -> int:
         out("Agreeing to the terms of service: %s" % d.terms_of_service)
     a = acct.register(client, cfg.acme.contacts, agree_tos=True, eab_kid=cfg.acme.eab_kid,
                       eab_hmac_key=cfg.acme.eab_hmac_key)
-    acme_account.remember(cfg.acme, client.key, a.url)
+    accounts.remember(cfg.acme, client.key, a.url)
     _store(cfg).write_account_state(cfg.acme.directory_url, None)     # a deactivation is behind us now
     out("Registered a new account." if a.created else "An account already exists for this key.")
     _print_account(a)
@@ -75,7 +75,7 @@ def cmd_account_update(args: argparse.Namespace) -> int:
 
 
 def cmd_account_rollover(args: argparse.Namespace) -> int:
-    from acme_aliyun import context as acme_account, pki
+    from acme_aliyun import context as accounts, pki
     from acme_aliyun.fsio import atomic_write
     from acme_aliyun.protocol import account as acct
     cfg, client = _account_client(args)
@@ -89,26 +89,26 @@ def cmd_account_rollover(args: argparse.Namespace) -> int:
     pending = path + ".new"
     pki.write_private_key(pending, new_key)
     acct.change_key(client, new_key)
-    backup = acme_account.dated_name(path, "bak")
+    backup = accounts.dated_name(path, "bak")
     atomic_write(backup, pki.key_to_pem(old_key), mode=0o600)
     os.replace(pending, path)
-    acme_account.forget(cfg.acme, old_key)
-    acme_account.remember(cfg.acme, new_key, client.kid)
+    accounts.forget(cfg.acme, old_key)
+    accounts.remember(cfg.acme, new_key, client.kid)
     out("Account key rolled over (%s). The old key is kept in %s." % (key_type, backup))
     out("Account URL: %s" % client.kid)
     return 0
 
 
 def cmd_account_deactivate(args: argparse.Namespace) -> int:
-    from acme_aliyun import context as acme_account
+    from acme_aliyun import context as accounts
     from acme_aliyun.protocol import account as acct
     if not args.yes:
         raise UsageError("deactivating an account cannot be undone; repeat with --yes to do it")
     cfg, client = _account_client(args)
     acct.find(client)
     a = acct.deactivate(client)
-    acme_account.forget(cfg.acme, client.key)
-    moved = acme_account.record_deactivation(cfg.acme, _store(cfg), a.url)
+    accounts.forget(cfg.acme, client.key)
+    moved = accounts.record_deactivation(cfg.acme, _store(cfg), a.url)
     out("Account %s is now %s. This cannot be undone; its certificates stay valid." % (a.url, a.status))
     out("Its key is kept in %s. Automatic runs now stop until `account register` creates a new account."
         % moved)

@@ -1,4 +1,4 @@
-"""CLI verbs for certificates and the cloud: issue, status, revoke (deploy, run, cloud check: see runner)."""
+"""The certificate verbs: issue (alias renew), status (alias certificates), revoke."""
 
 import argparse
 import datetime
@@ -101,8 +101,8 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     reason = REASONS[args.reason] if args.reason else None
     with ctx.store.lock(wait=True):
         if args.with_cert_key:
-            from acme_aliyun import context as acme_account
-            client = acme_account.make_client(ctx.cfg.acme, None)
+            from acme_aliyun import context as accounts
+            client = accounts.make_client(ctx.cfg.acme, None)
             key = serialization.load_pem_private_key(stored.key_pem, None)
             acme_order.revoke(client, der, reason, cert_key=key)
         else:
