@@ -38,6 +38,7 @@ bench: setup
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq certbot) >/dev/null; fi
 	$(PY) -m bench.issue
 	$(PY) -m bench.deploy
+	$(PY) -m bench.fleet
 	$(PY) -m bench.footprint
 
 clean:

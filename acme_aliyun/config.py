@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from acme_aliyun import config_checks
+from acme_aliyun import config_checks, ratelimits
 from acme_aliyun.cloud.settings import CloudSettings
 from acme_aliyun.errors import ConfigError, ini_error
 from acme_aliyun.log import register_secret
@@ -32,6 +32,7 @@ from acme_aliyun.names import NameError_, normalize_domain
 from acme_aliyun.kinds import KEY_TYPES
 
 if TYPE_CHECKING:
+    from acme_aliyun.ratelimits import Limits
     from acme_aliyun.targets.base import TargetSpec
 
 DIRECTORY_ALIASES = {
@@ -46,10 +47,12 @@ _TRUE, _FALSE = ("1", "yes", "true", "on"), ("0", "no", "false", "off")
 
 # --- the keys each section may hold (anything else is an error, with a suggestion) -----------
 ACME_KEYS = ("ACMEDirectory", "AccountKeyFile", "Contacts", "UserAgent", "Language", "StateDir", "CABundle",
-             "KeyType", "EABKeyId", "EABHMACKey", "ValidationTimeout")
+             "KeyType", "EABKeyId", "EABHMACKey", "ValidationTimeout",
+             "Parallel", "RunBudget")
 CERT_BASE_KEYS = ("Domains", "CSRFile", "Challenge", "Webroot", "HTTPListen", "DNSProvider", "DNSHook", "DNSHookEnv",
                   "KeyType",
                   "ReuseKey", "Profile", "PreferredChain", "RenewBeforeDays", "KeyFile", "ChainFile")
+LIMITS_KEYS = tuple(ratelimits.KEYS) + ("PublicSuffixFile",)
 NOTIFY_KEYS = ("Webhook", "Format", "OnSuccess", "Timeout", "Language", "SMTP", "From", "To")
 
 
@@ -80,6 +83,8 @@ class AcmeSettings:
     config_path: str = ""
     validation_timeout: float = 300.0     # seconds the CA gets to validate (and issue) one order
     ca_bundle_in_ini: bool = False     # [acme] CABundle set (not only REQUESTS_CA_BUNDLE): a private CA is meant
+    parallel: int = 4                   # certificates ordered side by side (acme_aliyun/parallel.py)
+    run_budget: Optional[float] = None  # seconds one run may spend starting certificates (None: no limit)
 
 
 @dataclass
@@ -131,6 +136,7 @@ class Config:
     certs: Dict[str, CertSettings]
     cloud: CloudSettings
     notify: Optional[NotifySettings]
+    limits: Optional["Limits"] = None   # [limits]: the CA's rate limits (ratelimits.Limits)
     profiles: Dict[str, CloudSettings] = field(default_factory=dict)   # NAME -> settings of [aliyun:NAME]
 
     def cloud_for(self, profile: Optional[str] = None) -> CloudSettings:
@@ -239,6 +245,7 @@ def load(path: str) -> "Config":
         _no_article_keys(sec)
     sec.check_unknown()
     notify = None
+    limits = ratelimits.Limits()
     for name in parser.sections():
         lower = name.lower()
         if lower in ACME_SECTIONS or _is_profile_section(lower):
@@ -252,11 +259,15 @@ def load(path: str) -> "Config":
         elif lower == "notify":
             s = _Section(path, parser, name, NOTIFY_KEYS)
             notify = _notify(s)
+        elif lower == "limits":
+            s = _Section(path, parser, name, LIMITS_KEYS)
+            limits = ratelimits.from_section(s)
         else:
             raise config_checks.unknown_section(path, name)
         s.check_unknown()
     _cross_checks(path, list(certs.values()))
-    return Config(path=path, acme=acme, certs=certs, cloud=cloud, notify=notify, profiles=defaults.profiles)
+    return Config(path=path, acme=acme, certs=certs, cloud=cloud, notify=notify, profiles=defaults.profiles,
+                  limits=limits)
 
 
 def _read(path):
@@ -364,6 +375,8 @@ def _acme(sec):
         config_path=sec.path,
         validation_timeout=sec.number("ValidationTimeout", default=300, minimum=1, maximum=86400),
         ca_bundle_in_ini=ca_bundle_in_ini,
+        parallel=sec.number("Parallel", default=4, minimum=1, maximum=64),
+        run_budget=sec.number("RunBudget", default=None, minimum=1, kind=float),
     )
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from acme_aliyun.cloud.sdk import CloudClient
     from acme_aliyun.config import AcmeSettings, CertSettings, Config
     from acme_aliyun.protocol.client import AcmeClient
+    from acme_aliyun.ratelimits import Ledger
     from acme_aliyun.store import Store
 
 __all__ = ["Context", "AccountDeactivated", "load_account_key", "usable_account_key", "make_client",
@@ -43,6 +44,8 @@ class Context:
         self.progress = progress or (lambda msg: log.info("%s", msg))
         self._store: Optional["Store"] = None
         self._acme: Optional["AcmeClient"] = None
+        self._ledger: Optional["Ledger"] = None
+        self._build = threading.RLock()        # certificates run side by side: build each object once
         self._clouds: Dict[str, "CloudClient"] = {}   # profile name ("" for [aliyun]) -> CloudClient
         self._clouds_lock = threading.Lock()
 
@@ -55,12 +58,25 @@ class Context:
 
     def acme(self, create_key: bool = True) -> "AcmeClient":
         """The ACME client with its account (found, or registered on first use; never after a deactivation)."""
+        with self._build:
+            return self._acme_locked(create_key)
+
+    def _acme_locked(self, create_key: bool) -> "AcmeClient":
         if self._acme is None:
             key = usable_account_key(self.cfg.acme, self.store, create=create_key)
             client = make_client(self.cfg.acme, key)
             ensure_account(self.cfg.acme, client)
             self._acme = client
         return self._acme
+
+    @property
+    def ledger(self) -> "Ledger":
+        """The CA rate-limit ledger of the state folder ([limits])."""
+        with self._build:
+            if self._ledger is None:
+                from acme_aliyun.ratelimits import Ledger
+                self._ledger = Ledger(self.store.state_dir, getattr(self.cfg, "limits", None))
+            return self._ledger
 
     def cloud(self, profile: Optional[str] = None) -> "CloudClient":
         """The CloudClient of account profile NAME ([aliyun:NAME]), or of [aliyun] for None."""

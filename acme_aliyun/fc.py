@@ -13,6 +13,11 @@ a NAS mount path, overrides StateDir so the account key and certificates
 survive between invocations. Credentials: context.credentials, or the
 environment on runtimes without them (Python 3.12).
 
+A fleet fits one invocation as far as the function's timeout allows: certificates are
+started while the remaining time (less a reserve) allows; the rest are reported as
+`pending` (also listed under "pending" in the summary and in <state>/pending.json) and
+go first in the next invocation.
+
 Only the standard library is imported here; the ACME and cloud modules load
 when the handler runs, keeping cold starts short.
 """
@@ -150,16 +155,37 @@ def _handle(request, cfg, context):
     if request["action"] == "status":
         from acme_aliyun.report import status_rows
         return {"ok": True, "certificates": status_rows(ctx)}
+    budget = run_budget(context, cfg.acme.run_budget)
     if request["action"] == "issue":
-        report = runner.run(ctx, names, force_issue=request["force"], deploy=False)
+        report = runner.run(ctx, names, force_issue=request["force"], deploy=False, budget=budget)
     elif request["action"] == "deploy":
-        report = runner.run(ctx, names, force_deploy=request["force"], issue_when="missing")
+        report = runner.run(ctx, names, force_deploy=request["force"], issue_when="missing", budget=budget)
     else:
-        report = runner.run(ctx, names, force_issue=request["force"])
+        report = runner.run(ctx, names, force_issue=request["force"], budget=budget)
     summary = report.to_dict()
+    from acme_aliyun.kinds import CertAction
+    summary["pending"] = [o.name for o in report.outcomes if o.action == CertAction.PENDING]
     from acme_aliyun import notify
     notify.send(cfg.notify, summary, failed=not report.ok)
     return summary
+
+
+RESERVE_S = 15.0          # kept back from the function's remaining time: summary, webhook, slack
+
+
+def run_budget(context: object, configured: "float | None" = None) -> "float | None":
+    """Seconds this invocation may spend starting certificates: the function's remaining time
+    (context.get_remaining_time_in_milliseconds) less a reserve, capped by [acme] RunBudget."""
+    remaining = getattr(context, "get_remaining_time_in_milliseconds", None)
+    budget = configured
+    if callable(remaining):
+        try:
+            left = max(1.0, float(remaining()) / 1000.0 - max(RESERVE_S, 0.1 * float(remaining()) / 1000.0))
+        except (TypeError, ValueError):
+            left = None
+        if left is not None:
+            budget = left if budget is None else min(budget, left)
+    return budget
 
 
 class _LazyCredentials:

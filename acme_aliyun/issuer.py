@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Tuple
 
 from cryptography.hazmat.primitives import serialization
 
-from acme_aliyun import pki, renewal
+from acme_aliyun import pki, ratelimits, renewal
 from acme_aliyun.errors import ToolError, UsageError
 from acme_aliyun.kinds import CertAction
 from acme_aliyun.log import redact
@@ -26,6 +26,7 @@ from acme_aliyun.store import Store, write_copy
 
 if TYPE_CHECKING:
     from acme_aliyun.protocol.client import AcmeClient
+    from acme_aliyun.ratelimits import Ledger
 
 CloudFor = Callable[..., Any]      # Context.cloud: the CloudClient of an account profile
 
@@ -157,8 +158,10 @@ def current(store: Store, cert: Any) -> Any:
 
 
 def issue(cert: Any, store: Store, client: "AcmeClient", cloud: Optional[CloudFor] = None, force: bool = False,
-          progress: Optional[Callable[[str], None]] = None, timeout: float = 300.0) -> IssueResult:
-    """Issue when due (or forced). The caller holds the store lock."""
+          progress: Optional[Callable[[str], None]] = None, timeout: float = 300.0,
+          ledger: Optional["Ledger"] = None) -> IssueResult:
+    """Issue when due (or forced). The caller holds the store lock. ledger: the CA rate-limit
+    ledger (ratelimits.Ledger); an order it has no slot for is deferred with its reason."""
     stored = current(store, cert)
     cleanup_leftovers(store, cert, cloud)
     decision = renewal.decide(stored, cert, client.directory, client, store, force=force)
@@ -171,13 +174,19 @@ def issue(cert: Any, store: Store, client: "AcmeClient", cloud: Optional[CloudFo
                            "(or use --force)" % (attempts.get("failures", 1), attempts.get("last_error", "?"),
                                                  next_attempt.strftime("%Y-%m-%d %H:%M UTC")),
                            stored, next_attempt)
+    slot = ledger.reserve(client.directory_url, cert.domains, exempt=ratelimits.ari_exempt(stored, decision)) \
+        if ledger else None
+    if isinstance(slot, ratelimits.Deferral):
+        log.info("%s: %s", cert.name, slot.reason)
+        return IssueResult(cert.name, CertAction.DEFERRED, slot.reason, stored, slot.next_slot)
     log.info("%s: %s; ordering %s", cert.name, decision.reason, ", ".join(cert.domains))
     try:
         return _order(cert, store, client, cloud, stored, decision, progress, timeout)
-    except UsageError:
-        raise
-    except ToolError as e:
-        _record_failure(store, cert.name, attempts, e)
+    except Exception as e:        # (a killed or interrupted run keeps its slot counted: the safe side)
+        if slot is not None:      # the certificate slot goes back; failed validations count
+            slot.failed([n for n, _ in getattr(e, "failures", None) or []])
+        if isinstance(e, ToolError) and not isinstance(e, UsageError):
+            _record_failure(store, cert.name, attempts, e)
         raise
 
 

@@ -37,8 +37,9 @@ class CertAction(_Word):
     ISSUED = "issued"
     RENEWED = "renewed"
     UNCHANGED = "unchanged"
-    DEFERRED = "deferred"       # failed before; waiting for the backoff to pass
+    DEFERRED = "deferred"       # failed before, or a CA rate limit: waiting for the backoff / the slot
     FAILED = "failed"
+    PENDING = "pending"         # not started: the run's time budget was spent (next run starts it first)
 
 
 class CopyStatus(_Word):

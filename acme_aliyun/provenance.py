@@ -9,7 +9,7 @@ reach CDN, DCDN or API Gateway unasked (only `--force` deploys them):
 - it comes from a directory known as staging: Let's Encrypt's staging URL, or a
   chain that does not verify against the system trust store while [acme]
   CABundle is unset (with CABundle set, the user told us which CA to trust);
-- it was revoked (see cli_ops.revoke).
+- it was revoked (see cli/certs.py, cmd_revoke).
 
 The directory URL is recorded in meta.json by the issuer ("directory").
 """

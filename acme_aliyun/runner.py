@@ -24,13 +24,26 @@ log = logging.getLogger(__name__)
 
 def run(ctx: "Context", names: Optional[Sequence[str]] = None, wait: bool = True,
         lock_timeout: Optional[float] = None, force_issue: bool = False, force_deploy: bool = False,
-        dry_run: bool = False, issue_when: str = "due", deploy: bool = True) -> RunReport:
-    """issue_when: 'due' (run), 'missing' (deploy: only when no valid local certificate)."""
+        dry_run: bool = False, issue_when: str = "due", deploy: bool = True,
+        budget: Optional[float] = None) -> RunReport:
+    """issue_when: 'due' (run), 'missing' (deploy: only when no valid local certificate).
+
+    Certificates run side by side ([acme] Parallel); budget: seconds for starting them
+    (default [acme] RunBudget, none); what it leaves out is 'pending' (acme_aliyun/parallel.py)."""
+    from acme_aliyun import issuer, parallel
     certs = ctx.certs(names)
-    outcomes = []
+    acme = ctx.cfg.acme
+    limit = parallel.Budget(budget if budget is not None else getattr(acme, "run_budget", None))
     with ctx.store.lock(wait=wait, timeout=lock_timeout):
-        for cert in certs:
-            outcomes.append(_isolated(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy))
+        state = ctx.store.state_dir
+        held = parallel.pending_names(state)
+        order = parallel.start_order(certs, held, lambda c: _expiry(issuer.current(ctx.store, c)))
+        outcomes = parallel.run_all(
+            certs, lambda c: _isolated(ctx, c, force_issue, force_deploy, dry_run, issue_when, deploy),
+            lambda c, why: CertOutcome(c.name, CertAction.PENDING, why), getattr(acme, "parallel", 1), limit, order)
+        left = [o.name for o in outcomes if o.action == CertAction.PENDING]
+        if (left or held) and not dry_run:
+            parallel.write_pending(state, left + [n for n in held if n not in {c.name for c in certs}])
     ctx.close()
     return RunReport(outcomes, dry_run)
 
@@ -48,6 +61,10 @@ def _isolated(ctx, cert, *args):
         log.error("%s: %s", cert.name, message)
         log.debug("%s: details", cert.name, exc_info=True)
         return CertOutcome(cert.name, action=CertAction.FAILED, error=redact(message))
+
+
+def _expiry(stored: Any) -> Any:
+    return stored.bundle.not_after if stored is not None else None
 
 
 def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
@@ -81,11 +98,11 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
 def _issue(ctx, cert, out, force):
     """Issue or renew (the issuer decides whether it is due); what happened goes into out. Returns
     the certificate to go on with: the new one, else whatever is stored."""
-    from acme_aliyun import issuer
+    from acme_aliyun import issuer, ratelimits
     from acme_aliyun.errors import AccountDeactivated
     try:
         r = issuer.issue(cert, ctx.store, ctx.acme(), ctx.cloud, force=force, progress=ctx.progress,
-                         timeout=ctx.cfg.acme.validation_timeout)
+                         timeout=ctx.cfg.acme.validation_timeout, ledger=None if force else ctx.ledger)
     except AccountDeactivated:      # not this certificate's fault: the whole run stops
         raise
     except ToolError as e:
@@ -93,8 +110,9 @@ def _issue(ctx, cert, out, force):
         log.error("%s: issuance failed: %s", cert.name, e)
         return issuer.current(ctx.store, cert)
     out.action, out.reason, out.next_renewal = r.action, r.reason, r.renew_at
-    if r.action == CertAction.DEFERRED:
-        out.error = "renewal deferred: " + r.reason
+    limited = r.reason.startswith(ratelimits.PREFIX)     # CA limits: an error only with nothing to serve
+    if r.action == CertAction.DEFERRED and (r.stored is None or not limited):
+        out.error = r.reason if limited else "renewal deferred: " + r.reason
     return r.stored
 
 

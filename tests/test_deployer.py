@@ -86,6 +86,7 @@ def test_deploy_all_then_rerun_is_unchanged_with_zero_writes(emu):
     assert all(s.matches and s.cert_name == name and s.not_after == b.not_after for s in view)
 
     emu.reset_calls()
+    client = make_client(emu)           # the next run: its own client (listings are cached per run)
     again = deployer.apply(deployer.plan(b, "site", SPECS, client), client)
     assert statuses(again) == {t: "unchanged" for t in ALL_TARGETS}
     assert emu.write_calls() == []

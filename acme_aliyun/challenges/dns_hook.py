@@ -23,7 +23,8 @@ Two challenges may share a record name (example.com and *.example.com): the
 hook must add a value next to others, and on cleanup remove only its own.
 present should return once the record is published. Exit status 0 means
 success; stdout goes to the debug log; on failure the last stderr line is
-reported.
+reported. Certificates ordered side by side never run the hook twice at once
+(one lock per command), so a hook written for one order at a time keeps working.
 """
 
 import logging
@@ -31,7 +32,8 @@ import os
 import shlex
 import signal
 import subprocess
-from typing import Sequence
+import threading
+from typing import Dict, Sequence, Tuple
 
 from acme_aliyun.challenges.base import Challenge, Solver, SolverError
 from acme_aliyun.errors import UsageError
@@ -39,6 +41,9 @@ from acme_aliyun.log import redact
 
 log = logging.getLogger(__name__)
 BASE_ENV = ("PATH", "LANG")      # what every hook gets from our environment
+
+_hook_locks: Dict[Tuple[str, ...], threading.Lock] = {}                       # command -> lock: one hook run at a time per command
+_hook_locks_guard = threading.Lock()
 
 
 class DnsHookSolver(Solver):
@@ -55,6 +60,8 @@ class DnsHookSolver(Solver):
         if not self.argv:
             raise UsageError("the dns-01 hook command is empty")
         self.timeout = timeout
+        with _hook_locks_guard:
+            self._lock = _hook_locks.setdefault(tuple(self.argv), threading.Lock())
 
     def present(self, challenges: Sequence[Challenge]) -> None:
         for c in challenges:
@@ -68,6 +75,10 @@ class DnsHookSolver(Solver):
                 log.warning("%s", e)
 
     def _run(self, action, c):
+        with self._lock:
+            self._run_alone(action, c)
+
+    def _run_alone(self, action, c):
         env = {k: os.environ[k] for k in BASE_ENV + self.env_names if k in os.environ}
         env.setdefault("PATH", os.defpath)
         env.update(ACME_ACTION=action, ACME_DOMAIN=c.identifier, ACME_RECORD_NAME=c.dns_record_name,

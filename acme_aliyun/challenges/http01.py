@@ -32,12 +32,23 @@ def _check_token(challenge):
     return challenge.token
 
 
+_webroot_locks: Dict[str, threading.Lock] = {}                     # webroot -> lock: orders side by side share a webroot
+_webroot_locks_guard = threading.Lock()
+
+
+def _webroot_lock(webroot):
+    with _webroot_locks_guard:
+        return _webroot_locks.setdefault(webroot, threading.Lock())
+
+
 class WebrootSolver(Solver):
     """Files <webroot>/.well-known/acme-challenge/<token> holding the key authorization (0644).
 
     The challenge path is walked with O_NOFOLLOW from the webroot: a symlink planted as
     .well-known, acme-challenge or a token file is refused, so a token never lands outside
     the docroot (the webroot itself may be a link: the admin configured it).
+    Concurrent orders on one webroot take turns (a lock per webroot), so one order's
+    clean-up never removes the folder another order is writing its token into.
     """
 
     challenge_type = "http-01"
@@ -85,6 +96,10 @@ class WebrootSolver(Solver):
             raise SolverError("http-01: cannot create %s: %s" % (path, e.strerror)) from None
 
     def present(self, challenges: Sequence[Challenge]) -> None:
+        with _webroot_lock(self.webroot):
+            self._present(challenges)
+
+    def _present(self, challenges: Sequence[Challenge]) -> None:
         dfd = self._challenge_dir_fd(create=True)
         try:
             for c in challenges:
@@ -123,6 +138,10 @@ class WebrootSolver(Solver):
         empty one serves nothing, so it goes. Failures are logged, not raised;
         links are removed, never followed.
         """
+        with _webroot_lock(self.webroot):
+            self._cleanup(challenges)
+
+    def _cleanup(self, challenges):
         try:
             dfd = self._challenge_dir_fd(create=False)
         except SolverError as e:
@@ -225,8 +244,34 @@ class _ChallengeHandler(BaseHTTPRequestHandler):
         log.debug("http-01 server: %s %s", self.client_address[0], fmt % args)
 
 
+class _SharedServer:
+    """One listener per address for every order of the process, with one token table."""
+
+    def __init__(self, family, address, listen, conn_timeout=CONN_TIMEOUT, max_connections=MAX_CONNECTIONS):
+        self.tokens = {}                # token -> key authorization, of every order using it
+        self.users = 0
+        self.server = _ChallengeServer(family, address, self.tokens, conn_timeout, max_connections)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.1,),
+                                       name="http-01 server", daemon=True)
+        self.thread.start()
+        log.info("http-01: answering on %s", listen)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+_servers: Dict[Tuple[int, str, int], "_SharedServer"] = {}                           # (family, host, port) -> _SharedServer
+_servers_lock = threading.Lock()
+
+
 class StandaloneSolver(Solver):
-    """A built-in HTTP server answering every token of the order, from present() to close()."""
+    """A built-in HTTP server answering every token of the order, from present() to close().
+
+    Orders running side by side on the same address share one listener and its token
+    table (a second bind would fail); the listener stops when the last of them closes.
+    """
 
     challenge_type = "http-01"
 
@@ -235,33 +280,42 @@ class StandaloneSolver(Solver):
         self.listen = listen
         self.conn_timeout, self.max_connections = conn_timeout, max_connections
         self.family, self.host, self.port = parse_listen(listen)
-        self.tokens: Dict[str, str] = {}
-        self._server: Optional[_ChallengeServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self.tokens: Dict[str, str] = {}      # this order's tokens
+        self._shared: Optional[_SharedServer] = None
 
     def present(self, challenges: Sequence[Challenge]) -> None:
-        for c in challenges:
-            self.tokens[_check_token(c)] = c.key_authorization
-        if self._server is None:
-            try:
-                self._server = _ChallengeServer(self.family, (self.host, self.port), self.tokens,
-                                                self.conn_timeout, self.max_connections)
-            except OSError as e:
-                raise SolverError("http-01: cannot listen on %s: %s" % (self.listen, e.strerror or e)) from None
-            thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), name="http-01 server",
-                                      daemon=True)
-            thread.start()
-            self._thread = thread
-            log.info("http-01: answering on %s", self.listen)
+        mine = {_check_token(c): c.key_authorization for c in challenges}
+        with _servers_lock:
+            if self._shared is None:
+                key = (self.family, self.host, self.port)
+                shared = _servers.get(key)
+                if shared is None:
+                    try:
+                        shared = _servers[key] = _SharedServer(
+                            self.family, (self.host, self.port), self.listen, self.conn_timeout, self.max_connections)
+                    except OSError as e:
+                        raise SolverError("http-01: cannot listen on %s: %s"
+                                          % (self.listen, e.strerror or e)) from None
+                shared.users += 1
+                self._shared = shared
+            self.tokens.update(mine)
+            self._shared.tokens.update(mine)
 
     def cleanup(self, challenges: Sequence[Challenge]) -> None:
-        for c in challenges:
-            self.tokens.pop(c.token, None)
+        with _servers_lock:
+            for c in challenges:
+                self.tokens.pop(c.token, None)
+                if self._shared is not None:
+                    self._shared.tokens.pop(c.token, None)
 
     def close(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join()
-            self._server, self._thread = None, None
+        with _servers_lock:
+            shared, self._shared = self._shared, None
+            if shared is None:
+                return
+            for token in self.tokens:
+                shared.tokens.pop(token, None)
+            shared.users -= 1
+            if shared.users == 0:       # stopped under the lock: a new order then binds afresh
+                _servers.pop((self.family, self.host, self.port), None)
+                shared.stop()

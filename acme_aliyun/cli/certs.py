@@ -24,7 +24,8 @@ def cmd_issue(args: argparse.Namespace) -> int:
         for cert in certs:
             try:
                 r = issuer.issue(cert, ctx.store, client, ctx.cloud, force=args.force, progress=ctx.progress,
-                                 timeout=ctx.cfg.acme.validation_timeout)
+                                 timeout=ctx.cfg.acme.validation_timeout,
+                                 ledger=None if args.force else ctx.ledger)
             except ToolError as e:
                 if isinstance(e, UsageError):
                     raise

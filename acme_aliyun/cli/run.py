@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from acme_aliyun import log as logsetup
 from acme_aliyun.cli.common import context, out
 from acme_aliyun.errors import LockHeld
-from acme_aliyun.kinds import BAD_STATUSES, TargetStatus
+from acme_aliyun.kinds import BAD_STATUSES, CertAction, TargetStatus
 
 if TYPE_CHECKING:
     from acme_aliyun.report import RunReport
@@ -26,6 +26,8 @@ def print_summary(report: "RunReport") -> None:
     for o in report.outcomes:
         if o.error:
             out("%s: %s" % (o.name, o.error))
+        elif o.action in (CertAction.DEFERRED, CertAction.PENDING):   # a CA limit or the time budget: the reason
+            out("%s: %s" % (o.name, o.reason))
         if o.copy_error:
             out("%s: copy failed: %s" % (o.name, o.copy_error))
         for t in o.targets:

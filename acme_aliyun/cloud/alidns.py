@@ -1,10 +1,13 @@
 """dns-01 through Alibaba Cloud DNS (Alidns 2015-01-09).
 
 present() adds one TXT record per challenge in the zone hosting the name (the
-longest hosted suffix, from DescribeDomains); cleanup() finds records by name and
-value (DescribeSubDomainRecords) and deletes them by RecordId, so it needs nothing
-from the run that added them. Writes to one zone are serialised (Alidns answers
-LastOperationNotFinished to concurrent changes; the SDK layer retries that).
+longest hosted suffix, from DescribeDomains, listed once per run and account);
+cleanup() deletes by the RecordId present() got back, and otherwise (a run killed
+after presenting) finds records by name and value (DescribeSubDomainRecords), so it
+needs nothing from the run that added them. Concurrent orders in one zone never
+collide: each adds its own values and deletes only the records holding them. Writes
+to one zone are serialised (Alidns answers LastOperationNotFinished to concurrent
+changes; the SDK layer retries that).
 wait_until_visible() asks the zone's authoritative nameservers directly.
 """
 
@@ -52,6 +55,7 @@ class AlidnsSolver(Solver):
         self.wait = client.settings.dns_wait
         self.nameservers = list(nameservers or [])
         self._zones: Optional[Dict[str, List[str]]] = None
+        self._record_ids: Dict[Tuple[str, str], str] = {}     # (fqdn, value) -> RecordId we added
 
     # --- zones -----------------------------------------------------------------------------
 
@@ -61,7 +65,7 @@ class AlidnsSolver(Solver):
             zones, page = {}, 1
             while True:
                 data = self.client.call("dns", "DescribeDomains", {"PageNumber": page, "PageSize": PAGE_SIZE},
-                                        write=False)
+                                        write=False, cached="dns-zones")   # records added do not change it
                 items = (data.get("Domains") or {}).get("Domain") or []
                 for d in items:
                     servers = (d.get("DnsServers") or {}).get("DnsServer") or []
@@ -96,9 +100,11 @@ class AlidnsSolver(Solver):
             with _zone_lock(zone):
                 for rr, ch in items:
                     try:
-                        self.client.call("dns", "AddDomainRecord", {
+                        data = self.client.call("dns", "AddDomainRecord", {
                             "DomainName": zone, "RR": rr, "Type": "TXT", "Value": ch.dns_txt_value,
                             "TTL": self.ttl}, write=True)
+                        if data.get("RecordId"):
+                            self._record_ids[(ch.dns_record_name.lower(), ch.dns_txt_value)] = str(data["RecordId"])
                     except CloudError as e:
                         if e.code != "DomainRecordDuplicate":
                             raise SolverError("adding TXT %s: %s" % (ch.dns_record_name, e)) from None
@@ -117,6 +123,23 @@ class AlidnsSolver(Solver):
             page += 1
 
     def cleanup(self, challenges: Sequence[Challenge]) -> None:
+        failures = []
+        known = [ch for ch in challenges if (ch.dns_record_name.lower(), ch.dns_txt_value) in self._record_ids]
+        for ch in known:
+            record_id = self._record_ids.pop((ch.dns_record_name.lower(), ch.dns_txt_value))
+            try:
+                with _zone_lock(self.zone_for(ch.dns_record_name)[0]):
+                    self.client.call("dns", "DeleteDomainRecord", {"RecordId": record_id}, write=True)
+            except CloudError as e:
+                if e.code not in GONE_CODES:
+                    failures.append("deleting TXT %s: %s" % (ch.dns_record_name, e))
+        rest = [ch for ch in challenges if ch not in known]
+        failures += self._cleanup_by_listing(rest) if rest else []
+        if failures:
+            raise SolverError("; ".join(failures))
+
+    def _cleanup_by_listing(self, challenges: Sequence[Challenge]) -> List[str]:
+        """Delete the records holding these values, found by name (after a killed run)."""
         failures = []
         for zone, items in self._by_zone(challenges).items():
             wanted = defaultdict(set)
@@ -137,8 +160,7 @@ class AlidnsSolver(Solver):
                         except CloudError as e:
                             if e.code not in GONE_CODES:
                                 failures.append("deleting TXT %s: %s" % (fqdn, e))
-        if failures:
-            raise SolverError("; ".join(failures))
+        return failures
 
     # --- propagation ------------------------------------------------------------------------
 

@@ -22,13 +22,14 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import RpcRequest
 
+from acme_aliyun.cloud.listcache import ListingCache
 from acme_aliyun.cloud.settings import CloudSettings, is_loopback
 from acme_aliyun.errors import ToolError, UsageError
 from acme_aliyun.log import mask_key_id, redact, silence_sdk
@@ -226,6 +227,7 @@ class CloudClient:
         self._local = threading.local()
         self._stats_lock = threading.Lock()
         self.stats = {"calls": 0, "writes": 0, "throttled": 0, "retries": 0, "errors": 0}
+        self.listings = ListingCache()  # bulk listings shared by every certificate of this run
 
     @property
     def source(self) -> str:
@@ -311,11 +313,29 @@ class CloudClient:
         except ValueError:
             raise CloudError("SDK.InvalidResponse", "answer is not JSON", action=action) from None
 
-    def call(self, product: str, action: str, params: dict, write: bool, region: Optional[str] = None) -> dict:
+    def call(self, product: str, action: str, params: dict, write: bool, region: Optional[str] = None,
+             cached: Union[bool, str] = False) -> dict:
         """Send one request (retrying transient failures); the parsed JSON answer or CloudError.
 
         region: for a regional product, the region whose endpoint and RegionId the call uses.
+        cached: a bulk listing the run may answer from self.listings (True: forgotten on any
+        write to the product; a string: the group whose writes forget it).
         """
+        if write:               # forgotten before (listings in flight are not kept) and after
+            self.listings.forget(product)
+            try:
+                return self._call_fresh(product, action, params, write, region)
+            finally:
+                self.listings.forget(product)
+        if cached:
+            group = product if cached is True else str(cached)
+            return self.listings.get(group, action, region or "", params,
+                                     lambda: self._call_fresh(product, action, params, False, region),
+                                     keep_error=lambda e: isinstance(e, CloudError) and not retryable(product, e)
+                                     and (e.http_status or 400) < 500)
+        return self._call_fresh(product, action, params, write, region)
+
+    def _call_fresh(self, product: str, action: str, params: dict, write: bool, region: Optional[str]) -> dict:
         ep = self.endpoint(product, region)
         deadline = time.monotonic() + self.retry_deadline
         attempts = max(1, self.settings.max_attempts)

@@ -38,6 +38,7 @@ __all__ = ["AcmeClient", "Directory", "Response", "check_shape", "parse_retry_af
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20            # 1 MiB: no ACME JSON or PEM chain comes near it
+NONCE_POOL = 8                # nonces kept from answers, for the requests of concurrent orders
 BAD_NONCE_RETRIES = 25        # at 50 % nonce rejection, 25 tries fail once in 30 million
 TRANSPORT_RETRIES = 3
 EXCHANGE_DEADLINE = 90.0      # seconds of wall-clock time for one HTTP exchange, headers and body
@@ -115,8 +116,8 @@ class AcmeClient:
         self.ca_bundle = ca_bundle
         self.timeout = timeout
         self.sleep = sleep
-        self._nonce: Optional[str] = None
-        self._nonce_lock = threading.Lock()     # polls run concurrently: a nonce goes to one request only
+        self._nonces: List[str] = []   # fresh nonces from the server's answers, newest last
+        self._nonce_lock = threading.Lock()   # orders run side by side share one client
         self._directory: Optional[Directory] = None
         self.request_count = 0
         self.session = requests.Session()
@@ -141,7 +142,8 @@ class AcmeClient:
             return deadline.run(lambda: self._exchange_once(method, url, **kw), EXCHANGE_DEADLINE,
                                 "%s %s" % (method, url))
         except deadline.DeadlineExceeded as e:
-            self._nonce = None
+            with self._nonce_lock:          # an abandoned exchange: start again from fresh nonces
+                self._nonces.clear()
             raise AcmeTransportError(str(e)) from None
 
     def _exchange_once(self, method: str, url: str, **kw: Any) -> Response:
@@ -159,7 +161,6 @@ class AcmeClient:
                                      "uses a private CA)" % (url, _short(e))) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                 requests.exceptions.ChunkedEncodingError) as e:
-            self._nonce = None
             raise _Retryable("cannot reach %s: %s" % (url, _short(e))) from None
         except requests.exceptions.RequestException as e:
             raise AcmeTransportError("request to %s failed: %s" % (url, _short(e))) from None
@@ -169,7 +170,8 @@ class AcmeClient:
         resp = Response(r.status_code, headers, body, url)
         nonce = r.headers.get("Replay-Nonce")
         if nonce:
-            self._nonce = nonce
+            with self._nonce_lock:
+                self._nonces = (self._nonces + [nonce])[-NONCE_POOL:]
         if 300 <= r.status_code < 400:
             raise AcmeTransportError("%s answered %s with a redirect to %s; ACME servers do not redirect, "
                                      "refusing to follow" % (url, r.status_code, r.headers.get("Location")))
@@ -253,15 +255,17 @@ class AcmeClient:
         return self._directory
 
     def _take_nonce(self) -> str:
-        with self._nonce_lock:
-            if self._nonce is None:
-                resp = self._send("HEAD", self.directory["newNonce"])
-                if resp.status >= 400:
-                    self._decode(resp, want_json=False)
-                if not self._nonce:
-                    raise AcmeResponseError("newNonce gave no Replay-Nonce header")
-            nonce, self._nonce = self._nonce, None
-            return nonce
+        """A nonce no other request of this client uses (one thread each, whatever the threads)."""
+        for _ in range(BAD_NONCE_RETRIES):
+            with self._nonce_lock:
+                if self._nonces:
+                    return self._nonces.pop()
+            resp = self._send("HEAD", self.directory["newNonce"])
+            if resp.status >= 400:
+                self._decode(resp, want_json=False)
+            if not any(k.lower() == "replay-nonce" for k in resp.headers):
+                raise AcmeResponseError("newNonce gave no Replay-Nonce header")
+        raise AcmeTransportError("no nonce left after %d newNonce requests" % BAD_NONCE_RETRIES)
 
     # --- signed requests ------------------------------------------------------------------
 

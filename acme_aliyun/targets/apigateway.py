@@ -69,7 +69,8 @@ class ApiGatewayKind(TargetKind):
 
     def read_group(self, client: CloudClient, group: str, region: Optional[str]) -> Dict[str, Served]:
         """Every custom domain of the group with the certificate it has (by name and expiry)."""
-        data = client.call(self.name, "DescribeApiGroup", {"GroupId": group}, write=False, region=region)
+        data = client.call(self.name, "DescribeApiGroup", {"GroupId": group}, write=False, region=region,
+                           cached=True)
         out = {}
         for item in (data.get("CustomDomains") or {}).get("DomainItem") or []:
             name = (item.get("DomainName") or "").lower()

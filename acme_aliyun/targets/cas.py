@@ -70,9 +70,10 @@ def cert_region(settings: object) -> str:
     return "ap-southeast-1" if getattr(settings, "international", False) else "cn-hangzhou"
 
 
-def _call(client: CloudClient, action: str, params: dict, write: bool) -> dict:
+def _call(client: CloudClient, action: str, params: dict, write: bool, cached: bool = False) -> dict:
     """A CAS call to the site CDN/DCDN references point at ([aliyun] CertRegion), with that RegionId."""
-    return client.call(KEY, action, params, write=write, region=cert_region(client.settings))
+    return client.call(KEY, action, params, write=write, region=cert_region(client.settings),
+                       cached=cached)
 
 
 def _serial(value: object) -> str:
@@ -94,7 +95,8 @@ def uploads(client: CloudClient) -> Iterator[Entry]:
     page, seen = 1, 0
     while True:
         data = _call(client, "ListUserCertificateOrder", {"OrderType": "UPLOAD", "CurrentPage": page,
-                                                             "ShowSize": SHOW_SIZE}, write=False)
+                                                             "ShowSize": SHOW_SIZE}, write=False,
+                     cached=True)    # one listing per run serves every certificate (cloud/listcache.py)
         items = data.get("CertificateOrderList") or []
         for item in items:
             cert_id = item.get("CertificateId") or item.get("CertId")

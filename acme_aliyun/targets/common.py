@@ -47,7 +47,7 @@ def pages(client: CloudClient, product: str, action: str, outer: str, inner: str
     while wanted - set(found):
         try:
             data = client.call(product, action, dict(params or {}, PageNumber=page, PageSize=page_size),
-                               write=False)
+                               write=False, cached=True)     # shared by every certificate of the run
         except CloudError as e:
             if e.code == "NoHttpsDomain":
                 return

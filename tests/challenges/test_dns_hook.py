@@ -146,3 +146,26 @@ def test_hook_script_against_challtestsrv(challtestsrv, tmp_path, monkeypatch):
     solver.cleanup([BASE, WILDCARD, WWW])
     assert txt(challtestsrv, shared) == [] and txt(challtestsrv, WWW.dns_record_name) == []
     assert json.loads((tmp_path / "hook-state.json").read_text()) == {}
+
+
+def test_orders_side_by_side_never_run_the_hook_twice_at_once(tmp_path):
+    """A hook written for one order at a time (it takes a lock file and fails if it is taken)
+    works when certificates are ordered side by side."""
+    import threading
+    busy = tmp_path / "busy"
+    hook = script(tmp_path, "fd = os.open(%r, os.O_CREAT | os.O_EXCL)\ntime.sleep(0.2)\nos.close(fd)\n"
+                            "os.unlink(%r)\n" % (str(busy), str(busy)))
+    errors = []
+
+    def order(i):
+        try:
+            DnsHookSolver(hook).present([Challenge("h%d.test" % i, "dns-01", "tok%d" % i, "ka")])
+        except SolverError as e:
+            errors.append(str(e))
+
+    threads = [threading.Thread(target=order, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

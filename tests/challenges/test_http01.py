@@ -123,3 +123,63 @@ def test_parse_listen(listen, expected):
 def test_parse_listen_rejects(listen):
     with pytest.raises(SolverError, match="bad listen address"):
         parse_listen(listen)
+
+
+def test_concurrent_orders_share_one_listener_and_each_keeps_its_own_tokens():
+    """Two standalone solvers on one address (two orders side by side): one bind, both
+    orders' tokens answered; one order's clean-up and close leave the other's answering."""
+    port = free_port()
+    a, b = StandaloneSolver("127.0.0.1:%d" % port), StandaloneSolver("127.0.0.1:%d" % port)
+    ca = Challenge("a.test", "http-01", "tokA", "tokA.thumb")
+    cb = Challenge("b.test", "http-01", "tokB", "tokB.thumb")
+    url = "http://127.0.0.1:%d/.well-known/acme-challenge/%%s" % port
+    session = requests.Session()
+    session.trust_env = False
+    try:
+        a.present([ca])
+        b.present([cb])               # a second bind would fail with EADDRINUSE
+        assert session.get(url % "tokA").text == "tokA.thumb"
+        assert session.get(url % "tokB").text == "tokB.thumb"
+        a.cleanup([ca])
+        a.close()
+        assert session.get(url % "tokA").status_code == 404
+        assert session.get(url % "tokB").text == "tokB.thumb"
+    finally:
+        a.close()
+        b.close()
+    with pytest.raises(requests.exceptions.ConnectionError):
+        session.get(url % "tokB", timeout=2)
+
+
+def test_cleanup_waits_for_a_present_in_progress_on_the_same_webroot(tmp_path, monkeypatch):
+    """Orders side by side on one webroot: one order's clean-up (which removes the challenge
+    folder when it is empty) must not pull the folder from under another order's token."""
+    import threading
+    import time
+    from acme_aliyun.challenges import http01
+    writing = threading.Event()
+    real_write = http01.WebrootSolver._write_token
+
+    def slow_write(self, dfd, c):
+        writing.set()                  # the folders exist, the token is not written yet
+        time.sleep(0.3)
+        return real_write(self, dfd, c)
+
+    monkeypatch.setattr(http01.WebrootSolver, "_write_token", slow_write)
+    mine = Challenge("a.test", "http-01", "tokA", "tokA.thumb")
+    other = Challenge("b.test", "http-01", "tokB", "tokB.thumb")
+    errors = []
+
+    def present():
+        try:
+            WebrootSolver(str(tmp_path)).present([mine])
+        except SolverError as e:
+            errors.append(str(e))
+
+    t = threading.Thread(target=present)
+    t.start()
+    assert writing.wait(5)
+    WebrootSolver(str(tmp_path)).cleanup([other])     # the other order finishes meanwhile
+    t.join()
+    assert errors == []
+    assert (tmp_path / ".well-known" / "acme-challenge" / "tokA").read_text() == "tokA.thumb"

@@ -111,3 +111,26 @@ def test_wait_until_visible_against_challtestsrv(emulator_factory, tmp_path):
 def test_no_wait_unless_configured(zones):
     AlidnsSolver(make_client(zones), nameservers=["127.0.0.1:1"]).wait_until_visible([APEX], timeout=5)
     assert zones.calls == []
+
+
+def test_concurrent_orders_in_one_zone_each_remove_only_their_own_records(zones):
+    """Two orders side by side for the same name (two certificates covering example.test):
+    distinct TXT values, each deleted by the RecordId its own order got back; the zone
+    list is read once for the whole run (one client, its listing cache)."""
+    client = make_client(zones)
+    first, second = AlidnsSolver(client), AlidnsSolver(client)
+    mine, theirs = ch("example.test", "order-one"), ch("example.test", "order-two")
+    threads = [threading.Thread(target=s.present, args=([c],)) for s, c in ((first, mine), (second, theirs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert txt(zones, "example.test") == sorted([("_acme-challenge", mine.dns_txt_value),
+                                                 ("_acme-challenge", theirs.dns_txt_value)])
+    zones.reset_calls()
+    first.cleanup([mine])
+    assert txt(zones, "example.test") == [("_acme-challenge", theirs.dns_txt_value)]
+    assert [c.action for c in zones.calls] == ["DeleteDomainRecord"]      # by id: no listing needed
+    second.cleanup([theirs])
+    assert txt(zones, "example.test") == []
+    assert [c.action for c in zones.calls].count("DescribeDomains") == 0

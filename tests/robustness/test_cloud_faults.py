@@ -50,6 +50,8 @@ def _ini(folder, pebble, emu, extra=""):
     with open(path) as fh:
         text = fh.read()
     assert text.rstrip().splitlines()[-3] == "[aliyun]"          # [aliyun] is the demo's last section
+    # one certificate at a time: the seeded faults then fall on the same calls in every run
+    text = text.replace("[acme]\n", "[acme]\nParallel = 1\n", 1)
     with open(path, "w") as fh:
         fh.write(text.rstrip("\n") + "\nReadTimeout = %d\n" % READ_TIMEOUT + extra)
     return path

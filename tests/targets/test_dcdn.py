@@ -25,6 +25,7 @@ def test_capped_pages_are_followed_by_the_items_received(emulator_factory):  # n
     b = bundle()
     assert {r.status for r in deployer.apply(deployer.plan(b, "site", specs, client), client)} == {"deployed"}
     emu.reset_calls()
+    client = make_client(emu)           # the next run: its own client (listings are cached per run)
     results = deployer.apply(deployer.plan(b, "site", specs, client), client)
     assert {r.status for r in results} == {"unchanged"} and emu.write_calls() == []
     actions = [c.action for c in emu.calls]
