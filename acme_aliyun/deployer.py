@@ -133,21 +133,39 @@ def _decide(spec: TargetSpec, listed: Reading, bundle: CertBundle, name: str, cl
         return _failed(spec, listed)
     if isinstance(listed, Marker):
         return TargetResult(spec.kind, spec.target, listed.status, listed.reason, error_code=listed.code)
-    domain = spec.domain or spec.target
-    if not bundle.covers(domain):
-        return TargetResult(spec.kind, spec.target, Status.REFUSED, "the certificate (%s) does not cover %s"
-                            % (", ".join(bundle.names), domain))
+    refusal = _uncovered(spec, listed, bundle, force)
+    if refusal is not None:
+        return refusal
     if listed is not None and listed.is_ours(name, bundle):     # exact name, or its expiry and serial evidence
         return TargetResult(spec.kind, spec.target, Status.UNCHANGED, "already serves %s" % (listed.cert_name or name),
                             deployed_not_after=bundle.not_after)
     current = listed
-    if current is None or not current.empty:
+    if current is None or not (current.empty or KINDS[spec.kind].reads_each):   # a listing may trail writes
         try:
             current = KINDS[spec.kind].read_one(client, spec)
         except CloudError as e:
             return _failed(spec, e)
     served[spec] = current
-    return _judge(spec, current, bundle, name, force)
+    return _uncovered(spec, current, bundle, force) or _judge(spec, current, bundle, name, force)
+
+
+def _uncovered(spec: TargetSpec, served: Optional[Served], bundle: CertBundle, force: bool) -> Optional[TargetResult]:
+    """Refused when the certificate misses a name the target needs: one from its configuration (what
+    the kind asks for before reading anything), or one of the certificate it serves now (a target
+    configured without a domain), which --force overrides."""
+    kind = KINDS[spec.kind]
+    configured = kind.names_to_cover(spec, None)
+    hard = [n for n in configured if not bundle.covers(n)]
+    if hard:
+        return TargetResult(spec.kind, spec.target, Status.REFUSED, "the certificate (%s) does not cover %s"
+                            % (", ".join(bundle.names), ", ".join(hard)))
+    soft = [n for n in kind.names_to_cover(spec, served) if n not in configured and not bundle.covers(n)]
+    if not soft or force:
+        return None
+    return TargetResult(spec.kind, spec.target, Status.REFUSED, "the certificate (%s) does not cover %s, which it "
+                        "serves now with %s; use --force to replace it" % (
+                            ", ".join(bundle.names), ", ".join(soft),
+                            (served.cert_name if served else None) or "another certificate"))
 
 
 def _judge(spec: TargetSpec, current: Served, bundle: CertBundle, name: str, force: bool) -> TargetResult:
@@ -271,8 +289,8 @@ def _served_references(client: CloudClient, by_reference: TargetSpecs) -> Tuple[
             served = answer.get(spec)       # a hub name is unique in the account: it identifies the upload
             if not isinstance(served, Served) or (served.cert_id is None and not served.cert_name):
                 served = KINDS[kind].read_one(client, spec)
-            ids.update([served.cert_id] if served.cert_id is not None else [])
-            names.update([served.cert_name] if served.cert_name else [])
+            ids.update(s.cert_id for s in served.every() if s.cert_id is not None)
+            names.update(s.cert_name for s in served.every() if s.cert_name)
     return ids, names
 
 

@@ -3,7 +3,8 @@
 Starts Pebble (the CA), pebble-challtestsrv (its DNS) and the Alibaba Cloud
 emulator, writes a demo acme.ini with two certificates — a wildcard one via
 dns-01 on the emulated Alibaba Cloud DNS and one via http-01 — deployed to CDN,
-DCDN and API Gateway, runs `acme-aliyun run` twice (the second run must change
+DCDN, API Gateway, a CLB listener, an ALB listener, an OSS bucket's custom domain, a Function Compute
+custom domain and a WAF 3.0 domain, runs `acme-aliyun run` twice (the second run must change
 nothing), shows what the "cloud" now serves, and stops what it started.
 """
 
@@ -14,10 +15,17 @@ import sys
 import textwrap
 
 from tests.aliyun_emulator import Emulator, EmulatorConfig
+from tests.aliyun_emulator.products import fc, oss, waf
+from tests.aliyun_emulator.products.alb import AlbAdmin
+from tests.aliyun_emulator.products.clb import ClbAdmin
 from tests.pebble import Pebble
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GROUP = "927d50c0f2e54b359919923d908bb015"
+CLB_LISTENER, ALB_LISTENER = "lb-demo0clb1:443", "lsn-demo0alb1"
+# the wildcard certificate's targets once the API group is expanded: 3 CDN, 1 DCDN, 2 API Gateway, 1 CLB,
+# 1 ALB, 1 OSS, 1 FC, 1 WAF
+WILDCARD_TARGETS = 11
 AK, SECRET = "LTAIdemo0000000000000000", "demo-secret-not-real-0000000000"
 
 
@@ -41,6 +49,11 @@ def write_demo_ini(folder, pebble, emu):
         CDN = www.demo.test, img.demo.test, cdn.demo.test
         DCDN = static.demo.test
         APIGateway = {group}
+        CLB = {clb}
+        ALB = {alb}
+        OSS = demo-files:files.demo.test
+        FC = fn.demo.test
+        WAF = waf.demo.test
 
         [cert:shop]
         Domains = shop.example.test
@@ -51,7 +64,8 @@ def write_demo_ini(folder, pebble, emu):
         [aliyun]
         Region = cn-hangzhou
         Endpoint = {endpoint}
-        """).format(directory=pebble.directory_url, ca=pebble.ca_bundle, group=GROUP,
+        """).format(directory=pebble.directory_url, ca=pebble.ca_bundle, group=GROUP, clb=CLB_LISTENER,
+                    alb=ALB_LISTENER,
                     http_port=pebble.http_port, endpoint=emu.endpoint)
     path = os.path.join(folder, "acme.ini")
     with open(path, "w") as fh:
@@ -77,12 +91,18 @@ def _tool(ini, *args):
 
 def start_emulator(pebble, **config):
     """The emulator with the demo's account, domains, API group and DNS zone, mirroring TXT into Pebble's DNS."""
+    config.setdefault("product_options", {"alb": {"job_seconds": 0.1}})   # ALB jobs: short, but asynchronous
     emu = Emulator(EmulatorConfig(accounts={AK: SECRET}, challtestsrv_url=pebble.challtestsrv.url, **config)).start()
     for d in ("www.demo.test", "img.demo.test", "cdn.demo.test", "shop.example.test"):
         emu.add_cdn_domain(d)
     emu.add_dcdn_domain("static.demo.test")
     emu.add_api_group(GROUP, ["api.demo.test", "open.demo.test"])
     emu.add_dns_zone("demo.test")
+    ClbAdmin(emu).add_load_balancer(CLB_LISTENER.split(":")[0])
+    AlbAdmin(emu).add_listener(ALB_LISTENER)
+    oss.add_bucket(emu, "demo-files", "cn-hangzhou", ["files.demo.test"])
+    fc.add_custom_domain(emu, "fn.demo.test")
+    waf.add_waf_domain(emu, "waf.demo.test")
     return emu
 
 
@@ -104,6 +124,13 @@ def main(workdir=None):
         print("  DCDN %-22s %s" % ("static.demo.test", emu.dcdn_state("static.demo.test").get("cert_name")))
         for d in ("api.demo.test", "open.demo.test"):
             print("  API  %-22s %s" % (d, emu.apigw_domain_state(GROUP, d).get("cert_name")))
+        served = ClbAdmin(emu).served(*CLB_LISTENER.split(":")) or {}
+        print("  CLB  %-22s %s" % (CLB_LISTENER, served.get("name")))
+        print("  ALB  %-22s %s" % (ALB_LISTENER, AlbAdmin(emu).listener(ALB_LISTENER)["default"]))
+        oss_id = oss.cname_state(emu, "demo-files", "files.demo.test")["cert_id"]
+        print("  OSS  %-22s CAS %s" % ("files.demo.test", oss_id))
+        print("  FC   %-22s %s" % ("fn.demo.test", fc.domain_state(emu, "fn.demo.test")["certConfig"]["certName"]))
+        print("  WAF  %-22s CAS %s" % ("waf.demo.test", waf.waf_domain_state(emu, "waf.demo.test")["cert_id"]))
         leftover = [r for r in emu.dns_records("demo.test") if r["type"] == "TXT"]
         print("  Alidns TXT records left after dns-01: %d" % len(leftover))
         emu.reset_calls()

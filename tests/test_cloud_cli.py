@@ -27,7 +27,7 @@ def test_cloud_check_names_the_source_and_probes_each_target(tmp_path, pebble, e
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Credentials: env" in r.stdout
     for target in ("www.demo.test", "img.demo.test", "cdn.demo.test", "shop.example.test", "static.demo.test",
-                   demo.GROUP, "zones"):
+                   demo.GROUP, demo.CLB_LISTENER, demo.ALB_LISTENER, "zones"):
         line = next(line for line in r.stdout.splitlines() if target in line)
         assert " ok " in line, line
     assert emu.write_calls() == []
@@ -40,7 +40,9 @@ def test_wrong_secret_is_one_clear_line(tmp_path, pebble, emu):
     r = _run(ini, "cloud", "check", env=env)
     assert r.returncode == 1
     fails = [line for line in r.stdout.splitlines() if "FAIL" in line]
-    assert fails and all("InvalidAccessKeySecret" in line for line in fails), r.stdout
+    # RPC: the SDK names it InvalidAccessKeySecret; OSS and ROA V3 answer SignatureDoesNotMatch
+    assert fails and all("rejected the AccessKeySecret" in line and (
+        "InvalidAccessKeySecret" in line or "SignatureDoesNotMatch" in line) for line in fails), r.stdout
     assert "not-the-right-secret-123" not in r.stdout + r.stderr and demo.AK not in r.stdout + r.stderr
     d = _run(ini, "deploy", "shop", env=env)
     assert d.returncode == 1 and "InvalidAccessKeySecret" in d.stdout + d.stderr

@@ -114,7 +114,7 @@ def test_function_compute_handler_issues_deploys_then_reuses_nas_state(tmp_path,
         os.chmod(code, 0o755)
     assert first["ok"] is True, first
     [cert] = first["certificates"]
-    assert cert["action"] == "issued" and cert["counts"]["deployed"] == 6
+    assert cert["action"] == "issued" and cert["counts"]["deployed"] == demo.WILDCARD_TARGETS
     assert (nas / "account.key").exists() and (nas / "certs" / "wildcard" / "fullchain.pem").exists()
     assert emu.apigw_domain_state(demo.GROUP, "api.demo.test")["cert_name"].startswith("wildcard-")
     orders = _orders(pebble)
@@ -122,7 +122,7 @@ def test_function_compute_handler_issues_deploys_then_reuses_nas_state(tmp_path,
     second = json.loads(fc.handler(event, _fc_context()))
     assert second["ok"] is True
     assert second["certificates"][0]["action"] == "unchanged"
-    assert second["certificates"][0]["counts"]["unchanged"] == 6
+    assert second["certificates"][0]["counts"]["unchanged"] == demo.WILDCARD_TARGETS
     assert _orders(pebble) == orders and emu.write_calls() == []
     accounts = json.loads((nas / "accounts.json").read_text())
     assert len(accounts) == 1                                  # the same account, found again
@@ -155,7 +155,7 @@ def test_failing_target_triggers_the_webhook(ini, emu):
     failed = [t for t in cert["targets"] if t["status"] == "failed"]
     assert [t["target"] for t in failed] == ["img.demo.test"] and failed[0]["error_code"] == "InternalError"
     assert failed[0]["request_id"]
-    assert sum(1 for t in cert["targets"] if t["status"] == "deployed") == 5
+    assert sum(1 for t in cert["targets"] if t["status"] == "deployed") == demo.WILDCARD_TARGETS - 1
     assert demo.SECRET.encode() not in body and b"PRIVATE KEY" not in body
 
 

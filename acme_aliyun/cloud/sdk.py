@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
 from urllib.parse import urlsplit
 
 from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerException
@@ -35,6 +35,7 @@ from acme_aliyun.errors import ToolError, UsageError
 from acme_aliyun.log import mask_key_id, redact, silence_sdk
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 silence_sdk()          # the core logs signed URLs (key id, private keys) and adds its own handlers
 
@@ -56,11 +57,15 @@ class Product:
     qps: Mapping[str, float] = field(default_factory=dict)   # per action: documented or ASSUMED limits
     regional: bool = False                        # calls carry RegionId (the request's own region)
     ram: str = ""                                 # RAM service prefix of its actions ("cdn", "yundun-cert")
+    # RAM actions the service checks on the caller's behalf when we call it (a service that reads a
+    # CAS certificate we point it at): granted by the policy, never called by us
+    ram_extra: Tuple[str, ...] = ()
 
 
 def ram_actions() -> "set[str]":
     """'prefix:Action' for every action of every registered product (what a policy must grant)."""
-    return {"%s:%s" % (p.ram, a) for p in PRODUCTS.values() if p.ram for a in p.qps}
+    return ({"%s:%s" % (p.ram, a) for p in PRODUCTS.values() if p.ram for a in p.qps}
+            | {a for p in PRODUCTS.values() for a in p.ram_extra})
 
 
 PRODUCTS: Dict[str, Product] = {}
@@ -282,19 +287,8 @@ class CloudClient:
         req.set_accept_format("JSON")
         return req
 
-    def _once(self, product, action, params, ep, write=False, region=None):
-        cred = self.credentials.get()
-        try:
-            return self._send(product, action, params, ep, write, region, cred)
-        except CloudError as err:
-            # the cloud's clock says the STS token expired before ours did: fetch a new one, once
-            invalidate = getattr(self.credentials, "invalidate", None)
-            if err.code != "InvalidSecurityToken.Expired" or invalidate is None or not invalidate(cred):
-                raise
-            logger.debug("%s: the STS token expired early; fetching new credentials", action)
-            return self._send(product, action, params, ep, write, region, self.credentials.get())
-
-    def _send(self, product, action, params, ep, write, region, cred):
+    def _once(self, product, action, params, ep, write=False, region=None, cred=None):
+        cred = cred or self.credentials.get()
         req = self._request(product, action, params, cred, ep, write, region)
         withhold = carries_key(params)
         try:
@@ -315,7 +309,7 @@ class CloudClient:
 
     def call(self, product: str, action: str, params: dict, write: bool, region: Optional[str] = None,
              cached: Union[bool, str] = False) -> dict:
-        """Send one request (retrying transient failures); the parsed JSON answer or CloudError.
+        """Send one RPC request (retrying transient failures); the parsed JSON answer or CloudError.
 
         region: for a regional product, the region whose endpoint and RegionId the call uses.
         cached: a bulk listing the run may answer from self.listings (True: forgotten on any
@@ -337,6 +331,28 @@ class CloudClient:
 
     def _call_fresh(self, product: str, action: str, params: dict, write: bool, region: Optional[str]) -> dict:
         ep = self.endpoint(product, region)
+        return self.run(product, action, write, lambda cred: self._once(product, action, params, ep, write, region, cred))
+
+    def _attempt(self, action: str, send: Callable[[Any], T]) -> T:
+        """send() with the credential handed out now; when the cloud's clock says the STS token
+        expired before ours did, fetch a new one and send once more."""
+        cred = self.credentials.get()
+        try:
+            return send(cred)
+        except CloudError as err:
+            invalidate = getattr(self.credentials, "invalidate", None)
+            if err.code != "InvalidSecurityToken.Expired" or invalidate is None or not invalidate(cred):
+                raise
+            logger.debug("%s: the STS token expired early; fetching new credentials", action)
+            return send(self.credentials.get())
+
+    def run(self, product: str, action: str, write: bool, send: Callable[[Any], T]) -> T:
+        """Pacing, counting and retries around one request of any shape (RPC, ROA, a product's own).
+
+        send(credential) makes one attempt with the credential handed out for it and raises
+        CloudError on failure; transports that are not RPC (cloud.roa and the others) use this so
+        every product shares the same pacing, backoff and statistics.
+        """
         deadline = time.monotonic() + self.retry_deadline
         attempts = max(1, self.settings.max_attempts)
         attempt = 0
@@ -345,9 +361,9 @@ class CloudClient:
             self.pacer.wait(action)
             self._count(calls=1, writes=int(write))
             try:
-                data = self._once(product, action, params, ep, write, region)
-                logger.debug("%s %s ok (RequestId %s)", product, action, data.get("RequestId"))
-                return data
+                result = self._attempt(action, send)
+                logger.debug("%s %s ok", product, action)
+                return result
             except CloudError as err:
                 throttled = (err.code or "").startswith("Throttling")
                 self._count(throttled=int(throttled), errors=1)

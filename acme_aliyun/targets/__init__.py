@@ -10,10 +10,14 @@ target kind but the upload hub the deployer uses for kinds that take a reference
 from typing import Dict, List, Optional, Union
 
 from acme_aliyun.cloud import sdk
-from acme_aliyun.targets import apigateway, cas, cdn, dcdn
+from acme_aliyun.targets import alb, apigateway, cas, cdn, clb, dcdn, fc, oss, waf
 from acme_aliyun.targets.base import ParseDefaults, TargetKind, TargetSpec
 
-KINDS: Dict[str, TargetKind] = {kind.name: kind for kind in (cdn.KIND, dcdn.KIND, apigateway.KIND)}
+KINDS: Dict[str, TargetKind] = {kind.name: kind for kind in (
+    cdn.KIND, dcdn.KIND, apigateway.KIND,
+    clb.KIND, alb.KIND,
+    oss.KIND, fc.KIND, waf.KIND,
+)}
 
 for _kind in KINDS.values():
     sdk.register(_kind.facts)

@@ -103,6 +103,8 @@ class TargetKind(abc.ABC):
     endpoint_key: str = ""          # 'CDNEndpoint': the [aliyun] key overriding its endpoint
     facts: Product                  # SDK product code, version, package, endpoints, QPS per action
     by_reference: bool = False      # takes a CAS reference (CertType=cas) instead of the PEM
+    reads_each: bool = False        # read_many reads every target on its own, as read_one does (no bulk
+                                    # listing that could trail a write): the plan trusts that reading
 
     @abc.abstractmethod
     def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:
@@ -121,6 +123,13 @@ class TargetKind(abc.ABC):
     @abc.abstractmethod
     def write(self, client: CloudClient, specs: List[TargetSpec], upload: Upload) -> WriteErrors:
         """Put the upload on each spec; per spec None or the error."""
+
+    def names_to_cover(self, spec: TargetSpec, served: Optional[Served]) -> List[str]:
+        """The names the certificate must cover on this target. Default: its configured domain
+        (the target string where no domain is set). A kind whose targets may have no domain of
+        their own (a load balancer listener) returns the names of what it serves now (`served`,
+        None before it is read) or nothing; the deployer lets --force override a refusal then."""
+        return [spec.domain or spec.target]
 
     def probe(self, client: CloudClient, specs: List[TargetSpec]) -> List[Probe]:
         """One read per target for `cloud check` (kinds with scopes override this)."""

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
 from acme_aliyun.pki import CertBundle
 from acme_aliyun.targets.base import CasRef, merge_qps
-from acme_aliyun.targets.served import DUPLICATE_CODES, name_stem, unique_cert_name
+from acme_aliyun.targets.served import DUPLICATE_CODES, Served, name_stem, parse_time, unique_cert_name
 
 logger = logging.getLogger(__name__)
 
@@ -214,3 +214,27 @@ def throwaway_bundle() -> CertBundle:
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
     return CertBundle.from_pems(cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem)
+
+
+# --- a referenced certificate, by id (for targets whose reads name only the CAS id) ----------------
+
+NOT_FOUND_CODES = ("NotFound", "CertificateNotFound", "InvalidParameter.CertId")
+
+
+def detail_served(client: CloudClient, cert_id: int, region: str) -> Served:
+    """What CAS certificate `cert_id` of site `region` is: name, expiry, serial, names (the key-less
+    detail, CertFilter=true). A certificate CAS does not know (deleted, another account) is answered
+    with its id only; other failures raise CloudError."""
+    try:
+        data = client.call(KEY, "GetUserCertificateDetail", {"CertId": cert_id, "CertFilter": "true"},
+                           write=False, region=region)
+    except CloudError as e:
+        if e.code not in NOT_FOUND_CODES:
+            raise
+        return Served("CAS certificate %s-%s" % (cert_id, region), cert_id=cert_id, cert_region=region)
+    names = [n.strip().lower() for n in str(data.get("Sans") or "").split(",") if n.strip()]
+    common = str(data.get("Common") or "").strip().lower()
+    names = names or ([common] if common else [])
+    serial = _serial(data.get("SerialNo"))
+    return Served(data.get("Name") or None, parse_time(data.get("NotAfter")) or parse_time(data.get("EndDate")),
+                  serial or None, cert_id=cert_id, cert_region=region, names=tuple(names))

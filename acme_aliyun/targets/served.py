@@ -3,19 +3,23 @@
 Served is the common shape of a target's current certificate. The CertName we
 upload under encodes the certificate's expiry date and serial prefix
 (<name>-<yyyymmdd>-<serial[:8]>), so a read that returns only a name and a date
-still tells whether the certificate is ours.
+still tells whether the certificate is ours. A read that returns a digest of the
+certificate instead (a fingerprint, with no PEM and no name of ours) is judged by
+that digest.
 """
 
 import datetime
+import hashlib
 import itertools
 import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, TypeVar
+from typing import Callable, Dict, List, Optional, Tuple, TypeVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from acme_aliyun import pki
 from acme_aliyun.cloud.sdk import CloudError
@@ -81,6 +85,12 @@ class Served:
     ssl_on: bool = True
     cert_id: Optional[int] = None      # the CAS certificate it references, when the read says
     cert_region: Optional[str] = None  # the CAS site region of that certificate, when the read says
+    names: Tuple[str, ...] = ()        # the DNS names the served certificate covers, when the read says
+    fingerprint: Optional[str] = None  # hex SHA-1 or SHA-256 of the served certificate (DER), when the
+                                       # read gives a digest instead of the PEM (colons removed, lower case)
+    # A target that holds several certificates side by side (a listener's SNI certificates): each
+    # one, and the methods below judge the set (see the `candidates` notes on each method).
+    candidates: Tuple["Served", ...] = ()
 
     @classmethod
     def from_pem(cls, pem: Optional[str], cert_name: Optional[str] = None,
@@ -97,12 +107,23 @@ class Served:
 
     @property
     def empty(self) -> bool:
+        if self.candidates:
+            return False
         return not self.ssl_on or not (self.cert_name or self.serial or self.not_after)
 
+    def every(self) -> Tuple["Served", ...]:
+        """This reading and its candidates: every certificate the target holds."""
+        return (self,) + self.candidates
+
     def is_ours(self, cert_name: Optional[str], bundle: CertBundle) -> bool:
-        """Same certificate: our exact CertName, the same serial, or name evidence + same expiry."""
+        """Same certificate: our exact CertName, the same serial, or name evidence + same expiry.
+        With candidates: one of them is."""
+        if self.candidates:
+            return any(c.is_ours(cert_name, bundle) for c in self.candidates)
         if self.empty:
             return False
+        if self.fingerprint:
+            return self.fingerprint in digests(bundle)
         if self.serial:
             return self.serial.lower() == bundle.serial.lower()
         if cert_name and self.cert_name == cert_name:
@@ -114,6 +135,8 @@ class Served:
     def shows_upload(self, cert_name: str, bundle: CertBundle) -> bool:
         """A listing (CertName and dates, no PEM) shows our upload: our exact CertName, which
         encodes this certificate's expiry date and serial prefix, and the same expiry."""
+        if self.candidates:
+            return any(c.shows_upload(cert_name, bundle) for c in self.candidates)
         if self.empty or self.cert_name != cert_name or not name_evidence(cert_name, bundle):
             return False
         if self.serial and self.serial.lower() != bundle.serial.lower():
@@ -121,9 +144,19 @@ class Served:
         return self.not_after is None or abs((self.not_after - bundle.not_after).total_seconds()) < 86400
 
     def outlives(self, bundle: CertBundle) -> bool:
-        """Does the deployed certificate expire later than the bundle's (by more than a minute)?"""
+        """Does the deployed certificate expire later than the bundle's (by more than a minute)?
+        With candidates: does one for names the bundle covers (one it would supersede)?"""
+        if self.candidates:
+            return any(c.names and all(bundle.covers(n) for n in c.names) and c.outlives(bundle)
+                       for c in self.candidates)
         return (not self.empty and self.not_after is not None
                 and (self.not_after - bundle.not_after).total_seconds() > 60)
+
+
+def digests(bundle: CertBundle) -> "set[str]":
+    """The hex SHA-1 and SHA-256 of the certificate's DER (how products show a fingerprint)."""
+    der = bundle.cert.public_bytes(serialization.Encoding.DER)
+    return {hashlib.sha1(der).hexdigest(), hashlib.sha256(der).hexdigest()}  # noqa: S324 - a fingerprint
 
 
 DUPLICATE_CODES = ("Certificate.Duplicated", "CertificateContent.Duplicated", "CertNameAlreadyExists")
@@ -157,6 +190,15 @@ def write_each(targets: List[T], send: Callable[[T], None], read_one: Callable[[
         return {t: one(t) for t in targets}
     with ThreadPoolExecutor(max_workers=min(workers, len(targets))) as pool:
         return dict(zip(targets, pool.map(one, targets)))
+
+
+def in_parallel(fn: Callable[[T], object], items: List[T], workers: int = WRITE_WORKERS) -> list:
+    """[fn(item) for item in items], `workers` at a time (per-target reads of a kind that has no
+    bulk listing; the client paces them)."""
+    if workers <= 1 or len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        return list(pool.map(fn, items))
 
 
 Deployed = Served    # the name the cloud layer used before the targets package

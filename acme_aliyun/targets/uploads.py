@@ -91,6 +91,8 @@ def for_kind(upload: Upload, kind: TargetKind) -> Upload:
 
 def shows(served: Served, upload: Upload, kind: TargetKind) -> bool:
     """Does a listing entry show this upload? By CAS id, else by our exact name and expiry."""
+    if served.candidates:
+        return any(shows(c, upload, kind) for c in served.candidates)
     if upload.ref is not None and served.cert_id is not None:
         return served.cert_id == upload.ref.cert_id
     if upload.direct or upload.ref is not None:   # names we did not choose: their expiry and serial evidence

@@ -35,7 +35,8 @@ issue 11's switches "refuse_duplicate_content", "cas_names_per_site", "cas_refus
 "batch_refuses_cas", "apigw_refuse_get_with_key", "page_size_cap", "listing_lag"). A domain entry is a
 name or an object with the keyword arguments of Emulator.add_cdn_domain / add_dcdn_domain (cert_pem and
 key_pem preload an HTTPS certificate); a CAS entry takes the keyword arguments of
-Emulator.add_cas_certificate. Unknown keys are an error.
+Emulator.add_cas_certificate. Each REST product adds its own seed lists (its module's ``seeds``: a
+list of objects with the keyword arguments of the named helper). Unknown keys are an error.
 """
 
 import argparse
@@ -46,14 +47,16 @@ import sys
 import threading
 
 from . import Emulator, EmulatorConfig
+from .products import REST
 
 _SEEDS = ("sts", "roles", "cdn_domains", "dcdn_domains", "cas_certificates", "api_groups", "dns_zones", "fail_domains")
+_REST_SEEDS = {key: fn for product in REST for key, fn in product.seeds.items()}   # e.g. a REST product's resources
 
 
 def build(spec):
     """An Emulator (not started) from the parsed JSON document."""
     fields = {f.name for f in dataclasses.fields(EmulatorConfig)}
-    unknown = set(spec) - fields - set(_SEEDS)
+    unknown = set(spec) - fields - set(_SEEDS) - set(_REST_SEEDS)
     if unknown:
         raise ValueError("unknown keys in emulator config: %s" % ", ".join(sorted(unknown)))
     options = {k: v for k, v in spec.items() if k in fields}
@@ -79,6 +82,9 @@ def build(spec):
         emu.add_dns_zone(zone)
     for failing in spec.get("fail_domains", ()):
         emu.fail_domain(**failing)
+    for key, seed in _REST_SEEDS.items():
+        for entry in spec.get(key, ()):
+            seed(emu, **entry)
     return emu
 
 

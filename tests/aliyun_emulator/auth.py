@@ -52,6 +52,21 @@ class Authenticator:
         with self._lock:
             self._sts[access_key_id] = StsCredential(access_key_secret, security_token, self.now() + expires_in)
 
+    def secret_for(self, key_id, token):
+        """For products with their own signature scheme: the secret of ``key_id`` once its STS
+        token (if any) checks out; ApiError InvalidAccessKeyId.NotFound or InvalidSecurityToken.*."""
+        with self._lock:
+            sts = self._sts.get(key_id)
+            secret = sts.secret if sts else self._secrets.get(key_id)
+        if secret is None:
+            raise ApiError("InvalidAccessKeyId.NotFound")
+        self._check_token(key_id, sts, token)
+        return secret
+
+    def use_nonce(self, key_id, nonce):
+        """SignatureNonceUsed when ``nonce`` was seen for this key within the nonce TTL."""
+        self._use_nonce(key_id, nonce)
+
     def authenticate(self, method, params):
         for name in _SIGNATURE_PARAMS:
             if not params.get(name):

@@ -123,6 +123,8 @@ class EmulatorConfig:
                                               # False accepts it as the SDK class sends it [unverified]
     error_overrides: Optional[Dict[str, Tuple[int, str]]] = None  # code -> (HTTP status, Message)
     sts_min_duration_s: int = 900             # STS DurationSeconds minimum [doc]; tests may lower it
+    product_options: Optional[Dict[str, Dict[str, object]]] = None  # product key -> {switch: value}, for
+                                              # the switches a product module documents (products/*.OPTIONS)
 
     def __post_init__(self):
         if self.server_certificate not in ("leaf", "chain"):
@@ -133,7 +135,16 @@ class EmulatorConfig:
             raise ValueError("listing_lag must be >= 0")
 
     def qps_limit(self, action):
-        return (self.qps_limits or {}).get(action, DEFAULT_QPS[action])
+        if action in (self.qps_limits or {}):
+            return self.qps_limits[action]
+        if action in DEFAULT_QPS:
+            return DEFAULT_QPS[action]
+        from .products import PRODUCT_QPS      # the limits a product module declares with its actions
+        return PRODUCT_QPS[action]
+
+    def option(self, product, name, defaults):
+        """A product's switch: product_options[product][name], else the product's documented default."""
+        return (self.product_options or {}).get(product, {}).get(name, defaults[name])
 
     def page_size_max(self, action):
         return (self.page_size_limits or {}).get(action, DEFAULT_PAGE_SIZE_MAX[action])

@@ -23,7 +23,8 @@ from urllib.parse import parse_qsl, urlsplit
 from .calllog import CallRecord
 from .errors import CATALOGUE, ApiError, new_request_id
 from .faults import FAULT_CODES, InflightWrites
-from .products import route
+from .products import REST, route
+from .rest import RestPipeline, RestRequest
 from .products.base import Context, Params
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,11 @@ class Dispatcher:
         self._ctx = Context(state, config, mirror, auth)
         self._stopping = stopping
         self._inflight = InflightWrites()
+        self._rest = RestPipeline(REST, self._ctx, auth, config, calls, keys, stopping, faults)
+
+    def dispatch_rest(self, req):
+        """A REST product's answer (rest.RestReply), or None when the request is an RPC call."""
+        return self._rest.dispatch(req)
 
     def dispatch(self, method, query, body, content_type, host):
         query_params, body_params = _split_params(query, body, content_type)
@@ -183,19 +189,35 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self._serve()
 
+    def do_PUT(self):
+        self._serve()
+
+    def do_DELETE(self):
+        self._serve()
+
     def _serve(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        rest = self.server.dispatcher.dispatch_rest(RestRequest.build(self.command, self.path, self.headers, body))
+        if rest is not None:
+            if rest.status is None:
+                self._reset()
+            else:
+                self._send(rest.status, rest.body, rest.headers)
+            return
         reply = self.server.dispatcher.dispatch(self.command, urlsplit(self.path).query, body,
                                                 self.headers.get("Content-Type"), self.headers.get("Host"))
         if reply.body is None:
             self._reset()
             return
-        data = json.dumps(reply.body).encode()
-        self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json;charset=utf-8")
+        self._send(reply.status, json.dumps(reply.body).encode(), {
+            "Content-Type": "application/json;charset=utf-8", "x-acs-request-id": reply.body["RequestId"]})
+
+    def _send(self, status, data, headers):
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-acs-request-id", reply.body["RequestId"])
         try:
             self.end_headers()
             self.wfile.write(data)

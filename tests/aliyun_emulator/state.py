@@ -163,19 +163,27 @@ class State:
         self.lag = ListingLag(listing_lag)                     # bulk listings that trail writes
         self.roles = {}        # role ARN -> Role
         self.sts_issued = []   # dicts: action, role_arn, session, access_key_id, expires_at (STS clock)
+        self.extra = {}        # product key/code -> the state a product module keeps itself
+                               # (products/*.state_of, REST products)
+        self.cas_users = []    # callables (StoredCert) -> names of other resources that reference it
 
     def resources_of(self, product_code: str) -> Optional[dict]:
         """The resources a product's writes change, for the listing lag (None: no listing lags)."""
         return {"Cdn": self.cdn, "dcdn": self.dcdn, "CloudAPI": self.api_groups}.get(product_code)
 
     def serving(self, stored: StoredCert) -> List[str]:
-        """The CDN/DCDN domains (production or staging) whose certificate is the CAS entry ``stored``."""
+        """The CDN/DCDN domains (production or staging) whose certificate is the CAS entry ``stored``, and
+        the resources of products that registered a ``cas_users`` hook (load balancer listeners)."""
         found = []
         for store in (self.cdn, self.dcdn):
             for domain in store.values():
                 if any(d is not None and d.cas_key == (stored.site, str(stored.cert_id))
                        for d in (domain.cert, domain.staging_cert)):
                     found.append(domain.name)
+        for users in self.cas_users:
+            found.extend(users(stored))
+        for extra in self.extra.values():          # products that keep their own state say what they serve
+            found += extra.serving(stored) if hasattr(extra, "serving") else []
         return found
 
     def new_id(self):

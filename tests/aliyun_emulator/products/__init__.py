@@ -1,10 +1,17 @@
-"""The emulated products, found by API Version, and ``route`` from (Action, Version) to an Action."""
+"""The emulated products: RPC ones found by API Version (``route`` from (Action, Version) to an Action),
+and REST ones (``REST``) that claim requests by method and path."""
 
 from ..errors import ApiError, missing
-from . import alidns, cas, cdn, cloudapi, dcdn, sts
+from . import alb, alidns, cas, cdn, clb, cloudapi, dcdn, fc, oss, sts, waf
+
+# products addressed by method and path with their own signatures (see rest.py), tried before RPC routing
+REST = (oss.PRODUCT, fc.PRODUCT)
 
 PRODUCTS = {p.version: p for p in (cdn.PRODUCT, dcdn.PRODUCT, cloudapi.PRODUCT, alidns.PRODUCT, cas.PRODUCT,
-                                   sts.PRODUCT)}
+                                   clb.PRODUCT, alb.PRODUCT, waf.PRODUCT, sts.PRODUCT)}
+# the limits RPC product modules declare with their actions (config.qps_limit falls back to these;
+# REST products' limits are read by rest.RestPipeline)
+PRODUCT_QPS = {action: limit for p in PRODUCTS.values() for action, limit in p.qps.items()}
 
 
 def route(action, version):

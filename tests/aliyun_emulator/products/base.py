@@ -5,7 +5,7 @@ A handler is ``handler(ctx, params) -> dict`` (the success body without RequestI
 ApiError for an error answer. The server runs it under ``ctx.state.lock``.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional
 
 from ..errors import invalid, missing
@@ -28,6 +28,8 @@ class Product:
     dotted_missing: bool      # "<Param>.MissingParameter" (True) or "MissingParameter"
     actions: Dict[str, Action]
     overlap_code: Optional[str] = None   # error for overlapping writes on one target, if the product has one
+    qps: Dict[str, int] = field(default_factory=dict)   # action -> calls/s for actions not in config.DEFAULT_QPS
+                                                        # ([assumed] unless the module says otherwise)
 
 
 @dataclass
