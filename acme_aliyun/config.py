@@ -21,7 +21,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from acme_aliyun import config_checks, ratelimits
@@ -32,6 +32,7 @@ from acme_aliyun.names import NameError_, normalize_domain
 from acme_aliyun.kinds import KEY_TYPES
 
 if TYPE_CHECKING:
+    from acme_aliyun.probe import ProbeSettings
     from acme_aliyun.ratelimits import Limits
     from acme_aliyun.targets.base import TargetSpec
 
@@ -47,12 +48,14 @@ _TRUE, _FALSE = ("1", "yes", "true", "on"), ("0", "no", "false", "off")
 
 # --- the keys each section may hold (anything else is an error, with a suggestion) -----------
 ACME_KEYS = ("ACMEDirectory", "AccountKeyFile", "Contacts", "UserAgent", "Language", "StateDir", "CABundle",
-             "KeyType", "EABKeyId", "EABHMACKey", "ValidationTimeout",
+             "KeyType", "EABKeyId", "EABHMACKey", "ValidationTimeout", "ReloadCommand",
              "Parallel", "RunBudget")
 CERT_BASE_KEYS = ("Domains", "CSRFile", "Challenge", "Webroot", "HTTPListen", "DNSProvider", "DNSHook", "DNSHookEnv",
                   "KeyType",
-                  "ReuseKey", "Profile", "PreferredChain", "RenewBeforeDays", "KeyFile", "ChainFile")
+                  "ReuseKey", "Profile", "PreferredChain", "RenewBeforeDays", "KeyFile", "ChainFile",
+                  "ReloadCommand")
 LIMITS_KEYS = tuple(ratelimits.KEYS) + ("PublicSuffixFile",)
+PROBE_KEYS = ("Resolve", "Port", "Timeout")
 NOTIFY_KEYS = ("Webhook", "Format", "OnSuccess", "Timeout", "Language", "SMTP", "From", "To")
 
 
@@ -85,6 +88,8 @@ class AcmeSettings:
     ca_bundle_in_ini: bool = False     # [acme] CABundle set (not only REQUESTS_CA_BUNDLE): a private CA is meant
     parallel: int = 4                   # certificates ordered side by side (acme_aliyun/parallel.py)
     run_budget: Optional[float] = None  # seconds one run may spend starting certificates (None: no limit)
+    reload_command: Optional[List[str]] = None   # ReloadCommand, split (no shell): reload.py
+    state_url: Optional[str] = None    # oss://bucket/prefix when the state lives in OSS (state_dir: its mirror)
 
 
 @dataclass
@@ -110,6 +115,7 @@ class CertSettings:
     csr_error: Optional[ConfigError] = None   # raised when a command needs this certificate
     account: Optional[str] = None      # NAME of the [aliyun:NAME] profile it deploys with; None: [aliyun]
     dns_account: Optional[str] = None  # the profile whose Alibaba Cloud DNS holds its zone (dns-01)
+    reload_command: Optional[List[str]] = None   # its own ReloadCommand, else [acme]'s
 
     @property
     def dns_profile(self) -> Optional[str]:
@@ -138,6 +144,7 @@ class Config:
     notify: Optional[NotifySettings]
     limits: Optional["Limits"] = None   # [limits]: the CA's rate limits (ratelimits.Limits)
     profiles: Dict[str, CloudSettings] = field(default_factory=dict)   # NAME -> settings of [aliyun:NAME]
+    probe: Optional["ProbeSettings"] = None     # [probe]: how `status --probe` reaches the edges
 
     def cloud_for(self, profile: Optional[str] = None) -> CloudSettings:
         """The settings of profile NAME ([aliyun:NAME]), or of [aliyun] for None."""
@@ -228,11 +235,7 @@ def load(path: str) -> "Config":
     """Read and validate acme.ini; raises ConfigError naming file, section and key."""
     path = os.path.abspath(path)
     parser = _read(path)
-    acme_names = [s for s in parser.sections() if s.lower() in ACME_SECTIONS]
-    if not acme_names:
-        raise ConfigError("missing section [acme] (or [acme-neoprime])", path)
-    if len(acme_names) > 1:
-        raise ConfigError("both [acme] and [acme-neoprime] are present; keep one", path)
+    acme_names = _acme_section(path, parser)
     defaults = _account_profiles(path, parser)      # target defaults come from here
     cloud = defaults.cloud
     sec = _Section(path, parser, acme_names[0], ACME_KEYS + tuple(k for k in cert_keys() if k != "Domains"))
@@ -244,7 +247,7 @@ def load(path: str) -> "Config":
     else:
         _no_article_keys(sec)
     sec.check_unknown()
-    notify = None
+    notify, probe = None, None
     limits = ratelimits.Limits()
     for name in parser.sections():
         lower = name.lower()
@@ -262,12 +265,35 @@ def load(path: str) -> "Config":
         elif lower == "limits":
             s = _Section(path, parser, name, LIMITS_KEYS)
             limits = ratelimits.from_section(s)
+        elif lower == "probe":
+            s = _Section(path, parser, name, PROBE_KEYS)
+            probe = _probe(s)
         else:
             raise config_checks.unknown_section(path, name)
         s.check_unknown()
     _cross_checks(path, list(certs.values()))
     return Config(path=path, acme=acme, certs=certs, cloud=cloud, notify=notify, profiles=defaults.profiles,
-                  limits=limits)
+                  limits=limits, probe=probe)
+
+
+def _acme_section(path, parser):
+    """The names of the [acme] (or [acme-neoprime]) section: exactly one must be there."""
+    acme_names = [s for s in parser.sections() if s.lower() in ACME_SECTIONS]
+    if not acme_names:
+        raise ConfigError("missing section [acme] (or [acme-neoprime])", path)
+    if len(acme_names) > 1:
+        raise ConfigError("both [acme] and [acme-neoprime] are present; keep one", path)
+    return acme_names
+
+
+def _probe(sec):
+    from acme_aliyun.probe import ProbeSettings, parse_resolve
+    try:
+        resolve = parse_resolve(sec.get("Resolve", ""))
+    except ValueError as e:
+        raise sec.error("Resolve", str(e)) from None
+    return ProbeSettings(resolve=resolve, port=sec.number("Port", 443, 1, 65535),
+                         timeout=sec.number("Timeout", 5.0, 0.1, 120, kind=float))
 
 
 def _read(path):
@@ -366,7 +392,7 @@ def _acme(sec):
         contacts=contacts,
         user_agent=user_agent,
         language=language,
-        state_dir=sec.path_value("StateDir", default="state"),
+        state_dir=_state_dir(sec),
         ca_bundle=ca_bundle,
         key_type=sec.choice("KeyType", KEY_TYPES, default="ec-256"),
         eab_kid=eab_kid,
@@ -377,7 +403,36 @@ def _acme(sec):
         ca_bundle_in_ini=ca_bundle_in_ini,
         parallel=sec.number("Parallel", default=4, minimum=1, maximum=64),
         run_budget=sec.number("RunBudget", default=None, minimum=1, kind=float),
+        reload_command=reload_command(sec),
     )
+
+
+def _state_dir(sec) -> str:
+    """StateDir: a folder (relative to the ini), or oss://bucket/prefix (state_oss.py)."""
+    value = sec.get("StateDir")
+    if value and value.lower().startswith("oss://"):
+        from acme_aliyun.state_oss import parse_url
+        try:
+            parse_url(value)
+        except ValueError as e:
+            raise sec.error("StateDir", str(e)) from None
+        return value
+    return sec.path_value("StateDir", default="state")
+
+
+def reload_command(sec: Any) -> Optional[List[str]]:
+    """ReloadCommand as an argument list (shlex rules, no shell), or None."""
+    import shlex
+    value = sec.get("ReloadCommand")
+    if value is None:
+        return None
+    try:
+        argv = shlex.split(value)
+    except ValueError as e:
+        raise sec.error("ReloadCommand", "cannot be split into words: %s" % e) from None
+    if not argv:
+        raise sec.error("ReloadCommand", "is empty")
+    return argv
 
 
 def _loopback(host):
@@ -472,6 +527,7 @@ def _cert_common(sec, cert, acme, defaults):
     cert.renew_before_days = sec.number("RenewBeforeDays", minimum=1, maximum=365)
     cert.key_file = sec.path_value("KeyFile")
     cert.chain_file = sec.path_value("ChainFile")
+    cert.reload_command = reload_command(sec) or acme.reload_command
     cert.account, cert.dns_account = defaults.pick(sec)
     cert.targets = _targets(sec, defaults.target_defaults(cert.account))
     _challenge_settings(sec, cert)

@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from acme_aliyun.errors import ConfigError
 
 # The section forms acme.ini may hold; "cert:NAME" is matched by its prefix.
-SECTION_FORMS = ("acme", "acme-neoprime", "aliyun", "notify", "limits")
+SECTION_FORMS = ("acme", "acme-neoprime", "aliyun", "notify", "limits", "probe")
 # "cert www", "certs:www", "crt-www": leading letters, separators, the rest.
 _HEAD_REST = re.compile(r"^\s*([A-Za-z]+)[\s:;._-]*(.*?)\s*$")
 
@@ -41,7 +41,7 @@ def unknown_section(path: str, name: str) -> ConfigError:
     else:
         match = difflib.get_close_matches(name.strip().lower(), SECTION_FORMS, n=1, cutoff=0.6)
         hint = ("; did you mean [%s]?" % match[0] if match
-                else " (known: [acme], [cert:NAME], [aliyun], [aliyun:NAME], [notify], [limits])")
+                else " (known: [acme], [cert:NAME], [aliyun], [aliyun:NAME], [notify], [limits], [probe])")
     return ConfigError("unknown section [%s]%s" % (name, hint), path)
 
 

@@ -35,25 +35,37 @@ __all__ = ["Context", "AccountDeactivated", "load_account_key", "usable_account_
 log = logging.getLogger(__name__)
 
 
+def _log_progress(message: str, limit: Optional[float] = None) -> None:
+    log.info("%s", message)
+
+
 class Context:
-    def __init__(self, cfg: "Config", credentials: Any = None, progress: Optional[Callable[[str], None]] = None,
+    def __init__(self, cfg: "Config", credentials: Any = None, progress: Optional[Callable[..., None]] = None,
                  read_only: bool = False) -> None:
         self.cfg = cfg
         self.read_only = read_only             # status, dry runs: the store creates nothing
         self._credentials = credentials        # a CredentialProvider for [aliyun] (FC passes its own)
-        self.progress = progress or (lambda msg: log.info("%s", msg))
+        self.progress: Callable[..., None] = progress or _log_progress     # progress(message, limit=None)
         self._store: Optional["Store"] = None
         self._acme: Optional["AcmeClient"] = None
         self._ledger: Optional["Ledger"] = None
         self._build = threading.RLock()        # certificates run side by side: build each object once
         self._clouds: Dict[str, "CloudClient"] = {}   # profile name ("" for [aliyun]) -> CloudClient
         self._clouds_lock = threading.Lock()
+        self._remote = None                    # StateDir = oss://...: the local mirror (state_oss.py)
+        if str(cfg.acme.state_dir).lower().startswith("oss://"):
+            from acme_aliyun import state_oss
+            self._remote = state_oss.attach(cfg, credentials)
 
     @property
     def store(self) -> "Store":
         if self._store is None:
             from acme_aliyun.store import Store
-            self._store = Store(self.cfg.acme.state_dir, read_only=self.read_only)
+            if self._remote is not None:
+                from acme_aliyun import state_oss
+                self._store = state_oss.store(self._remote, self.read_only)
+            else:
+                self._store = Store(self.cfg.acme.state_dir, read_only=self.read_only)
         return self._store
 
     def acme(self, create_key: bool = True) -> "AcmeClient":
@@ -110,6 +122,11 @@ class Context:
             if cert.csr_error is not None:
                 raise cert.csr_error
         return selected
+
+    def release_state(self) -> None:
+        """Remove the local mirror of an oss:// state (the FC handler, after each invocation)."""
+        if self._remote is not None:
+            self._remote.cleanup()
 
     def close(self) -> None:
         if self._acme is not None:

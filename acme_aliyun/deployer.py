@@ -65,7 +65,7 @@ class TargetView:
 
 
 def _failed(spec: TargetSpec, err: CloudError, what: str = "") -> TargetResult:
-    return TargetResult(spec.kind, spec.target, Status.FAILED, (what + str(err)) if what else str(err),
+    return TargetResult(spec.kind, spec.target, Status.FAILED, what + err.brief,      # code and request id: error_ref()
                         error_code=err.code, request_id=err.request_id)
 
 
@@ -189,8 +189,10 @@ def _day(dt: Optional[datetime.datetime]) -> str:
     return dt.strftime("%Y-%m-%d") if dt else "?"
 
 
-def apply(plan: Plan, client: CloudClient, dry_run: bool = False) -> List[TargetResult]:
-    """Write the planned targets, confirm them, clean up; dry_run returns the plan without writing."""
+def apply(plan: Plan, client: CloudClient, dry_run: bool = False,
+          on_done: Optional[Callable[[TargetResult], None]] = None) -> List[TargetResult]:
+    """Write the planned targets, confirm them, clean up; dry_run returns the plan without writing.
+    on_done(result) is called (from a worker thread) as each written target is settled."""
     if dry_run:
         return [replace(r) for r in plan.results]
     by_kind: Dict[str, List[TargetSpec]] = {}
@@ -208,6 +210,12 @@ def apply(plan: Plan, client: CloudClient, dry_run: bool = False) -> List[Target
     def finish(r: TargetResult) -> TargetResult:
         if r.status != Status.PLANNED:
             return replace(r)
+        result = settle(r)
+        if on_done is not None:
+            on_done(result)
+        return result
+
+    def settle(r: TargetResult) -> TargetResult:
         spec = plan.specs[(r.kind, r.target)]
         err = write_errors.get(spec)
         if err is not None:

@@ -148,12 +148,20 @@ def handler(event: Any, context: Any) -> str:
 
 
 def _handle(request, cfg, context):
-    from acme_aliyun import runner
     from acme_aliyun.context import Context
     ctx = Context(cfg, credentials=_LazyCredentials(context))
+    try:
+        return _act(ctx, request, cfg, context)
+    finally:
+        ctx.release_state()
+
+
+def _act(ctx, request, cfg, context):
+    from acme_aliyun import runner
     names = request["certificates"] or None
     if request["action"] == "status":
         from acme_aliyun.report import status_rows
+        ctx.read_only = True            # reads only (an oss:// state is pulled without the lock)
         return {"ok": True, "certificates": status_rows(ctx)}
     budget = run_budget(context, cfg.acme.run_budget)
     if request["action"] == "issue":

@@ -110,8 +110,9 @@ def chain_publicly_trusted(bundle: pki.CertBundle, now: Optional[datetime.dateti
 
 def staging(stored: Any, acme_settings: Any) -> Optional[str]:
     """Why the certificate looks like a staging/test certificate, or None."""
+    from acme_aliyun import staging as rehearsal
     origin = issued_by(stored)
-    if origin and origin.rstrip("/") in (u.rstrip("/") for u in STAGING_DIRECTORIES):
+    if origin and origin.rstrip("/") in (u.rstrip("/") for u in STAGING_DIRECTORIES + (rehearsal.directory_url(),)):
         return "it was issued by the staging directory %s" % origin
     if acme_settings is not None and not acme_settings.ca_bundle_in_ini and \
             chain_publicly_trusted(stored.bundle) is False:

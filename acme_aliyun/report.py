@@ -54,10 +54,12 @@ class CertOutcome:
     not_after: Optional[datetime.datetime] = None
     copies: CopyStatus = CopyStatus.NONE     # KeyFile/ChainFile
     copy_error: Optional[str] = None
+    reload_error: Optional[str] = None   # ReloadCommand failed (retried on the next run)
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.copies != CopyStatus.FAILED and all(t.good for t in self.targets)
+        return (self.error is None and self.reload_error is None and self.copies != CopyStatus.FAILED
+                and all(t.good for t in self.targets))
 
     def counts(self) -> Dict[str, int]:
         c = {str(s): 0 for s in (TargetStatus.DEPLOYED, TargetStatus.UNCHANGED, TargetStatus.REFUSED,
@@ -117,7 +119,7 @@ def _outcome_dict(o: CertOutcome) -> Json:
         targets.append(d)
     return {"name": o.name, "action": str(o.action), "reason": o.reason, "error": o.error,
             "next_renewal": _iso(o.next_renewal), "not_after": _iso(o.not_after), "counts": o.counts(),
-            "copies": str(o.copies), "copy_error": o.copy_error, "targets": targets}
+            "copies": str(o.copies), "copy_error": o.copy_error, "reload_error": o.reload_error, "targets": targets}
 
 
 def _text(value: Any) -> str:
@@ -151,7 +153,8 @@ def _outcome_from(c: Json) -> CertOutcome:
         reason=_text(c.get("reason")), error=_optional(c.get("error")),
         targets=[_target_from(t) for t in targets if isinstance(t, dict)] if isinstance(targets, list) else [],
         next_renewal=_time(c.get("next_renewal")), not_after=_time(c.get("not_after")),
-        copies=_enum(CopyStatus, c.get("copies") or "", CopyStatus.NONE), copy_error=_optional(c.get("copy_error")))
+        copies=_enum(CopyStatus, c.get("copies") or "", CopyStatus.NONE), copy_error=_optional(c.get("copy_error")),
+        reload_error=_optional(c.get("reload_error")))
 
 
 def _target_from(t: Json) -> TargetResult:

@@ -5,6 +5,7 @@ for the whole run, so two runs never order the same certificate twice. Returns
 a RunReport; formatting is the caller's business.
 """
 
+import itertools
 import logging
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
@@ -34,16 +35,20 @@ def run(ctx: "Context", names: Optional[Sequence[str]] = None, wait: bool = True
     certs = ctx.certs(names)
     acme = ctx.cfg.acme
     limit = parallel.Budget(budget if budget is not None else getattr(acme, "run_budget", None))
-    with ctx.store.lock(wait=wait, timeout=lock_timeout):
-        state = ctx.store.state_dir
-        held = parallel.pending_names(state)
-        order = parallel.start_order(certs, held, lambda c: _expiry(issuer.current(ctx.store, c)))
-        outcomes = parallel.run_all(
-            certs, lambda c: _isolated(ctx, c, force_issue, force_deploy, dry_run, issue_when, deploy),
-            lambda c, why: CertOutcome(c.name, CertAction.PENDING, why), getattr(acme, "parallel", 1), limit, order)
-        left = [o.name for o in outcomes if o.action == CertAction.PENDING]
-        if (left or held) and not dry_run:
-            parallel.write_pending(state, left + [n for n in held if n not in {c.name for c in certs}])
+    try:
+        with ctx.store.lock(wait=wait, timeout=lock_timeout, on_wait=lambda m, t: ctx.progress(m, limit=t)):
+            state = ctx.store.state_dir
+            held = parallel.pending_names(state)
+            order = parallel.start_order(certs, held, lambda c: _expiry(issuer.current(ctx.store, c)))
+            outcomes = parallel.run_all(
+                certs, lambda c: _isolated(ctx, c, force_issue, force_deploy, dry_run, issue_when, deploy),
+                lambda c, why: CertOutcome(c.name, CertAction.PENDING, why), getattr(acme, "parallel", 1), limit,
+                order)
+            left = [o.name for o in outcomes if o.action == CertAction.PENDING]
+            if (left or held) and not dry_run:
+                parallel.write_pending(state, left + [n for n in held if n not in {c.name for c in certs}])
+    finally:
+        getattr(ctx.progress, "end", lambda: None)()
     ctx.close()
     return RunReport(outcomes, dry_run)
 
@@ -81,6 +86,8 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         from acme_aliyun import copies
         result = copies.sync(cert, stored)
         out.copies, out.copy_error = result.status, result.error
+        from acme_aliyun import reload
+        out.reload_error = reload.after_copies(cert, result.status, ctx.store)
     if stored is None:
         if out.error is None:
             out.error = "no certificate to deploy"
@@ -139,7 +146,11 @@ def _deploy(ctx, cert, stored, out, force_deploy, dry_run):
         plan = deployer.plan(stored.bundle, cert.name, cert.targets, cloud, force=force_deploy)
         if plan.writes and not dry_run:
             ctx.progress("%s: deploying to %d target(s)" % (cert.name, len(plan.writes)))
-        out.targets = deployer.apply(plan, cloud, dry_run=dry_run)
+        done = itertools.count(1)       # next() is atomic: the deploy threads share it
+
+        def finished(_result):
+            ctx.progress("%s: deploying %d/%d" % (cert.name, next(done), len(plan.writes)))
+        out.targets = deployer.apply(plan, cloud, dry_run=dry_run, on_done=None if dry_run else finished)
     except ToolError as e:          # no credentials included: the outcome keeps what was issued
         out.error = _join(out.error, "deploy: %s" % e)
         log.error("%s: deploy failed: %s", cert.name, e)

@@ -42,7 +42,7 @@ import secrets
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from acme_aliyun import pki
 from acme_aliyun.challenges.base import Challenge
@@ -449,7 +449,8 @@ class Store:
     # --- process lock ------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def lock(self, wait: bool = True, timeout: Optional[float] = None) -> Iterator[None]:
+    def lock(self, wait: bool = True, timeout: Optional[float] = None,
+             on_wait: Optional[Callable[..., Any]] = None) -> Iterator[None]:
         """Hold an exclusive flock() on <state_dir>/.lock for the duration of the block.
 
         wait=False raises LockHeld at once when another process holds it; a
@@ -463,37 +464,48 @@ class Store:
         if self.read_only:
             yield
             return
-        path = os.path.join(self.state_dir, ".lock")
+        fd = _open_lock_file(os.path.join(self.state_dir, ".lock"))
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except PermissionError:
-            from acme_aliyun.perms import permission_error
-            raise ToolError("cannot open the lock file: %s" % permission_error(path, "write")) from None
-        except OSError as e:
-            raise ToolError("cannot open the lock file %s: %s" % (path, e.strerror)) from None
-        try:
-            if wait and timeout is None:
-                if not _try_flock(fd):
-                    stale = _stale_since(fd)
-                    if stale:
-                        log.warning("waiting for the lock on %s: %s", self.state_dir, stale)
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-            else:
-                deadline = time.monotonic() + (timeout if wait and timeout is not None else 0)
-                while not _try_flock(fd):
-                    if time.monotonic() >= deadline:
-                        stale = _stale_since(fd)
-                        held = LockHeld("another run%s holds the lock on %s%s%s" % (
-                            _holder(fd), self.state_dir, " (waited %ss)" % timeout if wait else "",
-                            "; " + stale if stale else ""))
-                        held.stale = bool(stale)
-                        raise held
-                    time.sleep(0.05)
+            self._acquire(fd, wait, timeout, on_wait)
             os.ftruncate(fd, 0)
             os.pwrite(fd, b"%d\n%d\n" % (os.getpid(), int(time.time())), 0)
             yield
         finally:
             os.close(fd)   # closing the descriptor releases the flock
+
+    def _acquire(self, fd: int, wait: bool, timeout: Optional[float], on_wait: Optional[Callable[..., Any]]) -> None:
+        """flock() the open lock file: wait for it, up to timeout, or not at all; LockHeld when not had."""
+        if wait and on_wait is not None and not _try_flock(fd):     # progress: who holds it
+            on_wait("waiting for the lock held by%s" % (_holder(fd).replace(" (", " ", 1).rstrip(")")
+                                                       or " another run"), timeout)
+        if wait and timeout is None:
+            if not _try_flock(fd):
+                stale = _stale_since(fd)
+                if stale:
+                    log.warning("waiting for the lock on %s: %s", self.state_dir, stale)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            deadline = time.monotonic() + (timeout if wait and timeout is not None else 0)
+            while not _try_flock(fd):
+                if time.monotonic() >= deadline:
+                    stale = _stale_since(fd)
+                    held = LockHeld("another run%s holds the lock on %s%s%s" % (
+                        _holder(fd), self.state_dir, " (waited %ss)" % timeout if wait else "",
+                        "; " + stale if stale else ""))
+                    held.stale = bool(stale)
+                    raise held
+                time.sleep(0.05)
+
+
+def _open_lock_file(path: str) -> int:
+    """The lock file's descriptor (created 0600); ToolError naming the file and the fix when refused."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except PermissionError:
+        from acme_aliyun.perms import permission_error
+        raise ToolError("cannot open the lock file: %s" % permission_error(path, "write")) from None
+    except OSError as e:
+        raise ToolError("cannot open the lock file %s: %s" % (path, e.strerror)) from None
 
 
 class CorruptVersion(ToolError):

@@ -80,6 +80,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         for t in targets:
             out("%-20s %-10s %-40s %-11s %s" % (t["certificate"], t["kind"], t["target"],
                                                 (t.get("not_after") or "-")[:10], t["state"]))
+    if getattr(args, "probe", False):
+        from acme_aliyun import edgecheck
+        return edgecheck.status(ctx, out)
     return 0
 
 
@@ -121,11 +124,15 @@ def register(sub: Any) -> None:
     s = sub.add_parser("issue", aliases=["renew"], help="issue or renew certificates that are due")
     s.add_argument("names", nargs="*", metavar="NAME", help="certificates to consider (default: all)")
     s.add_argument("--force", action="store_true", help="issue even when not due")
+    s.add_argument("--staging", action="store_true",
+                   help="rehearse with Let's Encrypt staging in <StateDir>-staging; no copies, no deploy")
     s.set_defaults(func=cmd_issue)
 
     s = sub.add_parser("status", aliases=["certificates"], help="certificates, expiry and renewal times")
     s.add_argument("--json", action="store_true")
     s.add_argument("--targets", action="store_true", help="also read what each cloud target serves")
+    s.add_argument("--probe", action="store_true",
+                   help="also open TLS to each target domain and show the serial the edge serves")
     s.set_defaults(func=cmd_status)
 
     s = sub.add_parser("revoke", help="revoke a stored certificate")

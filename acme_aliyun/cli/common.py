@@ -21,9 +21,15 @@ def out(text: str = "") -> None:
 
 
 def load_config(args: argparse.Namespace) -> "Config":
-    """The configuration named by -c (already located by main)."""
+    """The configuration named by -c (already located by main); with --staging, its rehearsal
+    against the CA's staging directory (staging.py), announced on stderr."""
     from acme_aliyun import config
-    return config.load(args.config)
+    cfg = config.load(args.config)
+    if getattr(args, "staging", False):
+        from acme_aliyun import staging
+        cfg = staging.rehearsal(cfg)
+        print(staging.banner(cfg), file=sys.stderr)
+    return cfg
 
 
 def context(args: argparse.Namespace, read_only: bool = False, progress: bool = False) -> "Context":

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from acme_aliyun import log as logsetup
 from acme_aliyun.cli.common import context, out
 from acme_aliyun.errors import LockHeld
-from acme_aliyun.kinds import BAD_STATUSES, CertAction, TargetStatus
+from acme_aliyun.kinds import TargetStatus
 
 if TYPE_CHECKING:
     from acme_aliyun.report import RunReport
@@ -23,16 +23,9 @@ def print_summary(report: "RunReport") -> None:
         nxt = o.next_renewal.strftime("%Y-%m-%d %H:%M") if o.next_renewal else "-"
         out("%-20s %-9s %8d %9d %7d %6d  %s" % (o.name, o.action, deployed, c[TargetStatus.UNCHANGED],
                                                c[TargetStatus.REFUSED], c[TargetStatus.FAILED], nxt))
-    for o in report.outcomes:
-        if o.error:
-            out("%s: %s" % (o.name, o.error))
-        elif o.action in (CertAction.DEFERRED, CertAction.PENDING):   # a CA limit or the time budget: the reason
-            out("%s: %s" % (o.name, o.reason))
-        if o.copy_error:
-            out("%s: copy failed: %s" % (o.name, o.copy_error))
-        for t in o.targets:
-            if t.status in BAD_STATUSES or (report.dry_run and t.status == TargetStatus.PLANNED):
-                out("  %s %s %s: %s%s" % (t.kind, t.target, t.status, t.reason, t.error_ref()))
+    from acme_aliyun import failures
+    for line in failures.lines(report):
+        out(line)
 
 
 def _finish(ctx, report, args):
@@ -67,7 +60,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ctx = context(args, progress=True)
     try:
         report = runner.run(ctx, args.names, wait=not args.no_wait, lock_timeout=args.lock_timeout,
-                            force_issue=args.force)
+                            force_issue=args.force, deploy=not args.staging)
     except LockHeld as e:
         if e.stale:             # not the usual overlap: say so even with --quiet, and notify
             print(logsetup.redact("warning: %s" % e), file=sys.stderr)
@@ -95,7 +88,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     except Exception as e:
         _notify_failure(ctx, e)
         raise
-    return _finish(ctx, report, args)
+    code = _finish(ctx, report, args)
+    if args.verify_edge and not args.dry_run:
+        from acme_aliyun import edgecheck
+        code = max(code, edgecheck.verify(ctx, args.name, args.wait, out))
+    return code
 
 
 def cmd_cloud_check(args: argparse.Namespace) -> int:
@@ -160,6 +157,8 @@ def register(sub: Any) -> None:
     s.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
                    help="give up waiting for the lock after this long (exit 3)")
     s.add_argument("--force", action="store_true", help="renew even when not due")
+    s.add_argument("--staging", action="store_true",
+                   help="rehearse with Let's Encrypt staging in <StateDir>-staging; no copies, no deploy")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("deploy", help="deploy a certificate (issuing it first when there is none)")
@@ -167,6 +166,9 @@ def register(sub: Any) -> None:
     s.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     s.add_argument("--force", action="store_true", help="replace even certificates that live longer")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--verify-edge", action="store_true",
+                   help="then open TLS to each target domain until it serves the new serial ([probe] Resolve)")
+    s.add_argument("--wait", type=float, default=600, metavar="SECONDS", help="how long --verify-edge waits")
     s.set_defaults(func=cmd_deploy)
 
     c = sub.add_parser("cloud", help="Alibaba Cloud: credentials and access check")

@@ -205,6 +205,9 @@ class AlidnsSolver(Solver):
         if timeout is None:
             timeout = self.client.settings.dns_wait_timeout  # DNSWaitTimeout, not the order's budget
         deadline = time.monotonic() + timeout
+        say = getattr(self, "progress", None)
+        if say is not None:
+            say("waiting for DNS to propagate (%d TXT answer(s) to see)" % len(pending), limit=timeout)
         while True:
             pending = [p for p in pending if not self._visible(*p)]
             if not pending:

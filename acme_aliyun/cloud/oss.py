@@ -16,6 +16,7 @@ from typing import Any, Callable, TypeVar
 import oss2
 from oss2 import exceptions as oss_exceptions
 
+from acme_aliyun import netmsg
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Endpoint
 
 T = TypeVar("T")
@@ -64,15 +65,16 @@ def call(client: CloudClient, product: str, action: str, region: str, name: str,
         try:
             return op(bucket(client, ep, cred, name, region))
         except oss_exceptions.OssError as e:
-            raise _error(e, label, cred.access_key_id) from None
+            raise _error(e, label, cred.access_key_id, ep.host) from None
 
     return client.run(product, action, write, send)
 
 
-def _error(e: "oss_exceptions.OssError", label: str, key_id: str) -> CloudError:
+def _error(e: "oss_exceptions.OssError", label: str, key_id: str, host: str) -> CloudError:
     status = e.status if isinstance(e.status, int) and e.status > 0 else None
-    if status is None:      # oss2's ClientError / RequestError: no answer from the server
-        return CloudError("SDK.HttpError", type(e).__name__, action=label, key_id=key_id)
+    if status is None:      # oss2's ClientError / RequestError: no answer from the server; name the cause
+        network = "%s: %s" % (host, netmsg.reason(e) or "no answer")
+        return CloudError("SDK.HttpError", type(e).__name__, action=label, key_id=key_id, network=network)
     details = getattr(e, "details", {}) or {}
     ec = details.get("EC")
     message = (e.message or "") + (" (EC %s)" % ec if ec else "")

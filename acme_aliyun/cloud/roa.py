@@ -15,6 +15,7 @@ from typing import Any, Dict, Mapping, Optional
 
 import requests
 
+from acme_aliyun import netmsg
 from acme_aliyun.cloud import acs3
 from acme_aliyun.cloud.sdk import PRODUCTS, CloudClient, CloudError, Endpoint
 
@@ -64,8 +65,9 @@ def _once(client: CloudClient, ep: Endpoint, product: str, action: str, method: 
         resp = _session(ep.loopback).request(method, url, data=data or None, headers=headers,
                                              timeout=(client.settings.connect_timeout, client.settings.read_timeout),
                                              allow_redirects=False)
-    except requests.RequestException as e:
-        raise CloudError("SDK.HttpError", type(e).__name__, action=label, key_id=cred.access_key_id) from None
+    except requests.RequestException as e:     # no answer from the server: name the cause, one line
+        raise CloudError("SDK.HttpError", type(e).__name__, action=label, key_id=cred.access_key_id,
+                         network="%s: %s" % (ep.host, netmsg.reason(e) or "no answer")) from None
     try:
         answer = resp.json() if resp.content else {}
     except ValueError:

@@ -29,6 +29,7 @@ from aliyunsdkcore.acs_exception.exceptions import ClientException, ServerExcept
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import RpcRequest
 
+from acme_aliyun import netmsg
 from acme_aliyun.cloud.listcache import ListingCache
 from acme_aliyun.cloud.settings import CloudSettings, is_loopback
 from acme_aliyun.errors import ToolError, UsageError
@@ -159,25 +160,42 @@ class CloudError(ToolError):
     """An Alibaba Cloud request failed; str() is one sanitised line."""
 
     def __init__(self, code: str, message: Any, http_status: Optional[int] = None, request_id: Optional[str] = None,
-                 action: Optional[str] = None, key_id: Optional[str] = None, withhold: bool = False) -> None:
+                 action: Optional[str] = None, key_id: Optional[str] = None, withhold: bool = False,
+                 network: Optional[str] = None) -> None:
         self.code, self.http_status, self.request_id, self.action = code, http_status, request_id, action
         self.withhold = withhold       # the request carried a private key: never echo the server's text
+        self.network = network         # "host: connection refused" when the request never got an answer
         self.message = sanitise(message)
-        super().__init__(self._line(key_id))
+        self.brief = self._brief(key_id)
+        super().__init__(self._line())
 
-    def _line(self, key_id):
+    def _brief(self, key_id):
+        """The line without code, HTTP status and request id (a report shows those once, beside it)."""
+        if self.network:
+            return self.network
         if self.code in ("InvalidAccessKeySecret", "SignatureDoesNotMatch"):
-            return ("Alibaba Cloud rejected the AccessKeySecret for key id %s (%s)"
-                    % (mask_key_id(key_id), self.code))
+            return "Alibaba Cloud rejected the AccessKeySecret for key id %s" % mask_key_id(key_id)
         if self.code in ("InvalidAccessKeyId.NotFound", "InvalidAccessKeyId"):
-            return "Alibaba Cloud does not know the AccessKeyId %s (%s)" % (mask_key_id(key_id), self.code)
+            return "Alibaba Cloud does not know the AccessKeyId %s" % mask_key_id(key_id)
+        if self.withhold:
+            self.message = "(message withheld: the request carried a private key)"
+            return sanitise(self.action or "request", 600)
+        return sanitise("%s: %s" % (self.action or "request", self.message), 600)
+
+    def _line(self):
+        if self.network:
+            return self.network
+        if self.code in KEY_CODES:
+            return "%s (%s)" % (self.brief, self.code)
         about = ["HTTP %s" % self.http_status] if self.http_status else []
         about += ["RequestId %s" % self.request_id] if self.request_id else []
         tail = " (%s)" % ", ".join(about) if about else ""
         if self.withhold:
-            self.message = "(message withheld: the request carried a private key)"
-            return sanitise("%s: %s%s" % (self.action, self.code, tail), 600)
+            return sanitise("%s: %s%s" % (self.brief, self.code, tail), 600)
         return sanitise("%s: %s: %s%s" % (self.action or "request", self.code, self.message, tail), 600)
+
+
+KEY_CODES = ("InvalidAccessKeySecret", "SignatureDoesNotMatch", "InvalidAccessKeyId.NotFound", "InvalidAccessKeyId")
 
 
 def retryable(product: str, err: CloudError) -> bool:
@@ -297,8 +315,11 @@ class CloudClient:
             raise CloudError(e.get_error_code(), e.get_error_msg(), e.get_http_status(),
                              e.get_request_id(), action, cred.access_key_id, withhold=withhold) from None
         except ClientException as e:
+            network = None
+            if e.get_error_code() == "SDK.HttpError":     # no answer at all: name the cause, not the SDK's repr
+                network = "%s: %s" % (ep.host, netmsg.reason(e.get_error_msg()) or "no answer")
             raise CloudError(e.get_error_code(), e.get_error_msg(), action=action,
-                             key_id=cred.access_key_id, withhold=withhold) from None
+                             key_id=cred.access_key_id, withhold=withhold, network=network) from None
         except Exception as e:  # the SDK raises bare errors on malformed answers
             raise CloudError("SDK.Error", "%s: %s" % (type(e).__name__, e), action=action,
                              key_id=cred.access_key_id) from None

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from acme_aliyun import __version__, deadline
+from acme_aliyun import __version__, deadline, netmsg
 from acme_aliyun.protocol import jose
 from acme_aliyun.protocol.errors import (
     AcmeProblem,
@@ -157,11 +157,10 @@ class AcmeClient:
             finally:
                 r.close()
         except requests.exceptions.SSLError as e:
-            raise AcmeTransportError("TLS error talking to %s: %s (set CABundle in [acme] if the server "
-                                     "uses a private CA)" % (url, _short(e))) from None
+            raise AcmeTransportError(netmsg.unreachable(url, e)) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                 requests.exceptions.ChunkedEncodingError) as e:
-            raise _Retryable("cannot reach %s: %s" % (url, _short(e))) from None
+            raise _Retryable(netmsg.unreachable(url, e)) from None
         except requests.exceptions.RequestException as e:
             raise AcmeTransportError("request to %s failed: %s" % (url, _short(e))) from None
         headers: Dict[str, Any] = dict(r.headers)

@@ -71,7 +71,7 @@ class OrderOptions:
     timeout: float = 300.0                                               # [acme] ValidationTimeout
     on_challenges: Optional[Callable[[List[Challenge]], None]] = None   # journal before present()
     on_cleaned: Optional[Callable[[], None]] = None                      # after a successful cleanup()
-    progress: Optional[Callable[[str], None]] = None
+    progress: Optional[Callable[..., None]] = None                      # progress(message, limit=None)
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -113,9 +113,13 @@ def new_order(client: "AcmeClient", names: Sequence[str], profile: Optional[str]
 
 # --- 2. the authorizations: present, answer, wait ------------------------------------------
 
+def _silent(message: str, limit: Optional[float] = None) -> None:
+    """No progress shown."""
+
+
 def _authorize(client: "AcmeClient", order: Order, solver: "Solver", opts: OrderOptions) -> Tuple[Order, "_Poller"]:
     """Present and answer every pending challenge, wait for the CA; returns (order, poller)."""
-    progress = opts.progress or (lambda msg: None)
+    progress: Callable[..., None] = opts.progress or _silent
     pending = _pending_challenges(client, order, opts.challenge_type)
     authz_urls = [p.authz_url for p in pending]          # the valid ones need no watching
     challenges = [p.challenge for p in pending]
@@ -127,10 +131,11 @@ def _authorize(client: "AcmeClient", order: Order, solver: "Solver", opts: Order
     try:
         progress("presenting %d %s challenge(s)" % (len(challenges), opts.challenge_type))
         solver.present(challenges)
+        setattr(solver, "progress", progress)   # a solver that waits (DNS propagation) says so
         solver.wait_until_visible(challenges)    # the solver's own limit (DNSWaitTimeout)
         poller = _Poller(opts)                   # a long DNS wait does not eat the validation budget
         _answer(client, pending)
-        progress("waiting for the CA to validate %d name(s)" % len(challenges))
+        progress("waiting for the CA to validate %d name(s)" % len(challenges), limit=opts.timeout)
         # validation takes the CA a moment per name: polling at once is a wasted request
         first_wait = min(1.0, 0.1 + 0.004 * len(challenges))
         return _await_validation(client, order.url, authz_urls, poller, first_wait), poller

@@ -102,8 +102,11 @@ def test_wait_until_visible_against_challtestsrv(emulator_factory, tmp_path):
             solver.wait_until_visible([APEX], timeout=0.3)
         # No timeout given (what the order does): DNSWaitTimeout bounds the wait.
         limited = AlidnsSolver(make_client(emu, dns_wait=True, dns_wait_timeout=1.0), nameservers=[srv.dns_address])
+        said = []
+        limited.progress = lambda msg, limit=None: said.append((msg, limit))     # what the order sets (issue 14.15)
         with pytest.raises(SolverError, match=r"after 1s"):
             limited.wait_until_visible([APEX])
+        assert said == [("waiting for DNS to propagate (1 TXT answer(s) to see)", 1.0)]
     finally:
         srv.stop()
 

@@ -150,7 +150,7 @@ def test_wrong_secret_is_one_clear_line(world, fresh):
         lines = _error_lines(res.stdout + res.stderr)
         assert lines, res.stdout + res.stderr
         for ln in lines:       # the SDK turns the server's SignatureDoesNotMatch into InvalidAccessKeySecret
-            assert re.search(r"\((SignatureDoesNotMatch|InvalidAccessKeySecret)\)", ln) and "(masked)" in ln, ln
+            assert re.search(r"[(\[](SignatureDoesNotMatch|InvalidAccessKeySecret)[)\],]", ln) and "(masked)" in ln, ln
             assert canary.STS_ACCESS_KEY_ID not in ln
     t = world.run("cloud", "check", env=sts_env(token=canary.WRONG_TOKEN))
     assert t.returncode == 1 and "InvalidSecurityToken" in t.stdout, t.stdout + t.stderr
@@ -227,7 +227,7 @@ def test_cloud_endpoint_down(world, fresh):
     with open(ini, "w") as fh:
         fh.write(text)
     r = world.run("-v", "cloud", "check", ini=ini)
-    assert r.returncode == 1 and "SDK.HttpError" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 1 and "connection refused" in r.stdout, r.stdout + r.stderr
     world.audit("cloud endpoint down (-v cloud check)", [r], fresh)
 
 
@@ -249,7 +249,7 @@ def test_internal_error_text(world, fresh, verbose, monkeypatch, root_logging):
         if k.startswith("ALIBABA_CLOUD_"):
             monkeypatch.setenv(k, v)
 
-    def apply(plan, cloud, dry_run=False):
+    def apply(plan, cloud, dry_run=False, on_done=None):
         cred = cloud.credentials.get()
         raise RuntimeError("unexpected answer to %r" % {"SSLPri": plan.bundle.key_pem, "AccessKeySecret":
                                                        cred.access_key_secret, "SecurityToken": cred.security_token})
