@@ -21,7 +21,7 @@ import os
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from acme_aliyun import config_checks, ratelimits
@@ -29,9 +29,10 @@ from acme_aliyun.cloud.settings import CloudSettings
 from acme_aliyun.errors import ConfigError, ini_error
 from acme_aliyun.log import register_secret
 from acme_aliyun.names import NameError_, normalize_domain
-from acme_aliyun.keytypes import KEY_TYPES
+from acme_aliyun.kinds import KEY_TYPES
 
 if TYPE_CHECKING:
+    from acme_aliyun.probe import ProbeSettings
     from acme_aliyun.ratelimits import Limits
     from acme_aliyun.targets.base import TargetSpec
 
@@ -58,13 +59,13 @@ PROBE_KEYS = ("Resolve", "Port", "Timeout")
 NOTIFY_KEYS = ("Webhook", "Format", "OnSuccess", "Timeout", "Language", "SMTP", "From", "To")
 
 
-def target_keys():
+def target_keys() -> Tuple[str, ...]:
     """The [cert:*] keys that name deploy targets: one per registered target kind."""
     from acme_aliyun.targets import KINDS
     return tuple(kind.ini_key for kind in KINDS.values())
 
 
-def cert_keys():
+def cert_keys() -> Tuple[str, ...]:
     """Every key a [cert:NAME] section may hold: the one place that lists them."""
     return CERT_BASE_KEYS + CERT_ACCOUNT_KEYS + target_keys()
 
@@ -230,15 +231,11 @@ class _Section:
                 raise config_checks.unknown_key(self.path, self.name, self.spelled[low], self.known.values())
 
 
-def load(path):
+def load(path: str) -> "Config":
     """Read and validate acme.ini; raises ConfigError naming file, section and key."""
     path = os.path.abspath(path)
     parser = _read(path)
-    acme_names = [s for s in parser.sections() if s.lower() in ACME_SECTIONS]
-    if not acme_names:
-        raise ConfigError("missing section [acme] (or [acme-neoprime])", path)
-    if len(acme_names) > 1:
-        raise ConfigError("both [acme] and [acme-neoprime] are present; keep one", path)
+    acme_names = _acme_section(path, parser)
     defaults = _account_profiles(path, parser)      # target defaults come from here
     cloud = defaults.cloud
     sec = _Section(path, parser, acme_names[0], ACME_KEYS + tuple(k for k in cert_keys() if k != "Domains"))
@@ -277,6 +274,16 @@ def load(path):
     _cross_checks(path, list(certs.values()))
     return Config(path=path, acme=acme, certs=certs, cloud=cloud, notify=notify, profiles=defaults.profiles,
                   limits=limits, probe=probe)
+
+
+def _acme_section(path, parser):
+    """The names of the [acme] (or [acme-neoprime]) section: exactly one must be there."""
+    acme_names = [s for s in parser.sections() if s.lower() in ACME_SECTIONS]
+    if not acme_names:
+        raise ConfigError("missing section [acme] (or [acme-neoprime])", path)
+    if len(acme_names) > 1:
+        raise ConfigError("both [acme] and [acme-neoprime] are present; keep one", path)
+    return acme_names
 
 
 def _probe(sec):
@@ -339,8 +346,8 @@ def _directory_url(sec):
     return url
 
 
-def _acme(sec):
-    url = _directory_url(sec)
+def _contacts(sec):
+    """Contacts: mailto: addresses separated by semicolons."""
     contacts = []
     for item in (sec.get("Contacts") or "").split(";"):
         item = item.strip()
@@ -352,12 +359,24 @@ def _acme(sec):
         if not _EMAIL.match(addr):
             raise sec.error("Contacts", "%r is not an email address (write mailto:name@example.com)" % item)
         contacts.append("mailto:" + addr)
+    return contacts
+
+
+def _eab(sec):
+    """(EABKeyId, EABHMACKey): both or neither, the key base64url text."""
     eab_kid, eab_key = sec.get("EABKeyId"), sec.get("EABHMACKey")
     if bool(eab_kid) != bool(eab_key):
         raise sec.error("EABKeyId" if not eab_kid else "EABHMACKey",
                         "EABKeyId and EABHMACKey go together; set both or neither")
     if eab_key and not re.match(r"^[A-Za-z0-9_-]+=*$", eab_key):
         raise sec.error("EABHMACKey", "is not base64url text")
+    return eab_kid, eab_key
+
+
+def _acme(sec):
+    url = _directory_url(sec)
+    contacts = _contacts(sec)
+    eab_kid, eab_key = _eab(sec)
     ca_bundle = sec.path_value("CABundle", must_exist=True)
     ca_bundle_in_ini, ca_bundle = ca_bundle is not None, ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or None
     user_agent = sec.get("UserAgent")
@@ -401,7 +420,7 @@ def _state_dir(sec) -> str:
     return sec.path_value("StateDir", default="state")
 
 
-def reload_command(sec) -> Optional[List[str]]:
+def reload_command(sec: Any) -> Optional[List[str]]:
     """ReloadCommand as an argument list (shlex rules, no shell), or None."""
     import shlex
     value = sec.get("ReloadCommand")
@@ -452,6 +471,15 @@ def _challenge_settings(sec, cert):
     if listen:
         cert.http_listen = _listen(sec, listen)
     cert.dns_provider = sec.choice("DNSProvider", ("alidns", "hook"))
+    _dns_hook(sec, cert)
+    if cert.challenge == "http-01":
+        _http01(sec, cert)
+    else:
+        _dns01(sec, cert)
+
+
+def _dns_hook(sec, cert):
+    """DNSHook (a command line) and DNSHookEnv (the variable names it is given)."""
     hook = sec.get("DNSHook")
     if hook:
         try:
@@ -464,20 +492,24 @@ def _challenge_settings(sec, cert):
     if bad:
         raise sec.error("DNSHookEnv", "%r is not an environment variable name" % bad[0])
     cert.dns_hook_env = names
-    if cert.challenge == "http-01":
-        if cert.webroot and cert.http_listen:
-            raise sec.error("Webroot", "set Webroot or HTTPListen, not both")
-        if not cert.webroot and not cert.http_listen:
-            cert.http_listen = ":80"
-        if any(d.startswith("*.") for d in cert.domains):
-            raise sec.error("Challenge", "wildcard names need dns-01")
-    else:
-        if cert.dns_provider is None:
-            cert.dns_provider = "hook" if cert.dns_hook else None
-        if cert.dns_provider is None:
-            raise sec.error("DNSProvider", "dns-01 needs DNSProvider = alidns or hook")
-        if cert.dns_provider == "hook" and not cert.dns_hook:
-            raise sec.error("DNSHook", "DNSProvider = hook needs a DNSHook command")
+
+
+def _http01(sec, cert):
+    if cert.webroot and cert.http_listen:
+        raise sec.error("Webroot", "set Webroot or HTTPListen, not both")
+    if not cert.webroot and not cert.http_listen:
+        cert.http_listen = ":80"
+    if any(d.startswith("*.") for d in cert.domains):
+        raise sec.error("Challenge", "wildcard names need dns-01")
+
+
+def _dns01(sec, cert):
+    if cert.dns_provider is None:
+        cert.dns_provider = "hook" if cert.dns_hook else None
+    if cert.dns_provider is None:
+        raise sec.error("DNSProvider", "dns-01 needs DNSProvider = alidns or hook")
+    if cert.dns_provider == "hook" and not cert.dns_hook:
+        raise sec.error("DNSHook", "DNSProvider = hook needs a DNSHook command")
 
 
 def _listen(sec, value):

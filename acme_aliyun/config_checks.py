@@ -11,7 +11,7 @@ Kept apart so that config.py stays a reader and these rules can grow alone.
 
 import difflib
 import re
-from typing import Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from acme_aliyun.errors import ConfigError
 
@@ -64,7 +64,7 @@ def covers(names: List[str], target: str) -> bool:
     return bool(parent) and label != "*" and ("*." + parent) in names
 
 
-def check_coverage(path: str, cert, entries: List[Tuple[str, str]]) -> None:
+def check_coverage(path: str, cert: Any, entries: List[Tuple[str, str]]) -> None:
     """Every (key, domain) target of cert must be covered by its Domains (skipped when unknown)."""
     if not cert.domains:
         return
@@ -74,9 +74,9 @@ def check_coverage(path: str, cert, entries: List[Tuple[str, str]]) -> None:
                 domain, ", ".join(cert.domains)), path, cert.section, key)
 
 
-def check_shared_targets(path: str, certs) -> None:
+def check_shared_targets(path: str, certs: Iterable[Any]) -> None:
     """No (key, target) may appear under two certificates: they would overwrite each other."""
-    seen = {}
+    seen: Dict[Any, Any] = {}
     for cert in certs:
         for key, target in target_entries(cert.targets, with_groups=True):
             ident = (key.lower(), "*" + target if target.startswith(".") else target)
@@ -86,7 +86,7 @@ def check_shared_targets(path: str, certs) -> None:
             seen[ident] = cert.section
 
 
-def target_entries(targets, with_groups: bool = False) -> List[Tuple[str, str]]:
+def target_entries(targets: Dict[str, Any], with_groups: bool = False) -> List[Tuple[str, str]]:
     """(ini key, domain) for every target that names a domain; with_groups, (ini key, target) for
     every target, scopes such as a bare API group included. `targets`: kind name -> TargetSpecs."""
     from acme_aliyun.targets import KINDS

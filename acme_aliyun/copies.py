@@ -12,9 +12,10 @@ is its own outcome (CopyError), never an order failure: the order succeeded.
 
 import logging
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, List, Optional, Tuple
 
 from acme_aliyun.errors import ToolError
+from acme_aliyun.kinds import CopyStatus
 from acme_aliyun.store import write_copy
 
 log = logging.getLogger(__name__)
@@ -26,11 +27,11 @@ class CopyError(ToolError):
 
 @dataclass
 class CopyResult:
-    status: str                     # "" (no copies configured) | ok | written | failed
+    status: CopyStatus
     error: Optional[str] = None
 
 
-def wanted(cert, stored) -> list:
+def wanted(cert: Any, stored: Any) -> List[Tuple[str, bytes, bool]]:
     """[(path, bytes, private)] the copies should hold for this certificate's settings, chain first."""
     out = []
     if cert.chain_file:
@@ -48,13 +49,13 @@ def _holds(path, data):
         return False
 
 
-def sync(cert, stored) -> CopyResult:
+def sync(cert: Any, stored: Any) -> CopyResult:
     """Rewrite each copy that differs from the stored pair. Never raises; the result says how it went."""
     if stored is None or not hasattr(stored, "fullchain_pem"):
-        return CopyResult("")
+        return CopyResult(CopyStatus.NONE)
     todo = wanted(cert, stored)
     if not todo:
-        return CopyResult("")
+        return CopyResult(CopyStatus.NONE)
     written, errors = [], []
     for path, data, private in todo:
         if _holds(path, data):
@@ -69,8 +70,8 @@ def sync(cert, stored) -> CopyResult:
     if errors:
         message = "; ".join(errors)
         log.error("%s: copy failed: %s", cert.name, message)
-        return CopyResult("failed", message)
+        return CopyResult(CopyStatus.FAILED, message)
     if written:
         log.info("%s: wrote %s", cert.name, ", ".join(written))
-        return CopyResult("written")
-    return CopyResult("ok")
+        return CopyResult(CopyStatus.WRITTEN)
+    return CopyResult(CopyStatus.OK)

@@ -14,6 +14,7 @@ on a TargetKind from acme_aliyun.targets; this module names no product.
 """
 
 import datetime
+import functools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +22,11 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from acme_aliyun.cloud.credentials import resolve_credentials
+from acme_aliyun.cloud.settings import CloudSettings
 from acme_aliyun.cloud.sdk import CloudClient, CloudError
+from acme_aliyun.kinds import TargetStatus as Status
 from acme_aliyun.pki import CertBundle
+from acme_aliyun.report import TargetResult
 from acme_aliyun.targets import KINDS, uploads
 from acme_aliyun.targets.base import Marker, Probe, Reading, TargetSpec, Upload
 from acme_aliyun.targets.served import Served, unique_cert_name
@@ -33,23 +37,6 @@ WORKERS = 12
 READBACK_ATTEMPTS = 3
 READBACK_DELAY = 2.0
 TargetSpecs = Dict[str, List[TargetSpec]]     # kind -> its configured specs (config.CertSettings.targets)
-
-
-@dataclass
-class TargetResult:
-    kind: str                     # a name in targets.KINDS
-    target: str                   # the spec's target string (domain, [region/]GroupId:domain)
-    status: str                   # 'deployed' | 'unchanged' | 'refused' | 'failed' | 'planned'
-    reason: str = ""
-    deployed_not_after: Optional[datetime.datetime] = None
-    error_code: Optional[str] = None
-    request_id: Optional[str] = None
-
-    def error_ref(self) -> str:
-        """' [Code, request ID]' for a target the cloud refused, '' otherwise."""
-        if not self.error_code:
-            return ""
-        return " [%s%s]" % (self.error_code, ", request %s" % self.request_id if self.request_id else "")
 
 
 @dataclass
@@ -64,11 +51,11 @@ class Plan:
 
     @property
     def writes(self) -> List[TargetResult]:
-        return [r for r in self.results if r.status == "planned"]
+        return [r for r in self.results if r.status == Status.PLANNED]
 
 
 @dataclass
-class TargetStatus:
+class TargetView:
     kind: str
     target: str
     cert_name: Optional[str] = None
@@ -78,7 +65,7 @@ class TargetStatus:
 
 
 def _failed(spec: TargetSpec, err: CloudError, what: str = "") -> TargetResult:
-    return TargetResult(spec.kind, spec.target, "failed", what + err.brief,      # code and request id: error_ref()
+    return TargetResult(spec.kind, spec.target, Status.FAILED, what + err.brief,      # code and request id: error_ref()
                         error_code=err.code, request_id=err.request_id)
 
 
@@ -116,7 +103,7 @@ def _answer_for(spec: TargetSpec, answer: Dict[TargetSpec, Reading],
     if not children:
         return [(spec, None)]
     covered = [(s, r) for s, r in children if bundle is None or bundle.covers(s.domain or "")]
-    return covered or [(spec, Marker("refused", "the certificate covers none of the custom domains of %s"
+    return covered or [(spec, Marker(Status.REFUSED, "the certificate covers none of the custom domains of %s"
                                      % spec.target))]
 
 
@@ -132,7 +119,7 @@ def plan(bundle: CertBundle, cert_name: str, targets: TargetSpecs, client: Cloud
     elif bundle.expired():
         whole = "the certificate expired on %s" % bundle.not_after.strftime("%Y-%m-%d %H:%M UTC")
     if whole:
-        results = [TargetResult(s.kind, s.target, "refused", whole) for specs in targets.values() for s in specs]
+        results = [TargetResult(s.kind, s.target, Status.REFUSED, whole) for specs in targets.values() for s in specs]
         return Plan(bundle, name, results, cert_name, all_specs=targets)
     items = _readings(client, targets, bundle)
     served: Dict[TargetSpec, Served] = {}
@@ -150,7 +137,7 @@ def _decide(spec: TargetSpec, listed: Reading, bundle: CertBundle, name: str, cl
     if refusal is not None:
         return refusal
     if listed is not None and listed.is_ours(name, bundle):     # exact name, or its expiry and serial evidence
-        return TargetResult(spec.kind, spec.target, "unchanged", "already serves %s" % (listed.cert_name or name),
+        return TargetResult(spec.kind, spec.target, Status.UNCHANGED, "already serves %s" % (listed.cert_name or name),
                             deployed_not_after=bundle.not_after)
     current = listed
     if current is None or not (current.empty or KINDS[spec.kind].reads_each):   # a listing may trail writes
@@ -170,12 +157,12 @@ def _uncovered(spec: TargetSpec, served: Optional[Served], bundle: CertBundle, f
     configured = kind.names_to_cover(spec, None)
     hard = [n for n in configured if not bundle.covers(n)]
     if hard:
-        return TargetResult(spec.kind, spec.target, "refused", "the certificate (%s) does not cover %s"
+        return TargetResult(spec.kind, spec.target, Status.REFUSED, "the certificate (%s) does not cover %s"
                             % (", ".join(bundle.names), ", ".join(hard)))
     soft = [n for n in kind.names_to_cover(spec, served) if n not in configured and not bundle.covers(n)]
     if not soft or force:
         return None
-    return TargetResult(spec.kind, spec.target, "refused", "the certificate (%s) does not cover %s, which it "
+    return TargetResult(spec.kind, spec.target, Status.REFUSED, "the certificate (%s) does not cover %s, which it "
                         "serves now with %s; use --force to replace it" % (
                             ", ".join(bundle.names), ", ".join(soft),
                             (served.cert_name if served else None) or "another certificate"))
@@ -184,17 +171,17 @@ def _uncovered(spec: TargetSpec, served: Optional[Served], bundle: CertBundle, f
 def _judge(spec: TargetSpec, current: Served, bundle: CertBundle, name: str, force: bool) -> TargetResult:
     kind, target = spec.kind, spec.target
     if current.is_ours(name, bundle):
-        return TargetResult(kind, target, "unchanged", "already serves this certificate (%s)"
+        return TargetResult(kind, target, Status.UNCHANGED, "already serves this certificate (%s)"
                             % (current.cert_name or "serial %s" % bundle.serial),
                             deployed_not_after=bundle.not_after)
     if current.outlives(bundle) and not force:
-        return TargetResult(kind, target, "refused", "it serves %s valid until %s, longer than this "
+        return TargetResult(kind, target, Status.REFUSED, "it serves %s valid until %s, longer than this "
                             "certificate (until %s); use --force to replace it" % (
                                 current.cert_name or "a certificate", _day(current.not_after),
                                 _day(bundle.not_after)), deployed_not_after=current.not_after)
     forced = " (forced)" if current.outlives(bundle) else ""
     was = "replace %s with" % (current.cert_name or "the certificate") if not current.empty else "install"
-    return TargetResult(kind, target, "planned", "will %s %s%s" % (was, name, forced),
+    return TargetResult(kind, target, Status.PLANNED, "will %s %s%s" % (was, name, forced),
                         deployed_not_after=current.not_after)
 
 
@@ -221,7 +208,7 @@ def apply(plan: Plan, client: CloudClient, dry_run: bool = False,
     confirmed = _confirm_in_bulk(client, written, upload)
 
     def finish(r: TargetResult) -> TargetResult:
-        if r.status != "planned":
+        if r.status != Status.PLANNED:
             return replace(r)
         result = settle(r)
         if on_done is not None:
@@ -235,7 +222,7 @@ def apply(plan: Plan, client: CloudClient, dry_run: bool = False,
             return _failed(spec, err)
         if spec in confirmed:
             name = uploads.for_kind(upload, KINDS[r.kind]).name_for(r.kind)
-            return TargetResult(r.kind, r.target, "deployed", "now serves %s" % name,
+            return TargetResult(r.kind, r.target, Status.DEPLOYED, "now serves %s" % name,
                                 deployed_not_after=plan.bundle.not_after)
         return _read_back(client, spec, upload)
 
@@ -264,7 +251,8 @@ def _confirm_in_bulk(client: CloudClient, written: List[TargetSpec], upload: Upl
         kind, specs = job
         answer = KINDS[kind].read_many(client, specs)
         mine = uploads.for_kind(upload, KINDS[kind])
-        return {s for s in specs if isinstance(answer.get(s), Served) and uploads.shows(answer[s], mine, KINDS[kind])}
+        shown = {s: answer.get(s) for s in specs}
+        return {s for s, v in shown.items() if isinstance(v, Served) and uploads.shows(v, mine, KINDS[kind])}
 
     return set().union(*_pool_map(run, list(by_kind.items())))
 
@@ -279,11 +267,11 @@ def _read_back(client: CloudClient, spec: TargetSpec, upload: Upload) -> TargetR
             return _failed(spec, e, "written, but the read-back failed: ")
         if now.is_ours(name, upload.bundle) or (mine.ref is not None and now.cert_id == mine.ref.cert_id
                                                  and now.serial in (None, upload.bundle.serial)):
-            return TargetResult(spec.kind, spec.target, "deployed", "now serves %s" % name,
+            return TargetResult(spec.kind, spec.target, Status.DEPLOYED, "now serves %s" % name,
                                 deployed_not_after=upload.bundle.not_after)
         if attempt + 1 < READBACK_ATTEMPTS:
             time.sleep(READBACK_DELAY)
-    return TargetResult(spec.kind, spec.target, "failed", "written, but it still serves %s"
+    return TargetResult(spec.kind, spec.target, Status.FAILED, "written, but it still serves %s"
                         % (now.cert_name or "another certificate"), error_code="ReadBackMismatch",
                         deployed_not_after=now.not_after)
 
@@ -292,7 +280,7 @@ def _read_back(client: CloudClient, spec: TargetSpec, upload: Upload) -> TargetR
 
 def _clean_up(client: CloudClient, plan: Plan, results: List[TargetResult]) -> None:
     """Let the hub delete our superseded uploads, once every target of this certificate has it."""
-    if any(r.status in ("failed", "planned") for r in results):
+    if any(r.status in (Status.FAILED, Status.PLANNED) for r in results):
         return
     by_reference = {k: specs for k, specs in plan.all_specs.items() if specs and KINDS[k].by_reference}
     if by_reference:
@@ -317,24 +305,24 @@ def _served_references(client: CloudClient, by_reference: TargetSpecs) -> Tuple[
 # --- status / check -------------------------------------------------------------------------------
 
 def describe_targets(targets: TargetSpecs, client: CloudClient, bundle: Optional[CertBundle] = None,
-                     cert_name: Optional[str] = None) -> List[TargetStatus]:
+                     cert_name: Optional[str] = None) -> List[TargetView]:
     """What each target serves, until when, and whether it is the local certificate (if given)."""
     name = unique_cert_name(cert_name, bundle) if bundle is not None else None
 
-    def one(item: Tuple[TargetSpec, Reading]) -> TargetStatus:
+    def one(item: Tuple[TargetSpec, Reading]) -> TargetView:
         spec, listed = item
         if isinstance(listed, CloudError):
-            return TargetStatus(spec.kind, spec.target, error=str(listed))
+            return TargetView(spec.kind, spec.target, error=str(listed))
         if isinstance(listed, Marker):
-            return TargetStatus(spec.kind, spec.target, error="no matching custom domain in the group")
+            return TargetView(spec.kind, spec.target, error="no matching custom domain in the group")
         if listed is None:
             try:
                 listed = KINDS[spec.kind].read_one(client, spec)
             except CloudError as e:
-                return TargetStatus(spec.kind, spec.target, error=str(e))
+                return TargetView(spec.kind, spec.target, error=str(e))
         if listed.empty:
-            return TargetStatus(spec.kind, spec.target, matches=False if bundle is not None else None)
-        return TargetStatus(spec.kind, spec.target, listed.cert_name, listed.not_after,
+            return TargetView(spec.kind, spec.target, matches=False if bundle is not None else None)
+        return TargetView(spec.kind, spec.target, listed.cert_name, listed.not_after,
                             listed.is_ours(name, bundle) if bundle is not None else None)
 
     return _pool_map(one, _readings(client, targets, bundle))
@@ -350,14 +338,18 @@ class CheckReport:
         return all(p.ok for p in self.probes)
 
 
-def cloud_check(settings: object, targets: TargetSpecs, client: Optional[CloudClient] = None,
+def _one_probe(fn: Callable[[CloudClient], Probe], client: CloudClient) -> List[Probe]:
+    return [fn(client)]
+
+
+def cloud_check(settings: CloudSettings, targets: TargetSpecs, client: Optional[CloudClient] = None,
                 write: bool = False, extra: Sequence[Callable[[CloudClient], Probe]] = ()) -> CheckReport:
     """Resolve credentials, then one read per target, the upload hub's probe (with write=True a
     throwaway certificate uploaded and deleted) and the `extra` probes the caller adds."""
     client = client or CloudClient(settings, resolve_credentials(settings))
     jobs: List[Callable[[], List[Probe]]] = [
-        (lambda kind=kind, specs=specs: KINDS[kind].probe(client, specs)) for kind, specs in targets.items() if specs]
+        functools.partial(KINDS[kind].probe, client, specs) for kind, specs in targets.items() if specs]
     if any(KINDS[k].by_reference for k, s in targets.items() if s):
         jobs.append(lambda: uploads.probe(client, write))
-    jobs += [(lambda fn=fn: [fn(client)]) for fn in extra]
+    jobs += [functools.partial(_one_probe, fn, client) for fn in extra]
     return CheckReport(client.source, [p for probes in _pool_map(lambda job: job(), jobs) for p in probes])

@@ -5,6 +5,7 @@ else should escape to the user as a traceback.
 """
 
 import configparser
+from typing import Optional
 
 
 class ToolError(Exception):
@@ -22,7 +23,8 @@ class UsageError(ToolError):
 class ConfigError(UsageError):
     """acme.ini (or a file it names) is wrong. The message names file, section and key."""
 
-    def __init__(self, message, file=None, section=None, key=None):
+    def __init__(self, message: str, file: Optional[str] = None, section: Optional[str] = None,
+                 key: Optional[str] = None) -> None:
         self.file, self.section, self.key, self.detail = file, section, key, message
         where = []
         if file:
@@ -42,7 +44,11 @@ class LockHeld(ToolError):
     stale = False       # held longer than a run can take: worth a warning and a notification
 
 
-def ini_error(e):
+class AccountDeactivated(ToolError):
+    """The account for this CA was deactivated here; automatic runs must not register a new one."""
+
+
+def ini_error(e: BaseException) -> str:
     """What is wrong with an ini file, without quoting its lines (they may hold secrets)."""
     if isinstance(e, configparser.MissingSectionHeaderError):
         return "line %d comes before any [section]" % e.lineno

@@ -10,8 +10,10 @@ id; a shared one shows the code only (the request ids are in the log at -v).
 import re
 from typing import TYPE_CHECKING, Dict, List, Tuple
 
+from acme_aliyun.kinds import BAD_STATUSES, CertAction, TargetStatus
+
 if TYPE_CHECKING:
-    from acme_aliyun.runner import RunReport
+    from acme_aliyun.report import RunReport
 
 # what CloudError puts after its sentence: "(Code)" or "(HTTP 403, RequestId X)" after ": Code: ..."
 _CODE_TAIL = re.compile(r" \((?P<code>[A-Za-z][\w.]*)\)$")
@@ -33,15 +35,15 @@ def _items(report) -> List[Tuple[Tuple[str, str], str, str]]:
     for o in report.outcomes:
         if o.error:
             out.append((_core(o.error), o.name, "%s: %s" % (o.name, o.error)))
-        elif o.action in ("deferred", "pending") and o.reason:   # a CA limit or the time budget
+        elif o.action in (CertAction.DEFERRED, CertAction.PENDING) and o.reason:   # a CA limit or the time budget
             out.append(((o.reason, ""), o.name, "%s: %s" % (o.name, o.reason)))
         if o.copy_error:
             out.append((("copy failed: %s" % o.copy_error, ""), o.name, "%s: copy failed: %s" % (o.name, o.copy_error)))
         if getattr(o, "reload_error", None):
             out.append(((o.reload_error, ""), o.name, "%s: %s" % (o.name, o.reload_error)))
         for t in o.targets:
-            if t.status in ("refused", "failed") or (report.dry_run and t.status == "planned"):
-                text = t.reason if t.status == "failed" else "%s: %s" % (t.status, t.reason)
+            if t.status in BAD_STATUSES or (report.dry_run and t.status == TargetStatus.PLANNED):
+                text = t.reason if t.status == TargetStatus.FAILED else "%s: %s" % (t.status, t.reason)
                 cause = (text, t.error_code or "")
                 out.append((cause, "%s %s" % (t.kind, t.target),
                             "  %s %s %s: %s%s" % (t.kind, t.target, t.status, t.reason, t.error_ref())))
@@ -54,10 +56,10 @@ def lines(report: "RunReport") -> List[str]:
     for cause, who, line in _items(report):
         groups.setdefault(cause, []).append((who, line))
     out = []
-    for (cause, code), hits in groups.items():
+    for (text, code), hits in groups.items():
         if len(hits) == 1:
             out.append(hits[0][1])
             continue
-        out.append("%s%s (%d: %s)" % (cause, " [%s]" % code if code else "", len(hits),
+        out.append("%s%s (%d: %s)" % (text, " [%s]" % code if code else "", len(hits),
                                       ", ".join(who for who, _ in hits)))
     return out

@@ -25,6 +25,11 @@ when the handler runs, keeping cold starts short.
 import json
 import logging
 import os
+from typing import TYPE_CHECKING, Any, Dict
+
+if TYPE_CHECKING:
+    from acme_aliyun.cloud.credential_types import Credential
+    from acme_aliyun.config import Config
 
 ACTIONS = ("run", "issue", "deploy", "status")
 
@@ -33,26 +38,9 @@ class FcEventError(ValueError):
     """The event does not say something this handler can do."""
 
 
-def parse_event(event):
+def parse_event(event: Any) -> Dict[str, Any]:
     """bytes/str/dict event -> {'action', 'certificates', 'force'}."""
-    try:
-        if isinstance(event, (bytes, bytearray)):
-            event = event.decode("utf-8") if event else ""
-        if isinstance(event, str):
-            event = json.loads(event) if event.strip() else {}
-    except ValueError:                  # UnicodeDecodeError and JSONDecodeError alike
-        raise FcEventError("the event is not UTF-8 JSON") from None
-    if not isinstance(event, dict):
-        raise FcEventError("the event is not a JSON object")
-    request = event
-    if "triggerTime" in event or "triggerName" in event or ("payload" in event and "action" not in event):
-        payload = event.get("payload") or ""
-        try:
-            request = json.loads(payload) if isinstance(payload, str) and payload.strip().startswith("{") else {}
-        except ValueError:
-            raise FcEventError("the timer payload is not valid JSON: %r" % payload[:80]) from None
-        if isinstance(payload, dict):
-            request = payload
+    request = _request_of(_event_object(event))
     action = str(request.get("action") or "run")
     if action not in ACTIONS:
         raise FcEventError("unknown action %r (use one of %s)" % (action, ", ".join(ACTIONS)))
@@ -64,10 +52,38 @@ def parse_event(event):
     return {"action": action, "certificates": certs, "force": parse_bool(request.get("force"), "force")}
 
 
+def _event_object(event: Any) -> Dict[str, Any]:
+    """The event as a JSON object (an empty event is {})."""
+    try:
+        if isinstance(event, (bytes, bytearray)):
+            event = event.decode("utf-8") if event else ""
+        if isinstance(event, str):
+            event = json.loads(event) if event.strip() else {}
+    except ValueError:                  # UnicodeDecodeError and JSONDecodeError alike
+        raise FcEventError("the event is not UTF-8 JSON") from None
+    if not isinstance(event, dict):
+        raise FcEventError("the event is not a JSON object")
+    return event
+
+
+def _request_of(event: Dict[str, Any]) -> Dict[str, Any]:
+    """The request: the event itself, or a timer trigger's payload (a JSON object or its text)."""
+    if not ("triggerTime" in event or "triggerName" in event or ("payload" in event and "action" not in event)):
+        return event
+    payload = event.get("payload") or ""
+    if isinstance(payload, dict):
+        return payload
+    try:
+        request = json.loads(payload) if isinstance(payload, str) and payload.strip().startswith("{") else {}
+    except ValueError:
+        raise FcEventError("the timer payload is not valid JSON: %r" % payload[:80]) from None
+    return request
+
+
 _TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
 
 
-def parse_bool(value, name: str) -> bool:
+def parse_bool(value: Any, name: str) -> bool:
     """A JSON boolean, 0/1, or true/false/yes/no/1/0/on/off (any case); absent is False.
 
     Anything else is an error: "force": "false" must never mean True (a forced reissue
@@ -98,7 +114,7 @@ def _config_path():
     return os.path.join(code, "acme.ini")
 
 
-def load_config():
+def load_config() -> "Config":
     from acme_aliyun import config
     cfg = config.load(_config_path())
     state = os.environ.get("ACME_ALIYUN_STATE_DIR")
@@ -110,7 +126,7 @@ def load_config():
     return cfg
 
 
-def handler(event, context):
+def handler(event: Any, context: Any) -> str:
     from acme_aliyun import log as logsetup
     from acme_aliyun.errors import ToolError
     logsetup.setup(verbose=os.environ.get("ACME_ALIYUN_VERBOSE") == "1")
@@ -144,9 +160,9 @@ def _act(ctx, request, cfg, context):
     from acme_aliyun import runner
     names = request["certificates"] or None
     if request["action"] == "status":
-        from acme_aliyun.cli_ops import _status_rows
+        from acme_aliyun.report import status_rows
         ctx.read_only = True            # reads only (an oss:// state is pulled without the lock)
-        return {"ok": True, "certificates": _status_rows(ctx)}
+        return {"ok": True, "certificates": status_rows(ctx)}
     budget = run_budget(context, cfg.acme.run_budget)
     if request["action"] == "issue":
         report = runner.run(ctx, names, force_issue=request["force"], deploy=False, budget=budget)
@@ -155,7 +171,8 @@ def _act(ctx, request, cfg, context):
     else:
         report = runner.run(ctx, names, force_issue=request["force"], budget=budget)
     summary = report.to_dict()
-    summary["pending"] = [o.name for o in report.outcomes if o.action == "pending"]
+    from acme_aliyun.kinds import CertAction
+    summary["pending"] = [o.name for o in report.outcomes if o.action == CertAction.PENDING]
     from acme_aliyun import notify
     notify.send(cfg.notify, summary, failed=not report.ok)
     return summary
@@ -182,7 +199,7 @@ def run_budget(context: object, configured: "float | None" = None) -> "float | N
 class _LazyCredentials:
     """Resolves the function's credentials only when a cloud call needs them."""
 
-    def __init__(self, context):
+    def __init__(self, context: Any) -> None:
         self._context, self._provider = context, None
 
     def _get_provider(self):
@@ -192,8 +209,8 @@ class _LazyCredentials:
         return self._provider
 
     @property
-    def source(self):
+    def source(self) -> str:
         return self._get_provider().source
 
-    def get(self):
+    def get(self) -> "Credential":
         return self._get_provider().get()

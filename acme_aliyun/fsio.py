@@ -2,11 +2,12 @@
 
 import os
 import tempfile
+from typing import Union
 
 from acme_aliyun import killpoint
 
 
-def atomic_write(path, data, mode=0o644):
+def atomic_write(path: str, data: Union[str, bytes], mode: int = 0o644) -> None:
     """Write bytes or text to path so that a reader (or a crash) sees old or new, never half."""
     killpoint.reached("file-write")        # test-only, inert unless ACME_ALIYUN_TEST_KILL_AT is set
     if isinstance(data, str):
@@ -30,7 +31,7 @@ def atomic_write(path, data, mode=0o644):
     fsync_dir(folder)
 
 
-def fsync_dir(folder):
+def fsync_dir(folder: str) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:
@@ -43,7 +44,7 @@ def fsync_dir(folder):
         os.close(fd)
 
 
-def make_dirs(path, mode: int) -> str:
+def make_dirs(path: str, mode: int) -> str:
     """Create path and its missing parents, each with exactly `mode` whatever the umask
     (os.makedirs gives parents 0777 minus the umask: 0777 under umask 000). Existing folders
     are left as they are. Returns path."""
@@ -65,7 +66,7 @@ def make_dirs(path, mode: int) -> str:
     return path
 
 
-def ensure_private_dir(path):
+def ensure_private_dir(path: str) -> str:
     """Create a folder readable by its owner only (0700), parents too, tightening an existing one."""
     make_dirs(path, 0o700)
     if (os.stat(path).st_mode & 0o777) != 0o700:

@@ -10,18 +10,25 @@ atomic switch only after it has been checked.
 import datetime
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Tuple
 
 from cryptography.hazmat.primitives import serialization
 
 from acme_aliyun import pki, ratelimits, renewal
 from acme_aliyun.errors import ToolError, UsageError
+from acme_aliyun.kinds import CertAction
 from acme_aliyun.log import redact
 from acme_aliyun.protocol import ari
 from acme_aliyun.protocol import order as acme_order
 from acme_aliyun.protocol.errors import AcmeProblem
-from acme_aliyun.solvers import make_solver, solver_id
-from acme_aliyun.store import write_copy
+from acme_aliyun.challenges.solvers import make_solver, solver_id
+from acme_aliyun.store import Store, write_copy
+
+if TYPE_CHECKING:
+    from acme_aliyun.protocol.client import AcmeClient
+    from acme_aliyun.ratelimits import Ledger
+
+CloudFor = Callable[..., Any]      # Context.cloud: the CloudClient of an account profile
 
 log = logging.getLogger(__name__)
 CLOCK_SKEW = datetime.timedelta(hours=1)
@@ -35,7 +42,7 @@ class CertificateMismatch(ToolError):
 @dataclass
 class IssueResult:
     name: str
-    action: str                        # issued | renewed | unchanged | deferred (backing off after failures)
+    action: CertAction                 # DEFERRED: backing off after failures
     reason: str
     stored: object = None              # store.StoredCert (or ChainFileCert) after the run (may be the old one)
     renew_at: Optional[datetime.datetime] = None
@@ -52,7 +59,7 @@ class ChainFileCert:
     key_pem: bytes = b""
 
 
-def cleanup_leftovers(store, cert, cloud=None):
+def cleanup_leftovers(store: Store, cert: Any, cloud: Optional[CloudFor] = None) -> None:
     """Remove challenges an earlier run presented and did not clean up (killed, or cleanup failed).
 
     What still cannot be cleaned stays in the journal for the next run.
@@ -82,17 +89,7 @@ def cleanup_leftovers(store, cert, cloud=None):
 def _order_key(store, cert, stored):
     """The private key for this order, and the CSR to send."""
     if cert.csr_file:
-        csr = pki.load_csr(cert.csr_file)
-        key = None
-        if cert.key_file:
-            try:
-                key = pki.load_private_key(cert.key_file, what="KeyFile")
-            except pki.KeyFileError:
-                key = None
-        if key is not None and pki.public_der(key) != pki.public_der(csr.public_key()):
-            raise ToolError("%s: KeyFile %s does not match the key of CSRFile %s" % (cert.name, cert.key_file,
-                                                                                     cert.csr_file))
-        return key, pki.csr_der(csr)
+        return _csr_file_key(cert)
     compromised = stored is not None and (stored.meta or {}).get("revoked_reason") == "keyCompromise"
     if compromised and cert.reuse_key:
         log.warning("%s: ReuseKey ignored: the current key was revoked for keyCompromise", cert.name)
@@ -103,7 +100,22 @@ def _order_key(store, cert, stored):
     return key, pki.csr_der(pki.make_csr(key, cert.domains))
 
 
-def check_issued(pem, key, csr_der, names):
+def _csr_file_key(cert):
+    """CSRFile: its CSR, and the KeyFile's key when one is readable (it must be the CSR's key)."""
+    csr = pki.load_csr(cert.csr_file)
+    key = None
+    if cert.key_file:
+        try:
+            key = pki.load_private_key(cert.key_file, what="KeyFile")
+        except pki.KeyFileError:
+            key = None
+    if key is not None and pki.public_der(key) != pki.public_der(csr.public_key()):
+        raise ToolError("%s: KeyFile %s does not match the key of CSRFile %s" % (cert.name, cert.key_file,
+                                                                                 cert.csr_file))
+    return key, pki.csr_der(csr)
+
+
+def check_issued(pem: str, key: Any, csr_der: bytes, names: Sequence[str]) -> Tuple[str, str]:
     """Refuse a certificate whose key is not ours, whose names are not exactly the order's,
     or that is not valid now."""
     chain = pki.split_pem_chain(pem)
@@ -132,7 +144,7 @@ def check_issued(pem, key, csr_der, names):
     return chain[0], "".join(chain[1:])
 
 
-def current(store, cert):
+def current(store: Store, cert: Any) -> Any:
     """The certificate in force for these settings: the stored pair, or, for a CSRFile without its
     key (the article's flow, nothing stored), the certificate in ChainFile, without a key."""
     stored = store.load(cert.name)
@@ -145,19 +157,20 @@ def current(store, cert):
         return None
 
 
-def issue(cert, store, client, cloud=None, force=False, progress: Callable[[str], None] = None, timeout=300.0,
-          ledger=None):
+def issue(cert: Any, store: Store, client: "AcmeClient", cloud: Optional[CloudFor] = None, force: bool = False,
+          progress: Optional[Callable[[str], None]] = None, timeout: float = 300.0,
+          ledger: Optional["Ledger"] = None) -> IssueResult:
     """Issue when due (or forced). The caller holds the store lock. ledger: the CA rate-limit
     ledger (ratelimits.Ledger); an order it has no slot for is deferred with its reason."""
     stored = current(store, cert)
     cleanup_leftovers(store, cert, cloud)
     decision = renewal.decide(stored, cert, client.directory, client, store, force=force)
     if not decision.due:
-        return IssueResult(cert.name, "unchanged", decision.reason, stored, decision.renew_at)
+        return IssueResult(cert.name, CertAction.UNCHANGED, decision.reason, stored, decision.renew_at)
     attempts = store.read_attempts(cert.name)
     next_attempt = _parse_time(attempts.get("next_attempt"))
     if next_attempt and not force and next_attempt > datetime.datetime.now(datetime.timezone.utc):
-        return IssueResult(cert.name, "deferred", "%d failed attempt(s), the last: %s; next attempt after %s "
+        return IssueResult(cert.name, CertAction.DEFERRED, "%d failed attempt(s), the last: %s; next attempt after %s "
                            "(or use --force)" % (attempts.get("failures", 1), attempts.get("last_error", "?"),
                                                  next_attempt.strftime("%Y-%m-%d %H:%M UTC")),
                            stored, next_attempt)
@@ -165,7 +178,7 @@ def issue(cert, store, client, cloud=None, force=False, progress: Callable[[str]
         if ledger else None
     if isinstance(slot, ratelimits.Deferral):
         log.info("%s: %s", cert.name, slot.reason)
-        return IssueResult(cert.name, "deferred", slot.reason, stored, slot.next_slot)
+        return IssueResult(cert.name, CertAction.DEFERRED, slot.reason, stored, slot.next_slot)
     log.info("%s: %s; ordering %s", cert.name, decision.reason, ", ".join(cert.domains))
     try:
         return _order(cert, store, client, cloud, stored, decision, progress, timeout)
@@ -222,7 +235,7 @@ def _order(cert, store, client, cloud, stored, decision, progress, timeout):
             write_copy(cert.chain_file, leaf + chain, private=False)
             now_current = ChainFileCert(cert.name, pki.CertBundle.from_pems(leaf + chain, ""))
         store.write_attempts(cert.name, None)
-        return IssueResult(cert.name, "issued", "issued from CSRFile into ChainFile (no key: not stored)",
+        return IssueResult(cert.name, CertAction.ISSUED, "issued from CSRFile into ChainFile (no key: not stored)",
                            now_current, renewal.decide(now_current, cert).renew_at if now_current else None,
                            issued.order_url)
     meta = {"order_url": issued.order_url, "ari_cert_id": ari.cert_id(leaf_cert) if _has_aki(leaf_cert) else None,
@@ -231,7 +244,7 @@ def _order(cert, store, client, cloud, stored, decision, progress, timeout):
     store.write_attempts(cert.name, None)
     # KeyFile / ChainFile: the caller brings them in line with the stored pair (copies.sync)
     after = renewal.decide(new, cert, client.directory, client, store)
-    action = "renewed" if stored is not None else "issued"
+    action = CertAction.RENEWED if stored is not None else CertAction.ISSUED
     log.info("%s: %s, serial %s, valid until %s", cert.name, action, new.bundle.serial,
              new.bundle.not_after.strftime("%Y-%m-%d"))
     return IssueResult(cert.name, action, decision.reason, new, after.renew_at, issued.order_url)

@@ -11,10 +11,11 @@ Inert unless the variable is set: reached() is then a dictionary lookup and a re
 import os
 import signal
 import threading
+from typing import Dict
 
 _ENV = "ACME_ALIYUN_TEST_KILL_AT"
 _lock = threading.Lock()
-_counts = {}
+_counts: Dict[str, int] = {}
 
 
 def _target():

@@ -9,10 +9,11 @@ import logging
 import re
 import sys
 import threading
+from typing import Optional, Set, TextIO, Union
 from urllib.parse import quote, unquote
 
-_secrets = set()
-_key_windows = set()        # every KEY_WINDOW-character piece of every registered key body
+_secrets: Set[str] = set()
+_key_windows: Set[str] = set()        # every KEY_WINDOW-character piece of every registered key body
 _lock = threading.Lock()
 KEY_WINDOW = 20
 _KEY_HEAD = 36              # the ASN.1 header a key body starts with: the same for every key of a type
@@ -30,14 +31,14 @@ _SIGNED_QUERY = re.compile(r"(/?\?[^\s'\"]*(?:Signature|AccessKeyId|SSLPri|Certi
 _URLENC_KEY = re.compile(r"-*BEGIN(?:%20|\+)[A-Z%20+]*PRIVATE(?:%20|\+)KEY-*[^\s&'\"]*")
 
 
-def register_secret(value):
+def register_secret(value: Optional[str]) -> None:
     """Remember a secret so that it is masked in every log line and printed message."""
     if value and len(value) >= 6:
         with _lock:
             _secrets.add(value)
 
 
-def register_key(pem) -> None:
+def register_key(pem: Union[str, bytes, None]) -> None:
     """Remember a PEM private key: each base64 body line, the joined body, their URL-encoded forms,
     and every piece of the body long enough to identify it, so that even a fragment is masked."""
     if isinstance(pem, (bytes, bytearray)):
@@ -67,7 +68,7 @@ def _mask_key_run(match):
     return "[private key redacted]" if hit else run
 
 
-def redact(text):
+def redact(text: str) -> str:
     """text with every registered secret, private key (whole, cut or a fragment) and signed query masked."""
     if not text:
         return text
@@ -91,7 +92,7 @@ class RedactingFilter(logging.Filter):
     """Masks secrets in the record itself (message, arguments, traceback), so every handler that
     sees it afterwards — ours, Function Compute's, a test's — gets the masked text."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         try:
             msg = record.getMessage()
         except Exception:  # a bad format string must not leak its arguments either
@@ -113,14 +114,14 @@ _FILTER = RedactingFilter()
 class RedactingFormatter(logging.Formatter):
     """Formats a record, traceback and exception text included, then masks every secret in it."""
 
-    def format(self, record):
+    def format(self, record: logging.LogRecord) -> str:
         try:
             return redact(super().format(record))
         except Exception:  # a bad format string must not leak its arguments either
             return redact(str(record.msg))
 
 
-def setup(verbose=False, quiet=False, stream=None):
+def setup(verbose: bool = False, quiet: bool = False, stream: Optional[TextIO] = None) -> logging.Logger:
     """Plain one-line logs on stderr; level from --verbose / --quiet."""
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     root = logging.getLogger()
@@ -128,7 +129,7 @@ def setup(verbose=False, quiet=False, stream=None):
         if getattr(h, "_acme_aliyun", False):
             root.removeHandler(h)
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler._acme_aliyun = True
+    setattr(handler, "_acme_aliyun", True)
     handler.setFormatter(RedactingFormatter("%(levelname)s %(message)s" if verbose else "%(message)s"))
     root.addHandler(handler)
     for h in root.handlers:          # also the handlers a host installed (Function Compute's runtime)
@@ -140,7 +141,7 @@ def setup(verbose=False, quiet=False, stream=None):
     return root
 
 
-def silence_sdk():
+def silence_sdk() -> None:
     """The Alibaba Cloud core SDK logs signed URLs (key id, private keys) at ERROR and adds its
     own handlers: silence it entirely, we report its errors ourselves."""
     for name in ("aliyunsdkcore", "aliyunsdkcore.client", "aliyunsdkcore.http.http_response"):
@@ -148,3 +149,11 @@ def silence_sdk():
         sdk_logger.handlers[:] = []
         sdk_logger.propagate = False
         sdk_logger.disabled = True
+
+
+def mask_key_id(key_id: Optional[str]) -> str:
+    """Enough of an AccessKeyId to recognise it in a message, never the whole of it."""
+    key_id = key_id or ""
+    if len(key_id) >= 12:
+        return "%s…%s(masked)" % (key_id[:4], key_id[-3:])
+    return "%s…(masked)" % key_id[:2]

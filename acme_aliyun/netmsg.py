@@ -12,7 +12,7 @@ knowledge lives here: this module knows sockets, TLS and the text the libraries 
 
 import socket
 import ssl
-from typing import Optional
+from typing import Any, List, Optional
 
 DNS = "DNS lookup failed (check the network or HTTPS_PROXY)"
 REFUSED = "connection refused"
@@ -33,9 +33,10 @@ _TEXT = (
 )
 
 
-def _chain(exc: BaseException):
+def _chain(exc: BaseException) -> List[BaseException]:
     """exc and every exception it wraps: __cause__, __context__, urllib3's .reason, args[0]."""
-    seen, todo = [], [exc]
+    seen: List[BaseException] = []
+    todo: List[Any] = [exc]
     while todo:
         e = todo.pop(0)
         if not isinstance(e, BaseException) or any(e is s for s in seen) or len(seen) > 12:
@@ -60,7 +61,7 @@ def _by_type(e: BaseException) -> Optional[str]:
     return None
 
 
-def reason(failure) -> Optional[str]:
+def reason(failure: Any) -> Optional[str]:
     """The plain cause of a network failure (an exception or the text an SDK kept), or None."""
     if isinstance(failure, BaseException):
         for e in _chain(failure):
@@ -75,7 +76,7 @@ def reason(failure) -> Optional[str]:
     return None
 
 
-def unreachable(where: str, failure) -> str:
+def unreachable(where: str, failure: Any) -> str:
     """'cannot reach WHERE: CAUSE', one line; a cause this module cannot name stays short."""
     why = reason(failure)
     if why is None:

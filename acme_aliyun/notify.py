@@ -38,13 +38,18 @@ import os
 import re
 import socket
 import time
+from collections import Counter
 from dataclasses import dataclass
-from typing import Dict
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from acme_aliyun import deadline
 from acme_aliyun import log as logsetup
-from acme_aliyun.notify_i18n import translator
+from acme_aliyun.notify_i18n import Translator, translator
+from acme_aliyun.report import CertOutcome, ReportLike, RunReport, TargetResult
+
+if TYPE_CHECKING:
+    from acme_aliyun.config import NotifySettings
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +77,7 @@ class Request:
 
 # --- public API ---------------------------------------------------------------------------
 
-def send(settings, summary, failed) -> None:
+def send(settings: Optional["NotifySettings"], summary: ReportLike, failed: bool) -> None:
     """Post the notification for a run, when one is due. Never raises."""
     if settings is None or (not failed and not settings.on_success):
         return
@@ -90,44 +95,46 @@ def send(settings, summary, failed) -> None:
 def _send_email(settings, summary, failed):
     from acme_aliyun import notify_email
     try:
-        clean = _clean(summary if isinstance(summary, dict) else {"summary": summary})
-        subject = _title(clean, failed, translator(settings.language))
-        body = render_text(clean, failed, language=settings.language)
+        report = as_report(summary)
+        subject = _title(report, failed, translator(settings.language))
+        body = render_text(report, failed, language=settings.language)
         notify_email.send_email(settings, subject, body, os.environ)
         log.debug("notification mailed through %s", settings.smtp)
     except Exception as e:      # EmailError says what went wrong; anything else is a bug, still a warning
         log.warning("email notification not sent: %s", _redact(str(e)))
 
 
-def build_request(settings, summary, failed, now=None, env=None) -> Request:
+def build_request(settings: "NotifySettings", summary: ReportLike, failed: bool, now: Optional[float] = None,
+                  env: Optional[Mapping[str, str]] = None) -> Request:
     """The URL, headers and body that send() would post (no network)."""
     env = os.environ if env is None else env
     now = time.time() if now is None else now
     fmt = (settings.format or "generic").lower()
     if fmt not in FORMATS:
         raise ValueError("unknown notification format %r (use %s)" % (fmt, ", ".join(FORMATS)))
-    clean = _clean(summary if isinstance(summary, dict) else {"summary": summary})
-    url = settings.webhook
+    clean = _summary_doc(summary)
+    report = RunReport.from_dict(clean)
+    url = settings.webhook or ""
     register_webhook_secrets(url)
     language = getattr(settings, "language", "en")
     headers = {"Content-Type": _JSON, "User-Agent": "acme-aliyun-notify"}
     if fmt == "generic":
         doc = dict(clean)
         doc.setdefault("ok", not failed)
-        doc["text"] = _bound(render_text(clean, failed, language=language), MAX_TEXT_BYTES)
+        doc["text"] = _bound(render_text(report, failed, language=language), MAX_TEXT_BYTES)
     elif fmt == "wecom":
-        text = _bound(render_text(clean, failed, markdown=True, language=language), MAX_WECOM_BYTES)
+        text = _bound(render_text(report, failed, markdown=True, language=language), MAX_WECOM_BYTES)
         doc = {"msgtype": "markdown", "markdown": {"content": text}}
     elif fmt == "dingtalk":
-        title = _bound(_title(clean, failed, translator(language)), 200)
-        text = _bound(render_text(clean, failed, markdown=True, language=language), MAX_TEXT_BYTES)
+        title = _bound(_title(report, failed, translator(language)), 200)
+        text = _bound(render_text(report, failed, markdown=True, language=language), MAX_TEXT_BYTES)
         doc = {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
         secret = env.get(DINGTALK_SECRET_ENV)
         if secret and not _has_query_param(url, "sign"):
             logsetup.register_secret(secret)
             url = _add_query(url, dingtalk_sign(secret, now))
     else:
-        doc = {"msg_type": "text", "content": {"text": _bound(render_text(clean, failed, language=language),
+        doc = {"msg_type": "text", "content": {"text": _bound(render_text(report, failed, language=language),
                                                                MAX_TEXT_BYTES)}}
         secret = env.get(FEISHU_SECRET_ENV)
         if secret:
@@ -137,70 +144,69 @@ def build_request(settings, summary, failed, now=None, env=None) -> Request:
     return Request(url, headers, body)
 
 
-def dingtalk_sign(secret, now=None):
+def dingtalk_sign(secret: str, now: Optional[float] = None) -> Dict[str, str]:
     """{"timestamp": ms, "sign": base64 HmacSHA256(secret, "ts\\nsecret")} (urlencode() quotes it)."""
     ts = str(int((time.time() if now is None else now) * 1000))
     digest = hmac.new(secret.encode("utf-8"), ("%s\n%s" % (ts, secret)).encode("utf-8"), hashlib.sha256).digest()
     return {"timestamp": ts, "sign": base64.b64encode(digest).decode("ascii")}
 
 
-def feishu_sign(secret, now=None):
+def feishu_sign(secret: str, now: Optional[float] = None) -> Dict[str, str]:
     """{"timestamp": s, "sign": base64 HmacSHA256(key="ts\\nsecret", msg=b"")}."""
     ts = str(int(time.time() if now is None else now))
     digest = hmac.new(("%s\n%s" % (ts, secret)).encode("utf-8"), b"", hashlib.sha256).digest()
     return {"timestamp": ts, "sign": base64.b64encode(digest).decode("ascii")}
 
 
-def render_text(summary, failed, markdown=False, language="en"):
+def render_text(summary: ReportLike, failed: bool, markdown: bool = False, language: str = "en") -> str:
     """A short human summary of a run report; every piece of it is redacted."""
     tr = translator(language)
-    summary = _clean(summary) if isinstance(summary, dict) else {}
-    certs = [c for c in (summary.get("certificates") or []) if isinstance(c, dict)]
-    lines = [("### " if markdown else "") + _title(summary, failed, tr)]
-    if markdown:
-        lines.append("")
+    report = as_report(summary)
     bullet, sub = ("- ", "    - ") if markdown else ("- ", "    ")
-    for c in certs[:MAX_CERT_LINES]:
-        name = str(c.get("name") or "?")
-        line = "%s%s: %s" % (bullet, "**%s**" % name if markdown else name, tr(str(c.get("action") or "?")))
-        if c.get("reason"):
-            line += " (%s)" % _one_line(c["reason"])
-        if c.get("next_renewal"):
-            line += "; %s %s" % (tr("next renewal"), str(c["next_renewal"])[:16].replace("T", " "))
-        lines.append(line)
-        if c.get("error"):
-            lines.append("%s%s: %s" % (sub, tr("error"), _one_line(c["error"])))
-        if c.get("copy_error"):
-            lines.append("%s%s: %s" % (sub, tr("copy failed"), _one_line(c["copy_error"])))
-        lines += _target_lines(c, sub, tr)
-    if len(certs) > MAX_CERT_LINES:
-        lines.append(bullet + tr("… and %d more certificates") % (len(certs) - MAX_CERT_LINES))
-    if not certs and summary.get("error"):
-        lines.append("%s%s: %s" % (bullet, tr("error"), _one_line(summary["error"])))
+    lines = [("### " if markdown else "") + _title(report, failed, tr)] + ([""] if markdown else [])
+    for o in report.outcomes[:MAX_CERT_LINES]:
+        lines += _cert_lines(o, bullet, sub, markdown, tr)
+    if len(report.outcomes) > MAX_CERT_LINES:
+        lines.append(bullet + tr("… and %d more certificates") % (len(report.outcomes) - MAX_CERT_LINES))
+    if not report.outcomes and report.error:
+        lines.append("%s%s: %s" % (bullet, tr("error"), _one_line(report.error)))
     return _redact("\n".join(lines))
 
 
-def _target_lines(cert, sub, tr):
+def as_report(summary: ReportLike) -> RunReport:
+    """The typed report behind what send() was given (a RunReport, or its to_dict() shape), cleaned."""
+    return RunReport.from_dict(_summary_doc(summary))
+
+
+def _summary_doc(summary: ReportLike) -> Dict[str, Any]:
+    """The JSON document of a summary, every string redacted and bounded."""
+    doc = summary.to_dict() if isinstance(summary, RunReport) else summary
+    return _clean(doc if isinstance(doc, dict) else {"summary": doc})
+
+
+def _cert_lines(o: CertOutcome, bullet: str, sub: str, markdown: bool, tr: Translator) -> List[str]:
+    """The certificate's line (action, reason, next renewal), its error lines, then its targets."""
+    line = "%s%s: %s" % (bullet, "**%s**" % o.name if markdown else o.name, tr(str(o.action)))
+    line += " (%s)" % _one_line(o.reason) if o.reason else ""
+    line += "; %s %s" % (tr("next renewal"), o.next_renewal.strftime("%Y-%m-%d %H:%M")) if o.next_renewal else ""
+    errors = [(tr("error"), o.error), (tr("copy failed"), o.copy_error)]
+    return [line] + ["%s%s: %s" % (sub, what, _one_line(text)) for what, text in errors if text] + \
+        _target_lines(o.targets, sub, tr)
+
+
+def _target_lines(targets: List[TargetResult], sub: str, tr: Translator) -> List[str]:
     """One line per target that did not go well, then the counts of those that did."""
-    targets = [t for t in (cert.get("targets") or []) if isinstance(t, dict)]
-    good = [t for t in targets if t.get("status") in ("deployed", "unchanged", "planned")]
     lines = []
     for t in targets:
-        if t in good:
+        if t.good:
             continue
-        extra = []
-        if t.get("error_code"):
-            extra.append(str(t["error_code"]))
-        if t.get("request_id"):
-            extra.append("%s %s" % (tr("request"), t["request_id"]))
-        lines.append("%s%s %s: %s%s%s" % (sub, t.get("kind") or "?", t.get("target") or "?",
-                                          tr(t.get("status") or "?"),
-                                          " - %s" % _one_line(t["reason"]) if t.get("reason") else "",
+        extra = [t.error_code] if t.error_code else []
+        extra += ["%s %s" % (tr("request"), t.request_id)] if t.request_id else []
+        lines.append("%s%s %s: %s%s%s" % (sub, t.kind, t.target, tr(str(t.status)),
+                                          " - %s" % _one_line(t.reason) if t.reason else "",
                                           " [%s]" % ", ".join(extra) if extra else ""))
-    if good:
-        counts = {}
-        for t in good:
-            counts[t["status"]] = counts.get(t["status"], 0) + 1
+    counts = Counter(str(t.status) for t in targets if t.good)
+    if counts:
         lines.append("%s%s: %s" % (sub, tr("targets"), ", ".join(
             "%d %s" % (n, tr(s)) for s, n in sorted(counts.items()))))
     return lines
@@ -321,16 +327,16 @@ def _short(text, limit=300):
     return _one_line(_redact(text or ""), limit)
 
 
-def _title(summary, failed, tr=translator("en")):
-    host = summary.get("host") or socket.gethostname()
+def _title(report: RunReport, failed: bool, tr: Translator = translator("en")) -> str:
+    host = report.host or socket.gethostname()
     return tr("acme-aliyun: run %(state)s on %(host)s%(dry)s") % {
         "state": tr("FAILED" if failed else "OK"), "host": host,
-        "dry": tr(" (dry run)") if summary.get("dry_run") else ""}
+        "dry": tr(" (dry run)") if report.dry_run else ""}
 
 
 # --- webhook URLs ---------------------------------------------------------------------------
 
-def webhook_tokens(url):
+def webhook_tokens(url: Optional[str]) -> List[str]:
     """The parts of a webhook URL that are credentials: the whole query and each of its values, the
     password, and path segments of 16+ characters (Feishu /hook/<token>); the one definition of a
     webhook token."""
@@ -348,7 +354,7 @@ def webhook_tokens(url):
     return tokens
 
 
-def mask_webhook_url(url):
+def mask_webhook_url(url: Optional[str]) -> str:
     """The URL with each token replaced by '***', for messages: https://host/send?key=***"""
     masked = url or ""
     for token in sorted({t for t in webhook_tokens(url) if "=" not in t}, key=len, reverse=True):
@@ -356,18 +362,18 @@ def mask_webhook_url(url):
     return masked
 
 
-def register_webhook_secrets(url):
+def register_webhook_secrets(url: Optional[str]) -> None:
     """Make log.redact() mask this webhook's tokens in every log line, printed message and body."""
     for token in webhook_tokens(url):
         logsetup.register_secret(token)
 
 
-def is_loopback_host(host) -> bool:
+def is_loopback_host(host: Optional[str]) -> bool:
     """localhost or a loopback address: a plain http webhook there never crosses the network."""
     if (host or "").lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host or "").is_loopback
     except ValueError:
         return False
 

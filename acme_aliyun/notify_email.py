@@ -10,7 +10,7 @@ the report, because the report names hosts and domains.
 import smtplib
 import ssl
 from email.message import EmailMessage
-from typing import Mapping
+from typing import Any, Mapping
 
 from acme_aliyun import log as logsetup
 
@@ -22,7 +22,7 @@ class EmailError(Exception):
     """The message was not accepted; the text is safe to log."""
 
 
-def build_message(settings, subject: str, body: str) -> EmailMessage:
+def build_message(settings: Any, subject: str, body: str) -> EmailMessage:
     """The email: plain UTF-8 text, one To header listing every recipient."""
     msg = EmailMessage()
     msg["Subject"] = subject
@@ -32,7 +32,7 @@ def build_message(settings, subject: str, body: str) -> EmailMessage:
     return msg
 
 
-def send_email(settings, subject: str, body: str, env: Mapping[str, str]) -> None:
+def send_email(settings: Any, subject: str, body: str, env: Mapping[str, str]) -> None:
     """Deliver through settings.smtp with STARTTLS (and login when a user is set); EmailError if not."""
     host, _, port = settings.smtp.rpartition(":")
     user, password = env.get(USER_ENV), env.get(PASSWORD_ENV)

@@ -31,7 +31,10 @@ _ZH = {
 }
 
 
-def translator(language: str) -> Callable[[str], str]:
+Translator = Callable[[str], str]
+
+
+def translator(language: str) -> Translator:
     """A function that gives the text in `language` (English when unknown)."""
     if (language or "").lower().startswith("zh"):
         return lambda text: _ZH.get(text, text)

@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 from acme_aliyun.fsio import atomic_write
 
@@ -85,18 +85,18 @@ def start_order(certs: Sequence, pending: Sequence[str], expiry: Callable[[objec
     return [k[2] for k in sorted(keys)]
 
 
-def run_all(certs: Sequence, one: Callable[[object], object], skipped: Callable[[object, str], object],
-            workers: int, budget: Budget, order: Optional[List[int]] = None) -> List[object]:
+def run_all(certs: Sequence[Any], one: Callable[[Any], Any], skipped: Callable[[Any, str], Any],
+            workers: int, budget: Budget, order: Optional[List[int]] = None) -> List[Any]:
     """one(cert) for every cert, `workers` at a time, started in `order`; a cert the budget
     leaves out gets skipped(cert, reason). Results in the certs' order."""
     order = list(range(len(certs))) if order is None else order
-    results: List[object] = [None] * len(certs)
+    results: List[Any] = [None] * len(certs)
 
     def work(i: int) -> None:
         cert = certs[i]
         if not budget.allows_start():
             results[i] = skipped(cert, "left for the next run: the time budget (%.0f s) would run out"
-                                 % budget.seconds)
+                                 % (budget.seconds or 0))
             return
         started = budget.clock()
         try:

@@ -3,7 +3,7 @@
 import datetime
 import ipaddress
 from dataclasses import dataclass, field
-from typing import List
+from typing import Any, Iterable, List, Optional, Sequence, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -12,8 +12,10 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 
 from acme_aliyun.errors import UsageError
 from acme_aliyun.fsio import atomic_write
-from acme_aliyun.keytypes import KEY_TYPES
+from acme_aliyun.kinds import KEY_TYPES
 from acme_aliyun.log import register_key
+
+PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]
 
 
 
@@ -21,7 +23,7 @@ class KeyFileError(UsageError):
     """A key, CSR or certificate file is missing, unreadable or not what it should be."""
 
 
-def generate_key(key_type):
+def generate_key(key_type: str) -> PrivateKey:
     if key_type == "ec-256":
         return ec.generate_private_key(ec.SECP256R1())
     if key_type == "ec-384":
@@ -31,7 +33,7 @@ def generate_key(key_type):
     raise UsageError("unknown key type %r (use one of %s)" % (key_type, ", ".join(KEY_TYPES)))
 
 
-def key_to_pem(key):
+def key_to_pem(key: PrivateKey) -> bytes:
     """PKCS#8 PEM; registered with the log redactor, so that no piece of it is ever printed."""
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -40,12 +42,12 @@ def key_to_pem(key):
     return pem
 
 
-def write_private_key(path, key):
+def write_private_key(path: str, key: PrivateKey) -> None:
     """Atomic write, mode 0600 from the first byte."""
     atomic_write(path, key_to_pem(key), mode=0o600)
 
 
-def check_supported_key(key, what="key"):
+def check_supported_key(key: Any, what: str = "key") -> PrivateKey:
     """Accept RSA 2048-4096, EC P-256 and P-384; refuse everything else with a reason."""
     if isinstance(key, rsa.RSAPrivateKey):
         if not 2048 <= key.key_size <= 4096:
@@ -58,7 +60,7 @@ def check_supported_key(key, what="key"):
     raise KeyFileError("%s: unsupported key type %s; use RSA or EC P-256/P-384" % (what, type(key).__name__))
 
 
-def load_private_key(path, what="key file"):
+def load_private_key(path: str, what: str = "key file") -> PrivateKey:
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -72,7 +74,7 @@ def load_private_key(path, what="key file"):
     return parse_private_key(data, "%s %s" % (what, path))
 
 
-def parse_private_key(data, what="private key"):
+def parse_private_key(data: bytes, what: str = "private key") -> PrivateKey:
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError:
@@ -88,20 +90,20 @@ def parse_private_key(data, what="private key"):
     return key
 
 
-def key_type_of(key):
+def key_type_of(key: PrivateKey) -> str:
     if isinstance(key, rsa.RSAPrivateKey):
         return "rsa-%d" % key.key_size
     return {"secp256r1": "ec-256", "secp384r1": "ec-384"}[key.curve.name]
 
 
-def public_der(key_or_public):
+def public_der(key_or_public: Any) -> bytes:
     pub = key_or_public.public_key() if hasattr(key_or_public, "public_key") else key_or_public
     return pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 # --- names --------------------------------------------------------------------------------
 
-def name_matches(pattern, domain):
+def name_matches(pattern: str, domain: str) -> bool:
     """Does a certificate name (maybe '*.example.com') cover a domain (maybe a wildcard itself)?"""
     pattern, domain = pattern.lower().rstrip("."), domain.lower().rstrip(".")
     if pattern == domain:
@@ -114,13 +116,13 @@ def name_matches(pattern, domain):
     return False
 
 
-def covers(names, domain):
+def covers(names: Iterable[str], domain: str) -> bool:
     return any(name_matches(n, domain) for n in names)
 
 
 # --- CSRs ---------------------------------------------------------------------------------
 
-def make_csr(key, names):
+def make_csr(key: PrivateKey, names: Sequence[str]) -> x509.CertificateSigningRequest:
     """A CSR for the names (first one also as CN when short enough), signed by key."""
     builder = x509.CertificateSigningRequestBuilder()
     if names and len(names[0]) <= 64:
@@ -140,11 +142,11 @@ def _general_name(name):
         return x509.DNSName(name)
 
 
-def csr_der(csr):
+def csr_der(csr: x509.CertificateSigningRequest) -> bytes:
     return csr.public_bytes(serialization.Encoding.DER)
 
 
-def load_csr(path):
+def load_csr(path: str) -> x509.CertificateSigningRequest:
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -177,7 +179,7 @@ def _common_names(obj):
     return [a.value for a in obj.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
 
 
-def csr_names(csr):
+def csr_names(csr: x509.CertificateSigningRequest) -> List[str]:
     """The CSR's names: its CN (when not among the SANs) first, then the SANs."""
     names = _san_names(csr) or []
     for cn in _common_names(csr):
@@ -188,7 +190,7 @@ def csr_names(csr):
 
 # --- certificates -------------------------------------------------------------------------
 
-def split_pem_chain(text):
+def split_pem_chain(text: Union[str, bytes]) -> List[str]:
     """Split a PEM bundle into its certificates (as PEM strings), in order."""
     if isinstance(text, bytes):
         text = text.decode("ascii", "replace")
@@ -204,7 +206,7 @@ def split_pem_chain(text):
     return out
 
 
-def cert_names(cert):
+def cert_names(cert: x509.Certificate) -> List[str]:
     """The names a certificate is valid for: its SANs, or its CN when it has none."""
     names = _san_names(cert)
     return [n.lower() for n in (names if names is not None else _common_names(cert))]
@@ -216,20 +218,20 @@ def _utc(dt_naive_or_aware):
     return dt_naive_or_aware
 
 
-def not_before(cert):
+def not_before(cert: x509.Certificate) -> datetime.datetime:
     return _utc(getattr(cert, "not_valid_before_utc", None) or cert.not_valid_before)
 
 
-def not_after(cert):
+def not_after(cert: x509.Certificate) -> datetime.datetime:
     return _utc(getattr(cert, "not_valid_after_utc", None) or cert.not_valid_after)
 
 
-def issuer_cn(cert):
+def issuer_cn(cert: x509.Certificate) -> str:
     attrs = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return attrs[0].value if attrs else cert.issuer.rfc4514_string()
+    return str(attrs[0].value) if attrs else cert.issuer.rfc4514_string()
 
 
-def serial_hex(cert):
+def serial_hex(cert: x509.Certificate) -> str:
     return "%x" % cert.serial_number
 
 
@@ -247,7 +249,7 @@ class CertBundle:
     issuer: str
 
     @classmethod
-    def from_pems(cls, fullchain_pem, key_pem):
+    def from_pems(cls, fullchain_pem: Union[str, bytes], key_pem: Union[str, bytes]) -> "CertBundle":
         certs = split_pem_chain(fullchain_pem)
         if not certs:
             raise KeyFileError("no certificate in the chain")
@@ -264,22 +266,22 @@ class CertBundle:
             issuer=issuer_cn(cert),
         )
 
-    def covers(self, domain):
+    def covers(self, domain: str) -> bool:
         return covers(self.names, domain)
 
-    def key_matches(self):
+    def key_matches(self) -> bool:
         key = serialization.load_pem_private_key(self.key_pem.encode("ascii"), password=None)
         return public_der(key) == public_der(self.cert.public_key())
 
-    def expired(self, now=None):
+    def expired(self, now: Optional[datetime.datetime] = None) -> bool:
         return (now or datetime.datetime.now(datetime.timezone.utc)) >= self.not_after
 
     @property
-    def leaf_pem(self):
+    def leaf_pem(self) -> str:
         return split_pem_chain(self.fullchain_pem)[0]
 
 
-def load_cert_pem(data):
+def load_cert_pem(data: Union[str, bytes]) -> x509.Certificate:
     certs = split_pem_chain(data)
     if not certs:
         raise KeyFileError("no PEM certificate found")

@@ -14,7 +14,7 @@ is one daemon thread; it only formats and writes, so it never holds up the work.
 import logging
 import threading
 import time
-from typing import Optional
+from typing import Any, Optional, TextIO
 
 log = logging.getLogger("acme_aliyun.progress")
 
@@ -25,19 +25,21 @@ LOG_EVERY = 10.0       # seconds between heartbeat log lines of a step that last
 class Progress:
     """Callable: progress(message, limit=None). end() finishes the live line."""
 
-    def __init__(self, stream, quiet: bool = False, tty: Optional[bool] = None) -> None:
+    def __init__(self, stream: TextIO, quiet: bool = False, tty: Optional[bool] = None) -> None:
         self.stream, self.quiet = stream, quiet
         self.tty = (hasattr(stream, "isatty") and stream.isatty()) if tty is None else tty
         self._lock = threading.Lock()
-        self._message, self._since, self._limit = None, 0.0, None
-        self._ticker = None
+        self._message: Optional[str] = None
+        self._since = 0.0
+        self._limit: Optional[float] = None
+        self._ticker: Optional[threading.Thread] = None
         self._last_beat = 0.0
         if self.tty:        # a log line printed while the live line shows first clears it
             for h in logging.getLogger().handlers:
                 if getattr(h, "stream", None) is stream:
                     h.addFilter(self._clear_for_log)
 
-    def _clear_for_log(self, record) -> bool:
+    def _clear_for_log(self, record: Any) -> bool:
         if self._message is not None:
             self.stream.write("\r\x1b[K")
         return True
@@ -50,16 +52,17 @@ class Progress:
             self._last_beat = self._since
             self._emit(first=True)
             if self._ticker is None:
-                self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
-                self._ticker.start()
+                ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
+                ticker.start()
+                self._ticker = ticker
 
     def _line(self) -> str:
         spent = time.monotonic() - self._since
         if self._limit:
             return "%s (%ds / %ds)" % (self._message, spent, self._limit)
-        return "%s (%ds)" % (self._message, spent) if spent >= 1 else self._message
+        return "%s (%ds)" % (self._message, spent) if spent >= 1 else (self._message or "")
 
-    def _emit(self, first=False):
+    def _emit(self, first: bool = False) -> None:
         if self.tty:
             self.stream.write("\r\x1b[K%s" % self._line())
             self.stream.flush()

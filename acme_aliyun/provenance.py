@@ -9,7 +9,7 @@ reach CDN, DCDN or API Gateway unasked (only `--force` deploys them):
 - it comes from a directory known as staging: Let's Encrypt's staging URL, or a
   chain that does not verify against the system trust store while [acme]
   CABundle is unset (with CABundle set, the user told us which CA to trust);
-- it was revoked (see cli_ops.revoke).
+- it was revoked (see cli/certs.py, cmd_revoke).
 
 The directory URL is recorded in meta.json by the issuer ("directory").
 """
@@ -18,7 +18,7 @@ import datetime
 import logging
 import ssl
 import warnings
-from typing import Optional
+from typing import Any, Optional
 
 from cryptography import x509
 
@@ -31,19 +31,19 @@ STAGING_DIRECTORIES = (
 )
 
 
-def issued_by(stored) -> Optional[str]:
+def issued_by(stored: Any) -> Optional[str]:
     """The directory URL the certificate came from, when recorded."""
     value = (getattr(stored, "meta", None) or {}).get("directory")
     return value if isinstance(value, str) and value else None
 
 
-def ca_changed(stored, directory_url) -> bool:
+def ca_changed(stored: Any, directory_url: Optional[str]) -> bool:
     """True when the certificate was issued by another directory than directory_url."""
     origin = issued_by(stored)
     return bool(origin and directory_url and origin.rstrip("/") != directory_url.rstrip("/"))
 
 
-def revoked(stored) -> Optional[str]:
+def revoked(stored: Any) -> Optional[str]:
     """The revocation reason recorded by `revoke`, or None."""
     meta = getattr(stored, "meta", None) or {}
     return (meta.get("revoked_reason") or "unspecified") if meta.get("revoked") else None
@@ -79,7 +79,7 @@ def _system_roots():
     return roots
 
 
-def chain_publicly_trusted(bundle, now=None) -> Optional[bool]:
+def chain_publicly_trusted(bundle: pki.CertBundle, now: Optional[datetime.datetime] = None) -> Optional[bool]:
     """Does the leaf verify, through the chain it came with, to a root of the system trust store?
     None when there is no trust store to ask."""
     from cryptography.x509 import DNSName, load_pem_x509_certificate
@@ -108,7 +108,7 @@ def chain_publicly_trusted(bundle, now=None) -> Optional[bool]:
         return False
 
 
-def staging(stored, acme_settings) -> Optional[str]:
+def staging(stored: Any, acme_settings: Any) -> Optional[str]:
     """Why the certificate looks like a staging/test certificate, or None."""
     from acme_aliyun import staging as rehearsal
     origin = issued_by(stored)
@@ -120,7 +120,7 @@ def staging(stored, acme_settings) -> Optional[str]:
     return None
 
 
-def deploy_block(stored, acme_settings) -> Optional[str]:
+def deploy_block(stored: Any, acme_settings: Any) -> Optional[str]:
     """Why this certificate must not go to a cloud target without --force, or None."""
     reason = revoked(stored)
     if reason:

@@ -30,7 +30,7 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
 from acme_aliyun.fsio import atomic_write
 from acme_aliyun.regdomain import registered_domain
@@ -72,7 +72,7 @@ class Limit:
 
 def _period(window: datetime.timedelta) -> str:
     hours = window.total_seconds() / 3600
-    names = {1: "hour", 24: "day", 168: "week"}
+    names: Dict[float, str] = {1: "hour", 24: "day", 168: "week"}
     if hours in names:
         return names[hours]
     if hours >= 24 and hours % 24 == 0:
@@ -111,7 +111,7 @@ def parse_limit(text: str) -> Limit:
     return Limit(int(m.group(1)), datetime.timedelta(**{_UNITS[m.group(3).lower()]: amount}))
 
 
-def from_section(sec: object) -> Limits:
+def from_section(sec: Any) -> Limits:
     """Limits from a config._Section for [limits]; errors name the key."""
     limits = Limits()
     for key, attr in KEYS.items():
@@ -132,7 +132,7 @@ def ari_exempt(stored: object, decision: object) -> bool:
         return False
     end = ((getattr(stored, "meta", None) or {}).get("ari") or {}).get("end")
     try:
-        return bool(end) and clock() <= datetime.datetime.fromisoformat(end)
+        return bool(end) and clock() <= datetime.datetime.fromisoformat(str(end))
     except (TypeError, ValueError):
         return False
 

@@ -15,6 +15,8 @@ import os
 import subprocess
 from typing import TYPE_CHECKING, List, Optional
 
+from acme_aliyun.kinds import CopyStatus
+
 if TYPE_CHECKING:
     from acme_aliyun.config import CertSettings
     from acme_aliyun.store import Store
@@ -50,7 +52,7 @@ def run_command(argv: List[str], cert: "CertSettings", timeout: float = RELOAD_T
 def after_copies(cert: "CertSettings", copies_status: str, store: "Store", timeout: float = RELOAD_TIMEOUT) -> Optional[str]:
     """Reload when the copies were written or an earlier reload failed; the error line or None."""
     argv = getattr(cert, "reload_command", None)
-    if not argv or copies_status == "failed":
+    if not argv or copies_status == CopyStatus.FAILED:
         return None
     pending = store.read_meta(cert.name).get("reload_pending")
     if copies_status != "written" and not pending:

@@ -12,10 +12,14 @@ there is no ARI answer, or when the window ends after the certificate expires.
 import datetime
 import logging
 from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from acme_aliyun import provenance
 from acme_aliyun.protocol import ari
+
+if TYPE_CHECKING:
+    from acme_aliyun.protocol.client import AcmeClient
+    from acme_aliyun.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +40,9 @@ def _parse(ts):
     return datetime.datetime.fromisoformat(ts) if ts else None
 
 
-def decide(stored, cert_settings, directory=None, client=None, store=None, force=False, now=None,
-           directory_url=None):
+def decide(stored: Any, cert_settings: Any, directory: Any = None, client: Optional["AcmeClient"] = None,
+           store: Optional["Store"] = None, force: bool = False, now: Optional[datetime.datetime] = None,
+           directory_url: Optional[str] = None) -> "Decision":
     """Is the certificate due? Fetches ARI when the directory has renewalInfo and the cached answer is stale.
 
     directory_url (or directory.url): the configured ACME directory; a certificate from another one
@@ -72,7 +77,7 @@ def decide(stored, cert_settings, directory=None, client=None, store=None, force
     return Decision(False, "valid until %s" % bundle.not_after.strftime("%Y-%m-%d %H:%M UTC"), renew_at, source)
 
 
-def ari_window(stored) -> Optional[dict]:
+def ari_window(stored: Any) -> Optional[dict]:
     """The stored ARI answer for this certificate: {start, end, chosen, ...} (ISO strings), or None."""
     meta = stored.meta.get("ari") or {}
     cid = stored.meta.get("ari_cert_id")
@@ -97,8 +102,7 @@ def _ari_window(stored, directory, client, store, now):
         return cached
     try:
         cid = stored.meta.get("ari_cert_id") or ari.cert_id(stored.bundle.cert)
-        info = ari.fetch_renewal_info(client.session, directory.renewal_info, cid,
-                                      timeout=client.timeout, verify=client._verify())
+        info = client.renewal_info(stored.bundle.cert, cid)
     except ari.AriError as e:
         log.warning("%s: renewal info unavailable (%s); using what is known", stored.name, e)
         return cached

@@ -31,7 +31,7 @@ import shutil
 import socket
 import tempfile
 import time
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Tuple
 
 from acme_aliyun.errors import LockHeld, ToolError
 from acme_aliyun.fsio import atomic_write, make_dirs
@@ -68,16 +68,17 @@ def _digest(data: bytes) -> str:
 class OssState:
     """The mirror of oss://bucket/prefix in a local folder; bucket_factory() gives an oss2.Bucket."""
 
-    def __init__(self, url: str, bucket_factory: Callable[[], object]):
+    def __init__(self, url: str, bucket_factory: Callable[[], Any]) -> None:
         self.url = url
         self.bucket_name, self.prefix = parse_url(url)
-        self._factory, self._bucket = bucket_factory, None
+        self._factory = bucket_factory
+        self._bucket: Any = None
         self.local = tempfile.mkdtemp(prefix="acme-aliyun-state-")       # 0700
         self._pulled: Dict[str, str] = {}                                   # object key -> digest
         self._token: Optional[str] = None
 
     @property
-    def bucket(self):
+    def bucket(self) -> Any:
         if self._bucket is None:
             self._bucket = self._factory()
         return self._bucket
@@ -249,7 +250,8 @@ def store(state: OssState, read_only: bool) -> "Store":
 
     class OssStore(Store):
         @contextlib.contextmanager
-        def lock(self, wait=True, timeout=None, on_wait=None):
+        def lock(self, wait: bool = True, timeout: Optional[float] = None,
+                 on_wait: Optional[Callable[..., Any]] = None) -> Iterator[None]:
             if self.read_only:
                 yield
                 return

@@ -42,7 +42,7 @@ import secrets
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
-from typing import List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 from acme_aliyun import pki
 from acme_aliyun.challenges.base import Challenge
@@ -51,11 +51,12 @@ from acme_aliyun.fsio import atomic_write, ensure_private_dir, fsync_dir, make_d
 
 log = logging.getLogger(__name__)
 
+ACCOUNTS = "accounts.json"     # account URL per CA directory and key thumbprint
 PAIR_FILES = ("privkey.pem", "cert.pem", "chain.pem", "fullchain.pem", "meta.json")
 _NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}\Z")
 
 
-def check_name(name):
+def check_name(name: str) -> str:
     """A certificate name becomes a folder name: letters, digits, '.', '_', '-', no leading dot."""
     if not isinstance(name, str) or not _NAME.match(name):
         raise UsageError(
@@ -69,7 +70,7 @@ def _iso(dt):
     return dt.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def write_copy(path, data, private):
+def write_copy(path: str, data: Union[str, bytes], private: bool) -> None:
     """Write an extra copy for the user (KeyFile, ChainFile...): atomic, 0600 if private else 0644.
 
     Missing parent folders are created (0700 for private files, 0755 otherwise).
@@ -116,7 +117,7 @@ class Store:
     """All the state the tool keeps between runs, in one folder (see the module docstring)."""
 
     @_fs_errors
-    def __init__(self, state_dir, read_only=False):
+    def __init__(self, state_dir: str, read_only: bool = False) -> None:
         """read_only: create nothing (no folder, no lock file); for status and dry runs, which only read."""
         self.state_dir = os.path.abspath(os.fspath(state_dir))
         self.read_only = read_only
@@ -125,7 +126,7 @@ class Store:
 
     # --- paths ------------------------------------------------------------------------
 
-    def cert_dir(self, name) -> str:
+    def cert_dir(self, name: str) -> str:
         return os.path.join(self.state_dir, "certs", check_name(name))
 
     def _ensure_cert_dir(self, name):
@@ -152,7 +153,7 @@ class Store:
     # --- the key/certificate pair ---------------------------------------------------------
 
     @_fs_errors
-    def load(self, name) -> Optional["StoredCert"]:
+    def load(self, name: str) -> Optional["StoredCert"]:
         """The current pair, or None when nothing is stored. ToolError if it is corrupt or mismatched."""
         for _ in range(3):
             vdir = self._current_version(name)
@@ -208,7 +209,7 @@ class Store:
         )
 
     @_fs_errors
-    def current_key_pem(self, name) -> Optional[bytes]:
+    def current_key_pem(self, name: str) -> Optional[bytes]:
         """The private key of the current pair (for ReuseKey), or None."""
         vdir = self._current_version(name)
         if vdir is None:
@@ -217,7 +218,7 @@ class Store:
             return fh.read()
 
     @_fs_errors
-    def save(self, name, key_pem: bytes, cert_pem: str, chain_pem: str, meta: dict) -> StoredCert:
+    def save(self, name: str, key_pem: bytes, cert_pem: str, chain_pem: str, meta: dict) -> StoredCert:
         """Store a new pair as a new version and switch `current` to it atomically.
 
         meta.json of the new version is `meta` (None values left out) plus names,
@@ -241,7 +242,7 @@ class Store:
         previous = self._current_version(name)
         version = "%s-%s" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), secrets.token_hex(4))
         vdir = ensure_private_dir(os.path.join(versions, version))
-        contents = {"privkey.pem": key_pem, "cert.pem": cert_pem, "chain.pem": chain_pem,
+        contents: Dict[str, Union[str, bytes]] = {"privkey.pem": key_pem, "cert.pem": cert_pem, "chain.pem": chain_pem,
                     "fullchain.pem": fullchain_pem, "meta.json": json.dumps(meta, indent=2, sort_keys=True) + "\n"}
         for fname in PAIR_FILES:
             atomic_write(os.path.join(vdir, fname), contents[fname],
@@ -269,7 +270,7 @@ class Store:
     # --- the key of an order in progress ---------------------------------------------
 
     @_fs_errors
-    def pending_key(self, name, key_type) -> bytes:
+    def pending_key(self, name: str, key_type: str) -> bytes:
         """The key for the order in progress: made once, reused by a rerun after a crash.
 
         A pending key of another type (the configuration changed) is replaced.
@@ -309,7 +310,7 @@ class Store:
             return []
 
     @_fs_errors
-    def journal_challenges(self, name, solver_id: str, challenges: list) -> None:
+    def journal_challenges(self, name: str, solver_id: str, challenges: List[Challenge]) -> None:
         """Record, before present(), what solver_id is about to put in place (added to older entries)."""
         entries = self._read_journal(name)
         entry = next((e for e in entries if e["solver"] == solver_id), None)
@@ -323,12 +324,12 @@ class Store:
         atomic_write(self._journal_path(name), json.dumps({"runs": entries}, indent=2) + "\n", mode=0o600)
 
     @_fs_errors
-    def pending_challenges(self, name) -> List[Tuple[str, List[Challenge]]]:
+    def pending_challenges(self, name: str) -> List[Tuple[str, List[Challenge]]]:
         """(solver id, challenges) journalled by runs that did not clear them (crashed)."""
         return [(e["solver"], [Challenge(**c) for c in e["challenges"]]) for e in self._read_journal(name)]
 
     @_fs_errors
-    def clear_challenges(self, name) -> None:
+    def clear_challenges(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self._journal_path(name))
 
@@ -338,7 +339,7 @@ class Store:
         return os.path.join(self.cert_dir(name), "attempts.json")
 
     @_fs_errors
-    def read_attempts(self, name) -> dict:
+    def read_attempts(self, name: str) -> dict:
         """Failures since the last successful order: {failures, last_error, last_failure, next_attempt}."""
         try:
             with open(self._attempts_path(name), "rb") as fh:
@@ -348,7 +349,7 @@ class Store:
         return data if isinstance(data, dict) else {}
 
     @_fs_errors
-    def write_attempts(self, name, data) -> None:
+    def write_attempts(self, name: str, data: dict) -> None:
         """Record failed attempts atomically; None clears them."""
         if data is None:
             with contextlib.suppress(FileNotFoundError):
@@ -363,7 +364,7 @@ class Store:
         return os.path.join(self.state_dir, "account-state.json")
 
     @_fs_errors
-    def read_account_state(self, directory_url) -> dict:
+    def read_account_state(self, directory_url: str) -> dict:
         """What is recorded about the account at this CA ({} when nothing): e.g. its deactivation."""
         try:
             with open(self._account_state_path(), "rb") as fh:
@@ -374,7 +375,7 @@ class Store:
         return entry if isinstance(entry, dict) else {}
 
     @_fs_errors
-    def write_account_state(self, directory_url, entry: Optional[dict]) -> None:
+    def write_account_state(self, directory_url: str, entry: Optional[dict]) -> None:
         """Record (atomically) the account's standing at this CA; None clears it."""
         try:
             with open(self._account_state_path(), "rb") as fh:
@@ -389,6 +390,37 @@ class Store:
             data[directory_url] = entry
         atomic_write(self._account_state_path(), json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
 
+    # --- the account URL cache: which account URL a key has at a CA ----------------------------
+
+    def _accounts_path(self) -> str:
+        return os.path.join(self.state_dir, ACCOUNTS)
+
+    def _read_accounts(self) -> dict:
+        try:
+            with open(self._accounts_path()) as fh:
+                data = json.load(fh)
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def account_url(self, directory_url: str, thumbprint: str) -> Optional[str]:
+        """The account URL cached for the key with this JWK thumbprint at this CA (None: not known)."""
+        url = self._read_accounts().get("%s#%s" % (directory_url, thumbprint))
+        return url if isinstance(url, str) and url else None
+
+    def remember_account(self, directory_url: str, thumbprint: str, url: str) -> None:
+        """Cache the account URL of a key (atomic, 0600, in a 0700 state folder)."""
+        ensure_private_dir(self.state_dir)
+        data = self._read_accounts()
+        data["%s#%s" % (directory_url, thumbprint)] = url
+        atomic_write(self._accounts_path(), json.dumps(data, indent=1, sort_keys=True), mode=0o600)
+
+    def forget_account(self, directory_url: str, thumbprint: str) -> None:
+        """Drop a key's cached account URL (after a rollover or a deactivation)."""
+        data = self._read_accounts()
+        if data.pop("%s#%s" % (directory_url, thumbprint), None) is not None:
+            atomic_write(self._accounts_path(), json.dumps(data, indent=1, sort_keys=True), mode=0o600)
+
     # --- meta.json ---------------------------------------------------------------------
 
     def _meta_path(self, name):
@@ -397,7 +429,7 @@ class Store:
         return os.path.join(vdir or self.cert_dir(name), "meta.json")
 
     @_fs_errors
-    def read_meta(self, name) -> dict:
+    def read_meta(self, name: str) -> dict:
         try:
             with open(self._meta_path(name), "rb") as fh:
                 return _parse_meta(fh.read().decode("utf-8", "replace"), "certificate %s" % name)
@@ -405,7 +437,7 @@ class Store:
             return {}
 
     @_fs_errors
-    def update_meta(self, name, **fields) -> None:
+    def update_meta(self, name: str, **fields: Any) -> None:
         """Set fields (JSON values) in meta.json atomically; a field given as None is removed."""
         self._ensure_cert_dir(name)
         path = self._meta_path(name)
@@ -417,7 +449,8 @@ class Store:
     # --- process lock ------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def lock(self, wait=True, timeout=None, on_wait=None):
+    def lock(self, wait: bool = True, timeout: Optional[float] = None,
+             on_wait: Optional[Callable[..., Any]] = None) -> Iterator[None]:
         """Hold an exclusive flock() on <state_dir>/.lock for the duration of the block.
 
         wait=False raises LockHeld at once when another process holds it; a
@@ -431,40 +464,48 @@ class Store:
         if self.read_only:
             yield
             return
-        path = os.path.join(self.state_dir, ".lock")
+        fd = _open_lock_file(os.path.join(self.state_dir, ".lock"))
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except PermissionError:
-            from acme_aliyun.perms import permission_error
-            raise ToolError("cannot open the lock file: %s" % permission_error(path, "write")) from None
-        except OSError as e:
-            raise ToolError("cannot open the lock file %s: %s" % (path, e.strerror)) from None
-        try:
-            if wait and on_wait is not None and not _try_flock(fd):     # progress: who holds it
-                on_wait("waiting for the lock held by%s" % (_holder(fd).replace(" (", " ", 1).rstrip(")")
-                                                           or " another run"), timeout)
-            if wait and timeout is None:
-                if not _try_flock(fd):
-                    stale = _stale_since(fd)
-                    if stale:
-                        log.warning("waiting for the lock on %s: %s", self.state_dir, stale)
-                    fcntl.flock(fd, fcntl.LOCK_EX)
-            else:
-                deadline = time.monotonic() + (timeout if wait else 0)
-                while not _try_flock(fd):
-                    if time.monotonic() >= deadline:
-                        stale = _stale_since(fd)
-                        e = LockHeld("another run%s holds the lock on %s%s%s" % (
-                            _holder(fd), self.state_dir, " (waited %ss)" % timeout if wait else "",
-                            "; " + stale if stale else ""))
-                        e.stale = bool(stale)
-                        raise e
-                    time.sleep(0.05)
+            self._acquire(fd, wait, timeout, on_wait)
             os.ftruncate(fd, 0)
             os.pwrite(fd, b"%d\n%d\n" % (os.getpid(), int(time.time())), 0)
             yield
         finally:
             os.close(fd)   # closing the descriptor releases the flock
+
+    def _acquire(self, fd: int, wait: bool, timeout: Optional[float], on_wait: Optional[Callable[..., Any]]) -> None:
+        """flock() the open lock file: wait for it, up to timeout, or not at all; LockHeld when not had."""
+        if wait and on_wait is not None and not _try_flock(fd):     # progress: who holds it
+            on_wait("waiting for the lock held by%s" % (_holder(fd).replace(" (", " ", 1).rstrip(")")
+                                                       or " another run"), timeout)
+        if wait and timeout is None:
+            if not _try_flock(fd):
+                stale = _stale_since(fd)
+                if stale:
+                    log.warning("waiting for the lock on %s: %s", self.state_dir, stale)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        else:
+            deadline = time.monotonic() + (timeout if wait and timeout is not None else 0)
+            while not _try_flock(fd):
+                if time.monotonic() >= deadline:
+                    stale = _stale_since(fd)
+                    held = LockHeld("another run%s holds the lock on %s%s%s" % (
+                        _holder(fd), self.state_dir, " (waited %ss)" % timeout if wait else "",
+                        "; " + stale if stale else ""))
+                    held.stale = bool(stale)
+                    raise held
+                time.sleep(0.05)
+
+
+def _open_lock_file(path: str) -> int:
+    """The lock file's descriptor (created 0600); ToolError naming the file and the fix when refused."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except PermissionError:
+        from acme_aliyun.perms import permission_error
+        raise ToolError("cannot open the lock file: %s" % permission_error(path, "write")) from None
+    except OSError as e:
+        raise ToolError("cannot open the lock file %s: %s" % (path, e.strerror)) from None
 
 
 class CorruptVersion(ToolError):

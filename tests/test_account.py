@@ -134,7 +134,7 @@ def test_article_acme_ini_registers_and_shows(tmp_path, pebble, cli):
 
 def test_twenty_operations_with_half_the_nonces_rejected(tmp_path, caplog):
     """PEBBLE_WFE_NONCEREJECT=50: every operation still succeeds (badNonce retried with the fresh nonce)."""
-    from acme_aliyun import config, acme_account
+    from acme_aliyun import config, context as acme_account
     from acme_aliyun.protocol import account as acct
     caplog.set_level(logging.DEBUG, logger="acme_aliyun.protocol.client")
     with Pebble(str(tmp_path / "pebble"), env={"PEBBLE_WFE_NONCEREJECT": "50"}) as p:

@@ -207,7 +207,7 @@ def test_lock_message_names_the_holder_once(tmp_path):
 # --- 21: aliases and completion -------------------------------------------------------------
 
 def test_renew_and_certificates_are_aliases(tmp_path, capsys):
-    from acme_aliyun import cli_ops
+    from acme_aliyun.cli import certs as cli_ops
     p = cli.build_parser()
     assert p.parse_args(["renew", "www"]).func is cli_ops.cmd_issue
     assert p.parse_args(["certificates"]).func is cli_ops.cmd_status

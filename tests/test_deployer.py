@@ -183,7 +183,7 @@ def test_failing_domain_reports_code_and_request_id_others_deploy(emu):
 
 def test_cloud_check_reports_source_and_probes(emu):
     client = make_client(emu)
-    from acme_aliyun.cli_run import _probe_dns_zones
+    from acme_aliyun.cli.run import _probe_dns_zones
     report = deployer.cloud_check(client.settings, SPECS, client=client, extra=[_probe_dns_zones])
     assert report.source == "test" and report.ok
     assert [(p.kind, p.target) for p in report.probes] == [("cdn", d) for d in CDN] + [

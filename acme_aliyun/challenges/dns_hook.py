@@ -33,15 +33,16 @@ import shlex
 import signal
 import subprocess
 import threading
+from typing import Dict, Sequence, Tuple
 
-from acme_aliyun.challenges.base import Solver, SolverError
+from acme_aliyun.challenges.base import Challenge, Solver, SolverError
 from acme_aliyun.errors import UsageError
 from acme_aliyun.log import redact
 
 log = logging.getLogger(__name__)
 BASE_ENV = ("PATH", "LANG")      # what every hook gets from our environment
 
-_hook_locks = {}                       # command -> lock: one hook run at a time per command
+_hook_locks: Dict[Tuple[str, ...], threading.Lock] = {}                       # command -> lock: one hook run at a time per command
 _hook_locks_guard = threading.Lock()
 
 
@@ -50,7 +51,7 @@ class DnsHookSolver(Solver):
 
     challenge_type = "dns-01"
 
-    def __init__(self, command: str, timeout=120, env_names=()):
+    def __init__(self, command: str, timeout: float = 120, env_names: Sequence[str] = ()) -> None:
         self.env_names = tuple(env_names)       # variables of ours the hook gets (DNSHookEnv)
         try:
             self.argv = shlex.split(command)
@@ -62,11 +63,11 @@ class DnsHookSolver(Solver):
         with _hook_locks_guard:
             self._lock = _hook_locks.setdefault(tuple(self.argv), threading.Lock())
 
-    def present(self, challenges):
+    def present(self, challenges: Sequence[Challenge]) -> None:
         for c in challenges:
             self._run("present", c)
 
-    def cleanup(self, challenges):
+    def cleanup(self, challenges: Sequence[Challenge]) -> None:
         for c in challenges:
             try:
                 self._run("cleanup", c)

@@ -16,8 +16,9 @@ import stat
 import socketserver
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Dict, Optional, Sequence, Tuple
 
-from acme_aliyun.challenges.base import Solver, SolverError
+from acme_aliyun.challenges.base import Challenge, Solver, SolverError
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def _check_token(challenge):
     return challenge.token
 
 
-_webroot_locks = {}                     # webroot -> lock: orders side by side share a webroot
+_webroot_locks: Dict[str, threading.Lock] = {}                     # webroot -> lock: orders side by side share a webroot
 _webroot_locks_guard = threading.Lock()
 
 
@@ -52,7 +53,7 @@ class WebrootSolver(Solver):
 
     challenge_type = "http-01"
 
-    def __init__(self, webroot):
+    def __init__(self, webroot: str) -> None:
         self.webroot = os.path.abspath(webroot)
         self.folder = os.path.join(self.webroot, *CHALLENGE_DIR)
 
@@ -94,11 +95,11 @@ class WebrootSolver(Solver):
             os.close(fd)
             raise SolverError("http-01: cannot create %s: %s" % (path, e.strerror)) from None
 
-    def present(self, challenges):
+    def present(self, challenges: Sequence[Challenge]) -> None:
         with _webroot_lock(self.webroot):
             self._present(challenges)
 
-    def _present(self, challenges):
+    def _present(self, challenges: Sequence[Challenge]) -> None:
         dfd = self._challenge_dir_fd(create=True)
         try:
             for c in challenges:
@@ -130,7 +131,7 @@ class WebrootSolver(Solver):
             raise SolverError("http-01 for %s: cannot write %s: %s" % (c.identifier, path, e.strerror)) from None
         log.debug("http-01 for %s: wrote %s", c.identifier, path)
 
-    def cleanup(self, challenges):
+    def cleanup(self, challenges: Sequence[Challenge]) -> None:
         """Remove the token files, then .well-known/acme-challenge and .well-known if left empty.
 
         After a crash the run cannot know whether it created those folders; an
@@ -168,7 +169,7 @@ class WebrootSolver(Solver):
                 return
 
 
-def parse_listen(listen):
+def parse_listen(listen: str) -> Tuple[int, str, int]:
     """'host:port', '[v6]:port', ':port' or 'port' -> (family, host, port); '' host means all IPv4."""
     host, sep, port = listen.rpartition(":")
     if not sep:
@@ -261,7 +262,7 @@ class _SharedServer:
         self.thread.join()
 
 
-_servers = {}                           # (family, host, port) -> _SharedServer
+_servers: Dict[Tuple[int, str, int], "_SharedServer"] = {}                           # (family, host, port) -> _SharedServer
 _servers_lock = threading.Lock()
 
 
@@ -274,14 +275,15 @@ class StandaloneSolver(Solver):
 
     challenge_type = "http-01"
 
-    def __init__(self, listen=":80", conn_timeout=CONN_TIMEOUT, max_connections=MAX_CONNECTIONS):
+    def __init__(self, listen: str = ":80", conn_timeout: float = CONN_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         self.listen = listen
         self.conn_timeout, self.max_connections = conn_timeout, max_connections
         self.family, self.host, self.port = parse_listen(listen)
-        self.tokens = {}                # this order's tokens
-        self._shared = None
+        self.tokens: Dict[str, str] = {}      # this order's tokens
+        self._shared: Optional[_SharedServer] = None
 
-    def present(self, challenges):
+    def present(self, challenges: Sequence[Challenge]) -> None:
         mine = {_check_token(c): c.key_authorization for c in challenges}
         with _servers_lock:
             if self._shared is None:
@@ -299,14 +301,14 @@ class StandaloneSolver(Solver):
             self.tokens.update(mine)
             self._shared.tokens.update(mine)
 
-    def cleanup(self, challenges):
+    def cleanup(self, challenges: Sequence[Challenge]) -> None:
         with _servers_lock:
             for c in challenges:
                 self.tokens.pop(c.token, None)
                 if self._shared is not None:
                     self._shared.tokens.pop(c.token, None)
 
-    def close(self):
+    def close(self) -> None:
         with _servers_lock:
             shared, self._shared = self._shared, None
             if shared is None:

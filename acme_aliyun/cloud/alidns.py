@@ -24,7 +24,7 @@ import dns.rdatatype
 import dns.resolver
 
 from acme_aliyun.challenges.base import Challenge, Solver, SolverError
-from acme_aliyun.cloud.sdk import CloudError
+from acme_aliyun.cloud.sdk import CloudClient, CloudError
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class AlidnsSolver(Solver):
 
     challenge_type = "dns-01"
 
-    def __init__(self, client, nameservers: Optional[Sequence[str]] = None):
+    def __init__(self, client: "CloudClient", nameservers: Optional[Sequence[str]] = None) -> None:
         self.client = client
         self.ttl = client.settings.dns_ttl or 600
         self.wait = client.settings.dns_wait
@@ -76,7 +76,7 @@ class AlidnsSolver(Solver):
             self._zones = zones
         return self._zones
 
-    def zone_for(self, fqdn) -> Tuple[str, str]:
+    def zone_for(self, fqdn: str) -> Tuple[str, str]:
         """(zone, RR) for a record name: the longest hosted suffix wins."""
         name = fqdn.lower().rstrip(".")
         labels = name.split(".")

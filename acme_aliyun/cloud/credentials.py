@@ -32,120 +32,46 @@ and token obtained is registered with log.register_secret.
 """
 
 import configparser
-import datetime
 import json
 import logging
 import os
 import stat
-import threading
 import time
-from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
 from urllib.parse import urlsplit
 
 import requests
 
 from acme_aliyun.errors import ConfigError, ToolError, UsageError, ini_error
-from acme_aliyun.log import register_secret
+from acme_aliyun.cloud import sts
+from acme_aliyun.cloud.credential_types import (REFRESH_MARGIN, Credential, CredentialProvider, _credential,
+                                                make_credential, parse_expiration)
+from acme_aliyun.cloud.settings import CloudSettings, is_loopback
+from acme_aliyun.log import mask_key_id, register_secret
+
+__all__ = ["Credential", "CredentialProvider", "make_credential", "parse_expiration", "mask_key_id",
+           "REFRESH_MARGIN"]
 
 logger = logging.getLogger(__name__)
 
-REFRESH_MARGIN = 600.0              # refresh temporary credentials with less than 10 min left
 METADATA_URL = "http://100.100.100.200"
 METADATA_TIMEOUT = (1.0, 2.0)       # connect, read: the metadata server answers at once or not at all
 METADATA_TOKEN_TTL = "21600"
 
 
-@dataclass(frozen=True)
-class Credential:
-    """An AccessKey pair, with the STS token and expiry (epoch seconds) when temporary."""
-
-    access_key_id: str
-    access_key_secret: str
-    security_token: Optional[str] = None
-    expiration: Optional[float] = None
-
-    def __repr__(self):
-        return "Credential(access_key_id=%s, temporary=%s)" % (mask_key_id(self.access_key_id),
-                                                              bool(self.security_token))
-
-
-def mask_key_id(key_id):
-    """Enough of an AccessKeyId to recognise it in a message, never the whole of it."""
-    key_id = key_id or ""
-    if len(key_id) >= 12:
-        return "%s…%s(masked)" % (key_id[:4], key_id[-3:])
-    return "%s…(masked)" % key_id[:2]
-
-
-def make_credential(key_id: str, secret: str, token: Optional[str] = None,
-                    expiration: Optional[float] = None) -> Credential:
-    """A Credential whose secret and token are registered with the redactor first."""
-    for value in (secret, token):
-        register_secret(value)
-    return Credential(key_id, secret, token or None, expiration)
-
-
-_credential = make_credential
-
-
-class CredentialProvider:
-    """Hands out a valid Credential; .source says where it comes from.
-
-    A temporary credential is fetched again once less than `margin` seconds of it are left
-    by `clock` (injectable for tests); invalidate() forces the next get() to fetch.
-    """
-
-    def __init__(self, source: str, fetch: Callable[[], Credential], margin: float = REFRESH_MARGIN,
-                 clock: Callable[[], float] = time.time):
-        self.source = source
-        self._fetch = fetch
-        self._margin = margin
-        self._clock = clock
-        self._current: Optional[Credential] = None
-        self._lock = threading.Lock()
-
-    @classmethod
-    def static(cls, source, key_id, secret, token=None):
-        cred = _credential(key_id, secret, token)
-        provider = cls(source, lambda: cred)
-        provider.refreshable = False
-        return provider
-
-    refreshable = True
-
-    def get(self) -> Credential:
-        with self._lock:
-            cur = self._current
-            if cur is None or (cur.expiration is not None and cur.expiration - self._clock() < self._margin):
-                self._current = cur = self._fetch()
-            return cur
-
-    def invalidate(self, stale: Credential) -> bool:
-        """The cloud called `stale` expired: fetch anew on the next get(). False when nothing
-        new can come (a fixed key, or a newer credential is already in place)."""
-        with self._lock:
-            if not self.refreshable:
-                return False
-            if self._current is stale:
-                self._current = None
-            return True
-
-    def __repr__(self):
-        return "CredentialProvider(%s)" % self.source
 
 
 # --- resolver -----------------------------------------------------------------------------
 
-def resolve_credentials(settings, clock: Callable[[], float] = time.time) -> CredentialProvider:
+def resolve_credentials(settings: CloudSettings, clock: Callable[[], float] = time.time) -> CredentialProvider:
     """The provider of one profile's credentials: the first configured source of the chain,
     with the profile's RoleArn assumed on top; UsageError listing the sources tried.
     clock decides when the role's temporary credentials are due for refresh (tests inject it)."""
     provider = _resolve_chain(settings)
-    if getattr(settings, "role_arn", None):
-        from acme_aliyun.cloud import sts  # sts imports this module: import late
+    role_arn = getattr(settings, "role_arn", None)      # a test's stand-in settings may have none
+    if role_arn:
         provider = sts.assume_role_provider(
-            provider, settings.role_arn, settings, "%s+AssumeRole(%s)" % (provider.source, settings.role_arn),
+            provider, role_arn, settings, "%s+AssumeRole(%s)" % (provider.source, role_arn),
             session_name=settings.role_session_name, external_id=settings.external_id,
             duration=settings.role_duration, clock=clock)
     return provider
@@ -208,7 +134,6 @@ def _from_oidc_env(settings, tried):
     if not (role and provider_arn and token_file):
         tried.append("OIDC role env ALIBABA_CLOUD_ROLE_ARN/_OIDC_PROVIDER_ARN/_OIDC_TOKEN_FILE (not set)")
         return None
-    from acme_aliyun.cloud import sts  # sts imports this module: import late
     return sts.oidc_role_provider(role, provider_arn, token_file, settings, "oidc-role:" + role,
                                   session_name=os.environ.get("ALIBABA_CLOUD_ROLE_SESSION_NAME"))
 
@@ -250,7 +175,6 @@ def _file_profile(sec, path, profile, settings):
             raise ConfigError("missing %s" % key, file=path, section=profile, key=key)
         return value
 
-    from acme_aliyun.cloud import sts  # sts imports this module: import late
     kind = sec.get("type", "access_key").strip()
     label = "credentials-file:%s:%s" % (profile, kind)
     if kind == "access_key":
@@ -306,7 +230,6 @@ def _cli_profile(prof, mode, path, name, settings):
             raise ConfigError("profile %s: missing %s" % (name, key), file=path)
         return str(prof[key])
 
-    from acme_aliyun.cloud import sts  # sts imports this module: import late
     label = "aliyun-cli:%s:%s" % (name, mode)
     duration = int(prof.get("expired_seconds") or sts.DEFAULT_DURATION)
     if mode == "AK":
@@ -402,7 +325,7 @@ class _Metadata:
 class EcsRamRoleProvider(CredentialProvider):
     """Temporary credentials of the instance RAM role (discovered when role is None)."""
 
-    def __init__(self, role=None, label=None):
+    def __init__(self, role: Optional[str] = None, label: Optional[str] = None) -> None:
         super().__init__(label or "ecs-ram-role:%s" % (role or "?"), self._load)
         self.role = role
         self._fixed_label = bool(label)
@@ -428,24 +351,12 @@ class EcsRamRoleProvider(CredentialProvider):
                            parse_expiration(data.get("Expiration")))
 
 
-def parse_expiration(text: Optional[str]) -> Optional[float]:
-    """Epoch seconds of an Expiration such as 2026-01-01T00:00:00Z (None when absent)."""
-    if not text:
-        return None
-    try:
-        dt = datetime.datetime.strptime(text.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        raise ToolError("temporary credentials carry an unreadable Expiration %r" % text[:40]) from None
-    return dt.timestamp()
-
-
 # --- ALIBABA_CLOUD_CREDENTIALS_URI ---------------------------------------------------------------
 
 class UriProvider(CredentialProvider):
     """Temporary credentials from a URL (a sidecar or credential service), fetched again before expiry."""
 
-    def __init__(self, uri: str):
-        from acme_aliyun.cloud.sdk import is_loopback  # sdk imports this module: import late
+    def __init__(self, uri: str) -> None:
         parts = urlsplit(uri)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError("ALIBABA_CLOUD_CREDENTIALS_URI is not an http(s) URL")
@@ -476,7 +387,7 @@ class UriProvider(CredentialProvider):
 
 # --- Function Compute ---------------------------------------------------------------------------
 
-def from_fc_context(context) -> CredentialProvider:
+def from_fc_context(context: Any) -> CredentialProvider:
     """Credentials of the function's role: context.credentials, else the env FC injects.
 
     Python 3.12 runtimes have no context.credentials; they put the role's keys in

@@ -15,7 +15,7 @@ flight): four certificates planned side by side still cost one listing.
 
 import json
 import threading
-from typing import Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 Key = Tuple[str, str, str, str]
 
@@ -24,8 +24,8 @@ class _Slot:
     def __init__(self, generation: int) -> None:
         self.generation = generation
         self.done = threading.Event()
-        self.value: object = None
-        self.error: object = None
+        self.value: Any = None
+        self.error: Optional[BaseException] = None
         self.kept = False                 # the error is a definite answer, raised to later callers
 
 
@@ -52,12 +52,13 @@ class ListingCache:
         (NoHttpsDomain: "no domain is HTTPS"), never a transient one."""
         key = (group, action, region or "", json.dumps(params, sort_keys=True, default=str))
         with self._lock:
-            slot = self._slots.get(key)
-            owner = slot is None
-            if owner:
-                slot = self._slots[key] = _Slot(self._generation.get(group, 0))
+            found = self._slots.get(key)
+            owner = found is None
+            if found is None:
+                found = self._slots[key] = _Slot(self._generation.get(group, 0))
             else:
                 self.hits += 1
+        slot = found
         if not owner:
             slot.done.wait()
             if slot.error is None:

@@ -14,7 +14,6 @@ targets package calls on import. Dependencies run targets -> cloud, never back.
 """
 
 import importlib
-import ipaddress
 import json
 import logging
 import os
@@ -31,10 +30,10 @@ from aliyunsdkcore.client import AcsClient
 from aliyunsdkcore.request import RpcRequest
 
 from acme_aliyun import killpoint, netmsg
-from acme_aliyun.cloud.credentials import mask_key_id
 from acme_aliyun.cloud.listcache import ListingCache
+from acme_aliyun.cloud.settings import CloudSettings, is_loopback
 from acme_aliyun.errors import ToolError, UsageError
-from acme_aliyun.log import redact, silence_sdk
+from acme_aliyun.log import mask_key_id, redact, silence_sdk
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,25 +104,16 @@ class Endpoint:
     host: str          # host[:port]
 
     @property
-    def loopback(self):
+    def loopback(self) -> bool:
         return is_loopback(self.host)
 
 
-def is_loopback(host):
-    name = urlsplit("//" + host).hostname or ""
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def default_endpoint(settings, product, region=None):
+def default_endpoint(settings: CloudSettings, product: str, region: Optional[str] = None) -> str:
     return PRODUCTS[product].endpoint(region or settings.region, settings.international)
 
 
-def endpoint_for(settings, product, extra=None, env=None, region=None) -> Endpoint:
+def endpoint_for(settings: CloudSettings, product: str, extra: Optional[Mapping[str, str]] = None,
+                 env: Optional[Mapping[str, str]] = None, region: Optional[str] = None) -> Endpoint:
     """Where requests for product go: ACME_ALIYUN_ENDPOINT > product override > endpoint > default.
 
     A bare host[:port] means HTTPS, except on loopback (the emulator) where it means
@@ -152,7 +142,7 @@ _QUERY = re.compile(r"\?(?!\[query redacted\])[^\s'\"]*")
 _SIGN_STRING = re.compile(r"[A-Za-z]+%3D[^\s'\"]*%26[^\s'\"]*")
 
 
-def sanitise(text, limit=300):
+def sanitise(text: Any, limit: int = 300) -> str:
     """One line, no signed query, no string-to-sign, no registered secret, no private key."""
     text = re.split(r"string to sign", str(text or ""), flags=re.I)[0]
     text = _QUERY.sub("?[query redacted]", text)
@@ -169,8 +159,9 @@ def carries_key(params: dict) -> bool:
 class CloudError(ToolError):
     """An Alibaba Cloud request failed; str() is one sanitised line."""
 
-    def __init__(self, code, message, http_status=None, request_id=None, action=None, key_id=None,
-                 withhold=False, network=None):
+    def __init__(self, code: str, message: Any, http_status: Optional[int] = None, request_id: Optional[str] = None,
+                 action: Optional[str] = None, key_id: Optional[str] = None, withhold: bool = False,
+                 network: Optional[str] = None) -> None:
         self.code, self.http_status, self.request_id, self.action = code, http_status, request_id, action
         self.withhold = withhold       # the request carried a private key: never echo the server's text
         self.network = network         # "host: connection refused" when the request never got an answer
@@ -207,7 +198,7 @@ class CloudError(ToolError):
 KEY_CODES = ("InvalidAccessKeySecret", "SignatureDoesNotMatch", "InvalidAccessKeyId.NotFound", "InvalidAccessKeyId")
 
 
-def retryable(product, err: CloudError):
+def retryable(product: str, err: CloudError) -> bool:
     code = err.code or ""
     return (code.startswith("Throttling") or code in RETRY_CODES
             or (product == "dns" and code in DNS_RETRY_CODES)
@@ -223,13 +214,13 @@ class Pacer:
     limit, leaving room for the jitter between sending and the server's clock.
     """
 
-    def __init__(self, limits=None, default=DEFAULT_QPS):
+    def __init__(self, limits: Optional[Mapping[str, float]] = None, default: float = DEFAULT_QPS) -> None:
         self.limits = limits          # None: the registered products' limits, read when used
         self.default = default
         self._buckets: Dict[str, tuple] = {}  # action -> (tokens, monotonic time)
         self._lock = threading.Lock()
 
-    def wait(self, action):
+    def wait(self, action: str) -> None:
         limits = qps_limits() if self.limits is None else self.limits
         limit = limits.get(action, self.default)
         rate, burst = 0.75 * limit, max(1.0, 0.15 * limit)
@@ -247,8 +238,9 @@ class Pacer:
 class CloudClient:
     """Sends signed RPC requests; counts calls, writes, throttles and retries in .stats."""
 
-    def __init__(self, settings, credentials, pacer=None, extra_endpoints=None,
-                 retry_base=0.5, retry_cap=10.0, retry_deadline=120.0):
+    def __init__(self, settings: CloudSettings, credentials: Any, pacer: Optional[Pacer] = None,
+                 extra_endpoints: Optional[Mapping[str, str]] = None, retry_base: float = 0.5,
+                 retry_cap: float = 10.0, retry_deadline: float = 120.0) -> None:
         self.settings = settings
         self.credentials = credentials
         self.pacer = pacer or Pacer()
@@ -261,7 +253,7 @@ class CloudClient:
         self.listings = ListingCache()  # bulk listings shared by every certificate of this run
 
     @property
-    def source(self):
+    def source(self) -> str:
         return self.credentials.source
 
     def _count(self, **inc):
@@ -269,7 +261,7 @@ class CloudClient:
             for k, v in inc.items():
                 self.stats[k] += v
 
-    def endpoint(self, product, region=None) -> Endpoint:
+    def endpoint(self, product: str, region: Optional[str] = None) -> Endpoint:
         return endpoint_for(self.settings, product, self.extra_endpoints, region=region)
 
     def _acs(self, cred, ep):

@@ -5,8 +5,10 @@ config.py fills one CloudSettings per account profile: the [aliyun] section (pro
 reads acme.ini itself.
 """
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Dict, Optional
+from urllib.parse import urlsplit
 
 
 @dataclass
@@ -43,3 +45,14 @@ class CloudSettings:
     def section(self) -> str:
         """The acme.ini section these settings come from: [aliyun] or [aliyun:NAME]."""
         return "[aliyun:%s]" % self.profile if self.profile else "[aliyun]"
+
+
+def is_loopback(host: str) -> bool:
+    """host[:port] names this machine (localhost or a loopback address): plain http is allowed there."""
+    name = urlsplit("//" + host).hostname or ""
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False

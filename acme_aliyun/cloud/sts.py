@@ -15,11 +15,11 @@ sts.aliyuncs.com. Every secret and token obtained is registered with the redacto
 import json
 import os
 import time
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import requests
 
-from acme_aliyun.cloud.credentials import Credential, CredentialProvider, make_credential, parse_expiration
+from acme_aliyun.cloud.credential_types import Credential, CredentialProvider, make_credential, parse_expiration
 from acme_aliyun.errors import ToolError, UsageError
 
 STS_VERSION = "2015-04-01"
@@ -41,7 +41,7 @@ def _from_answer(data: dict, what: str) -> Credential:
                            parse_expiration(c.get("Expiration")))
 
 
-def assume_role_provider(base: CredentialProvider, role_arn: str, settings, label: str,
+def assume_role_provider(base: CredentialProvider, role_arn: str, settings: Any, label: str,
                          session_name: Optional[str] = None, external_id: Optional[str] = None,
                          duration: int = DEFAULT_DURATION, policy: Optional[str] = None,
                          sts_endpoint: Optional[str] = None,
@@ -60,7 +60,7 @@ def assume_role_provider(base: CredentialProvider, role_arn: str, settings, labe
     return CredentialProvider(label, fetch, clock=clock)
 
 
-def oidc_role_provider(role_arn: str, provider_arn: str, token_file: str, settings, label: str,
+def oidc_role_provider(role_arn: str, provider_arn: str, token_file: str, settings: Any, label: str,
                        session_name: Optional[str] = None, duration: int = DEFAULT_DURATION,
                        policy: Optional[str] = None, sts_endpoint: Optional[str] = None,
                        clock: Callable[[], float] = time.time) -> CredentialProvider:

@@ -1,37 +1,32 @@
 """The ACME account lifecycle (RFC 8555 §7.3): register, find, update, key change, deactivate."""
 
-from dataclasses import dataclass, field
-from typing import List
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence
 
 from acme_aliyun.protocol import jose
 from acme_aliyun.protocol.errors import AcmeError, AcmeProblem, AcmeResponseError
+from acme_aliyun.protocol.messages import Account
 
+if TYPE_CHECKING:
+    from acme_aliyun.protocol.client import AcmeClient, Response
 
-@dataclass
-class Account:
-    url: str
-    status: str
-    contact: List[str] = field(default_factory=list)
-    data: dict = field(default_factory=dict)    # everything the server returned
-    created: bool = False                        # True when this call created it
+__all__ = ["Account", "AccountNotFound", "register", "find", "fetch", "update_contacts", "change_key", "deactivate"]
 
 
 class AccountNotFound(AcmeError):
     """No account exists for this key on this server."""
 
 
-def _account(resp, created):
+def _account(resp: "Response", created: bool) -> Account:
     if not resp.location:
         raise AcmeResponseError("the server gave no Location for the account")
-    doc = resp.json or {}
-    return Account(url=resp.location, status=str(doc.get("status", "")), contact=list(doc.get("contact") or []),
-                   data=doc, created=created)
+    return Account.parse(resp.json, resp.location, created=created)
 
 
-def register(client, contacts=(), agree_tos=True, eab_kid=None, eab_hmac_key=None):
+def register(client: "AcmeClient", contacts: Sequence[str] = (), agree_tos: bool = True,
+             eab_kid: Optional[str] = None, eab_hmac_key: Optional[str] = None) -> Account:
     """newAccount; an existing account for the key is returned (created=False), not an error."""
     d = client.directory
-    payload = {}
+    payload: Dict[str, Any] = {}
     if contacts:
         payload["contact"] = list(contacts)
     if agree_tos and d.terms_of_service:
@@ -46,7 +41,7 @@ def register(client, contacts=(), agree_tos=True, eab_kid=None, eab_hmac_key=Non
     return acct
 
 
-def find(client):
+def find(client: "AcmeClient") -> Account:
     """newAccount with onlyReturnExisting; AccountNotFound when the key has no account."""
     try:
         resp = client.post(client.directory["newAccount"], {"onlyReturnExisting": True}, use_jwk=True)
@@ -59,22 +54,22 @@ def find(client):
     return acct
 
 
-def fetch(client):
+def fetch(client: "AcmeClient") -> Account:
     """POST-as-GET the account URL (client.kid): the full current object."""
-    resp = client.post_as_get(client.kid)
-    doc = resp.json
-    return Account(url=client.kid, status=str(doc.get("status", "")), contact=list(doc.get("contact") or []),
-                   data=doc)
+    return Account.parse(client.post_as_get(_kid(client)).json, _kid(client))
 
 
-def update_contacts(client, contacts):
-    resp = client.post(client.kid, {"contact": list(contacts)})
-    doc = resp.json
-    return Account(url=client.kid, status=str(doc.get("status", "")), contact=list(doc.get("contact") or []),
-                   data=doc)
+def update_contacts(client: "AcmeClient", contacts: Sequence[str]) -> Account:
+    return Account.parse(client.post(_kid(client), {"contact": list(contacts)}).json, _kid(client))
 
 
-def change_key(client, new_key):
+def _kid(client: "AcmeClient") -> str:
+    if not client.kid:
+        raise AcmeError("no account URL yet (find or register the account first)")
+    return client.kid
+
+
+def change_key(client: "AcmeClient", new_key: Any) -> None:
     """§7.3.5: inner JWS by the new key (jwk, same url, no nonce), outer by the old key (kid)."""
     url = client.directory["keyChange"]
     inner = jose.jws(new_key, {"account": client.kid, "oldKey": jose.jwk(client.key)}, url, nonce=None)
@@ -82,8 +77,5 @@ def change_key(client, new_key):
     client.key = new_key
 
 
-def deactivate(client):
-    resp = client.post(client.kid, {"status": "deactivated"})
-    doc = resp.json or {}
-    return Account(url=client.kid, status=str(doc.get("status", "")), contact=list(doc.get("contact") or []),
-                   data=doc)
+def deactivate(client: "AcmeClient") -> Account:
+    return Account.parse(client.post(_kid(client), {"status": "deactivated"}).json, _kid(client))

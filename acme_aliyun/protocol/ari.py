@@ -4,12 +4,11 @@ Pure protocol: it knows the CA's renewalInfo URL and nothing of Alibaba Cloud.
 """
 
 import datetime
-import email.utils
 import json
 import random
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, Tuple, Union
 
 import requests
 from cryptography import x509
@@ -17,6 +16,7 @@ from cryptography import x509
 from acme_aliyun import deadline
 from acme_aliyun.errors import ToolError
 from acme_aliyun.protocol.jose import b64u
+from acme_aliyun.protocol.messages import parse_retry_after
 
 MAX_BODY = 64 * 1024
 EXCHANGE_DEADLINE = 90.0        # seconds of wall-clock time for the whole request
@@ -33,7 +33,7 @@ class AriError(ToolError):
     """No usable renewal information. temporary: worth a quick retry (timeout, 5xx, RFC 9773 §4.3.3);
     otherwise a long-term error: ask again after DEFAULT_RETRY_AFTER, use the fallback schedule meanwhile."""
 
-    def __init__(self, message, temporary=False):
+    def __init__(self, message: str, temporary: bool = False) -> None:
         super().__init__(message)
         self.temporary = temporary
 
@@ -62,7 +62,7 @@ def cert_id(cert: x509.Certificate) -> str:
     return b64u(aki.key_identifier) + "." + b64u(serial_der)
 
 
-def parse_timestamp(text) -> datetime.datetime:
+def parse_timestamp(text: Any) -> datetime.datetime:
     """An RFC 3339 timestamp as an aware UTC datetime (fractions beyond microseconds dropped)."""
     m = _RFC3339.match(text) if isinstance(text, str) else None
     if not m:
@@ -74,28 +74,16 @@ def parse_timestamp(text) -> datetime.datetime:
     return dt.astimezone(datetime.timezone.utc)
 
 
-def parse_retry_after(header, now) -> int:
-    """Seconds to wait before the next renewalInfo request, clamped to [1 min, 1 day].
-
-    Accepts delta-seconds and HTTP-dates; absent or unreadable gives 6 hours.
-    """
-    if header is None:
+def renewal_retry_after(header: Optional[str], now: datetime.datetime) -> int:
+    """Seconds to wait before the next renewalInfo request, clamped to [1 min, 1 day] (RFC 9773
+    §4.3.2); absent or unreadable gives 6 hours. The header is read by messages.parse_retry_after."""
+    seconds = parse_retry_after(header, now.timestamp())
+    if seconds is None:
         return DEFAULT_RETRY_AFTER
-    header = header.strip()
-    if header.isdigit():
-        seconds = int(header)
-    else:
-        try:
-            when = email.utils.parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            return DEFAULT_RETRY_AFTER
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=datetime.timezone.utc)
-        seconds = int((when - now).total_seconds())
     return min(max(seconds, MIN_RETRY_AFTER), MAX_RETRY_AFTER)
 
 
-def parse_renewal_info(json_body, retry_after_header, now) -> RenewalInfo:
+def parse_renewal_info(json_body: Any, retry_after_header: Optional[str], now: datetime.datetime) -> RenewalInfo:
     """A RenewalInfo from the response body (bytes, str or parsed dict); AriError if it is invalid."""
     try:
         body = json.loads(json_body) if isinstance(json_body, (bytes, str)) else json_body
@@ -110,13 +98,14 @@ def parse_renewal_info(json_body, retry_after_header, now) -> RenewalInfo:
         raise AriError("invalid renewalInfo response: window end %s is not after start %s" % (end_text, start_text))
     explanation = body.get("explanationURL")
     return RenewalInfo(start=start, end=end, explanation_url=explanation if isinstance(explanation, str) else None,
-                       retry_after_seconds=parse_retry_after(retry_after_header, now))
+                       retry_after_seconds=renewal_retry_after(retry_after_header, now))
 
 
-def fetch_renewal_info(session, renewal_info_url, cert_id, timeout, verify) -> RenewalInfo:
+def fetch_renewal_info(session: requests.Session, renewal_info_url: str, cert_id: str, timeout: Any,
+                       verify: Union[bool, str]) -> RenewalInfo:
     """GET {renewalInfo}/{certID} (unauthenticated, not POST-as-GET) and parse the answer."""
     url = renewal_info_url + ("" if renewal_info_url.endswith("/") else "/") + cert_id
-    def exchange():
+    def exchange() -> Tuple[int, Optional[str], Optional[str], bytes]:
         with session.get(url, timeout=timeout, verify=verify, stream=True, allow_redirects=False,
                          headers={"Accept": "application/json"}) as resp:
             return resp.status_code, resp.headers.get("Retry-After"), resp.headers.get("Location"), \
@@ -137,7 +126,7 @@ def fetch_renewal_info(session, renewal_info_url, cert_id, timeout, verify) -> R
     return parse_renewal_info(body, retry_after, datetime.datetime.now(datetime.timezone.utc))
 
 
-def _read_bounded(resp, url):
+def _read_bounded(resp: requests.Response, url: str) -> bytes:
     body = b""
     for chunk in resp.iter_content(16384):
         body += chunk
@@ -146,7 +135,7 @@ def _read_bounded(resp, url):
     return body
 
 
-def _problem_detail(body):
+def _problem_detail(body: bytes) -> str:
     """': <detail>' from an RFC 7807 problem document, or ''."""
     try:
         detail = json.loads(body).get("detail")
@@ -155,7 +144,8 @@ def _problem_detail(body):
     return ": %s" % detail[:300] if isinstance(detail, str) else ""
 
 
-def choose_renewal_time(info: RenewalInfo, rng: Optional[random.Random] = None, now=None) -> datetime.datetime:
+def choose_renewal_time(info: RenewalInfo, rng: Optional[random.Random] = None,
+                        now: Optional[datetime.datetime] = None) -> datetime.datetime:
     """A uniformly random moment in the window, or now if that moment has passed (RFC 9773 §4.2)."""
     rng = rng or random.SystemRandom()
     now = now or datetime.datetime.now(datetime.timezone.utc)
@@ -163,7 +153,8 @@ def choose_renewal_time(info: RenewalInfo, rng: Optional[random.Random] = None, 
     return max(info.start + datetime.timedelta(seconds=rng.uniform(0, span)), now)
 
 
-def fallback_renewal_time(not_before, not_after, renew_before_days=None) -> datetime.datetime:
+def fallback_renewal_time(not_before: datetime.datetime, not_after: datetime.datetime,
+                          renew_before_days: Optional[float] = None) -> datetime.datetime:
     """When to renew without ARI: with a third of the lifetime left (half below 10 days),
     or renew_before_days before expiry when configured."""
     if renew_before_days is not None:

@@ -7,14 +7,13 @@ and 5xx get a bounded, jittered backoff; rateLimited is raised at once with its
 Retry-After. Bodies are read with a size bound and redirects are never followed.
 """
 
-import email.utils
 import json
 import logging
 import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple, Union
 from urllib.parse import urlsplit
 
 import requests
@@ -27,6 +26,14 @@ from acme_aliyun.protocol.errors import (
     AcmeTransportError,
     BadNonce,
 )
+from acme_aliyun.protocol.messages import MAX_RETRY_AFTER, check_shape, parse_retry_after
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from acme_aliyun.protocol.ari import RenewalInfo
+
+__all__ = ["AcmeClient", "Directory", "Response", "check_shape", "parse_retry_after", "MAX_RETRY_AFTER"]
 
 log = logging.getLogger(__name__)
 
@@ -34,87 +41,27 @@ MAX_BODY = 1 << 20            # 1 MiB: no ACME JSON or PEM chain comes near it
 NONCE_POOL = 8                # nonces kept from answers, for the requests of concurrent orders
 BAD_NONCE_RETRIES = 25        # at 50 % nonce rejection, 25 tries fail once in 30 million
 TRANSPORT_RETRIES = 3
-MAX_RETRY_AFTER = 86400       # a CA's Retry-After is honoured up to one day
 EXCHANGE_DEADLINE = 90.0      # seconds of wall-clock time for one HTTP exchange, headers and body
 JOSE = "application/jose+json"
-
-
-def parse_retry_after(value, now=None):
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return min(int(value), MAX_RETRY_AFTER)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if when is None:
-        return None
-    return min(MAX_RETRY_AFTER, max(0, int(when.timestamp() - (now if now is not None else time.time()))))
-
-
-# What RFC 8555 says a field of a server's JSON object is, for the fields the client reads.
-_STR_FIELDS = ("status", "finalize", "certificate", "expires", "url", "token", "detail", "type", "orders")
-_OBJ_FIELDS = ("error", "meta")
-
-
-def _is_identifier(v):
-    return isinstance(v, dict) and isinstance(v.get("type"), str) and isinstance(v.get("value"), str)
-
-
-def check_shape(doc: dict, url: str, problem: bool = False) -> dict:
-    """AcmeResponseError unless the fields of a server's JSON object have the types RFC 8555 gives them.
-
-    Checked here, at the boundary, so that the order logic can rely on them (no AttributeError on
-    a string where an object belongs).
-    """
-    def bad(field_, what):
-        raise AcmeResponseError("%s answered with malformed JSON: %r is not %s" % (url, field_, what))
-    for f in _STR_FIELDS:
-        if problem and f == "status":       # a problem document's status is the HTTP status, a number
-            continue
-        if f in doc and not isinstance(doc[f], str):
-            bad(f, "a string")
-    for f in _OBJ_FIELDS:
-        if f in doc and not isinstance(doc[f], dict):
-            bad(f, "an object")
-    if "identifier" in doc and not _is_identifier(doc["identifier"]):
-        bad("identifier", "an object with a type and a value")
-    if "identifiers" in doc and not (isinstance(doc["identifiers"], list)
-                                     and all(_is_identifier(i) for i in doc["identifiers"])):
-        bad("identifiers", "a list of identifiers")
-    if "authorizations" in doc and not (isinstance(doc["authorizations"], list)
-                                        and all(isinstance(a, str) for a in doc["authorizations"])):
-        bad("authorizations", "a list of strings")
-    if "challenges" in doc:
-        if not (isinstance(doc["challenges"], list) and all(isinstance(c, dict) for c in doc["challenges"])):
-            bad("challenges", "a list of objects")
-        for c in doc["challenges"]:
-            check_shape(c, url)
-    if "error" in doc:
-        check_shape(doc["error"], url, problem=True)
-    return doc
 
 
 @dataclass
 class Response:
     status: int
-    headers: dict
+    headers: Dict[str, Any]
     body: bytes
     url: str
-    json: Optional[dict] = None
+    json: Optional[Dict[str, Any]] = None
 
     @property
-    def location(self):
+    def location(self) -> Optional[str]:
         return self.headers.get("Location")
 
     @property
-    def retry_after(self):
+    def retry_after(self) -> Optional[int]:
         return parse_retry_after(self.headers.get("Retry-After"))
 
-    def links(self, rel):
+    def links(self, rel: str) -> List[str]:
         """URLs of the Link headers with the given rel (there may be several)."""
         out = []
         for raw in self.headers.get("_links", []):
@@ -130,47 +77,48 @@ class Response:
 @dataclass
 class Directory:
     url: str
-    urls: dict
-    meta: dict = field(default_factory=dict)
+    urls: Dict[str, str]
+    meta: Dict[str, Any] = field(default_factory=dict)
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> str:
         try:
             return self.urls[name]
         except KeyError:
             raise AcmeResponseError("the ACME directory at %s has no %r endpoint" % (self.url, name)) from None
 
     @property
-    def terms_of_service(self):
+    def terms_of_service(self) -> Optional[str]:
         return self.meta.get("termsOfService")
 
     @property
-    def external_account_required(self):
+    def external_account_required(self) -> bool:
         return bool(self.meta.get("externalAccountRequired"))
 
     @property
-    def profiles(self):
+    def profiles(self) -> Dict[str, Any]:
         p = self.meta.get("profiles")
         return p if isinstance(p, dict) else {}
 
     @property
-    def renewal_info(self):
+    def renewal_info(self) -> Optional[str]:
         return self.urls.get("renewalInfo")
 
 
 class AcmeClient:
     """Talks to one ACME server with one account key."""
 
-    def __init__(self, directory_url, key=None, kid=None, user_agent=None, language=None,
-                 ca_bundle=None, timeout=(10, 45), sleep=time.sleep):
+    def __init__(self, directory_url: str, key: Any = None, kid: Optional[str] = None,
+                 user_agent: Optional[str] = None, language: Optional[str] = None, ca_bundle: Optional[str] = None,
+                 timeout: Tuple[float, float] = (10, 45), sleep: Callable[[float], None] = time.sleep) -> None:
         self.directory_url = directory_url
         self.key = key
         self.kid = kid
         self.ca_bundle = ca_bundle
         self.timeout = timeout
         self.sleep = sleep
-        self._nonces = []              # fresh nonces from the server's answers, newest last
+        self._nonces: List[str] = []   # fresh nonces from the server's answers, newest last
         self._nonce_lock = threading.Lock()   # orders run side by side share one client
-        self._directory = None
+        self._directory: Optional[Directory] = None
         self.request_count = 0
         self.session = requests.Session()
         ua = "acme-aliyun/%s" % __version__
@@ -182,13 +130,13 @@ class AcmeClient:
 
     # --- plumbing --------------------------------------------------------------------
 
-    def _verify(self):
+    def _verify(self) -> Union[bool, str]:
         # Passed per request: a session-level verify loses to REQUESTS_CA_BUNDLE in requests.
         if self.ca_bundle:
             return self.ca_bundle
         return True
 
-    def _exchange(self, method, url, **kw):
+    def _exchange(self, method: str, url: str, **kw: Any) -> Response:
         """One HTTP exchange within EXCHANGE_DEADLINE (a server trickling bytes cannot hold us)."""
         try:
             return deadline.run(lambda: self._exchange_once(method, url, **kw), EXCHANGE_DEADLINE,
@@ -198,7 +146,7 @@ class AcmeClient:
                 self._nonces.clear()
             raise AcmeTransportError(str(e)) from None
 
-    def _exchange_once(self, method, url, **kw):
+    def _exchange_once(self, method: str, url: str, **kw: Any) -> Response:
         """One HTTP exchange: bounded body read, no redirects. _Retryable for transient faults."""
         try:
             self.request_count += 1
@@ -215,7 +163,7 @@ class AcmeClient:
             raise _Retryable(netmsg.unreachable(url, e)) from None
         except requests.exceptions.RequestException as e:
             raise AcmeTransportError("request to %s failed: %s" % (url, _short(e))) from None
-        headers = dict(r.headers)
+        headers: Dict[str, Any] = dict(r.headers)
         headers["_links"] = r.raw.headers.getlist("Link") if hasattr(r.raw.headers, "getlist") else (
             [r.headers["Link"]] if "Link" in r.headers else [])
         resp = Response(r.status_code, headers, body, url)
@@ -230,7 +178,7 @@ class AcmeClient:
             raise _Retryable("%s answered HTTP %s" % (url, r.status_code), resp)
         return resp
 
-    def _send(self, method, url, sign=None, **kw):
+    def _send(self, method: str, url: str, sign: Optional[Callable[[], str]] = None, **kw: Any) -> Response:
         """An exchange with bounded, jittered retries of transient faults (connection errors, bare 5xx).
 
         For a POST, sign() builds the body again on every attempt: a retried request
@@ -250,7 +198,7 @@ class AcmeClient:
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _read_bounded(r):
+    def _read_bounded(r: requests.Response) -> bytes:
         chunks, size = [], 0
         for chunk in r.iter_content(65536):
             size += len(chunk)
@@ -259,12 +207,12 @@ class AcmeClient:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _backoff(self, attempt, what):
+    def _backoff(self, attempt: int, what: str) -> None:
         delay = min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random())
         log.debug("retrying after %.1fs: %s", delay, what)
         self.sleep(delay)
 
-    def _decode(self, resp, want_json=True):
+    def _decode(self, resp: Response, want_json: bool = True) -> Response:
         ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if resp.status >= 400:
             doc = None
@@ -275,7 +223,7 @@ class AcmeClient:
                     doc = None
             if isinstance(doc, dict) and "type" in doc:
                 raise AcmeProblem.from_json(doc, status=resp.status, retry_after=resp.retry_after,
-                                            url=resp.url, help_url=(resp.links("help") or [None])[0])
+                                            url=resp.url, help_url=next(iter(resp.links("help")), None))
             raise AcmeResponseError("%s answered HTTP %s without a problem document" % (resp.url, resp.status))
         if want_json:
             if ctype not in ("application/json", "application/problem+json"):
@@ -293,19 +241,19 @@ class AcmeClient:
     # --- directory and nonces ------------------------------------------------------------
 
     @property
-    def directory(self):
+    def directory(self) -> Directory:
         if self._directory is None:
             resp = self._decode(self._send("GET", self.directory_url))
-            doc = resp.json
+            doc = resp.json or {}
             urls = {k: v for k, v in doc.items() if isinstance(v, str)}
             for required in ("newNonce", "newAccount", "newOrder"):
                 if required not in urls:
                     raise AcmeResponseError("%s is not an ACME directory (no %s)" % (self.directory_url, required))
-            meta = doc.get("meta") if isinstance(doc.get("meta"), dict) else {}
+            meta = doc["meta"] if isinstance(doc.get("meta"), dict) else {}
             self._directory = Directory(self.directory_url, urls, meta)
         return self._directory
 
-    def _take_nonce(self):
+    def _take_nonce(self) -> str:
         """A nonce no other request of this client uses (one thread each, whatever the threads)."""
         for _ in range(BAD_NONCE_RETRIES):
             with self._nonce_lock:
@@ -320,7 +268,7 @@ class AcmeClient:
 
     # --- signed requests ------------------------------------------------------------------
 
-    def allowed_origins(self) -> set:
+    def allowed_origins(self) -> Set[Any]:
         """scheme://host:port of the directory and of every URL the directory names."""
         origins = {_origin(self.directory_url)}
         origins.update(_origin(u) for u in self.directory.urls.values())
@@ -335,12 +283,12 @@ class AcmeClient:
                                     % (url, self.directory_url))
         return url
 
-    def post(self, url, payload, key=None, use_jwk=False, want_json=True):
+    def post(self, url: str, payload: Any, key: Any = None, use_jwk: bool = False, want_json: bool = True) -> Response:
         """Signed POST. payload=None is POST-as-GET. use_jwk embeds the key instead of kid."""
         self.check_url(url)
         key = key or self.key
 
-        def sign():
+        def sign() -> str:
             body = jose.jws(key, payload, url, nonce=self._take_nonce(), kid=None if use_jwk else self.kid)
             return json.dumps(body)
 
@@ -353,22 +301,32 @@ class AcmeClient:
                 continue
         raise AcmeTransportError("%s rejected %d nonces in a row" % (url, BAD_NONCE_RETRIES))
 
-    def post_as_get(self, url, want_json=True):
+    def post_as_get(self, url: str, want_json: bool = True) -> Response:
         return self.post(url, None, want_json=want_json)
 
-    def close(self):
+    def renewal_info(self, cert: "x509.Certificate", cert_id: Optional[str] = None) -> "RenewalInfo":
+        """The CA's ARI answer for cert (RFC 9773): an unauthenticated GET of renewalInfo/<certID>,
+        bounded like every other exchange. AriError when the CA offers no renewalInfo or answers badly."""
+        from acme_aliyun.protocol import ari
+        url = self.directory.renewal_info
+        if not url:
+            raise ari.AriError("the CA does not offer renewal information (no renewalInfo in its directory)")
+        return ari.fetch_renewal_info(self.session, url, cert_id or ari.cert_id(cert), timeout=self.timeout,
+                                      verify=self._verify())
+
+    def close(self) -> None:
         self.session.close()
 
 
 class _Retryable(Exception):
     """A transient fault: worth another attempt after a pause (response kept for the last one)."""
 
-    def __init__(self, message, response=None):
+    def __init__(self, message: str, response: Optional[Response] = None) -> None:
         super().__init__(message)
         self.response = response
 
 
-def _origin(url):
+def _origin(url: str) -> Optional[Tuple[str, str, Optional[int]]]:
     """('https', 'host', port) of a URL, the default port filled in; None when it does not parse."""
     try:
         parts = urlsplit(url)
@@ -378,11 +336,11 @@ def _origin(url):
         return None
 
 
-def _is_problem(resp):
+def _is_problem(resp: Response) -> bool:
     return resp.headers.get("Content-Type", "").startswith("application/problem+json")
 
 
-def _short(exc):
+def _short(exc: BaseException) -> str:
     """requests' messages nest the whole urllib3 story; keep the last, informative part."""
     text = str(exc)
     for marker in ("Caused by ", "Failed to establish a new connection: "):

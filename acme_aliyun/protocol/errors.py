@@ -1,5 +1,7 @@
 """Typed ACME errors: problem documents (RFC 7807 / RFC 8555 §6.7) and transport failures."""
 
+from typing import Any, Dict, List, Optional, Tuple
+
 from acme_aliyun.errors import ToolError
 
 ACME_ERROR_PREFIX = "urn:ietf:params:acme:error:"
@@ -20,8 +22,9 @@ class AcmeResponseError(AcmeError):
 class AcmeProblem(AcmeError):
     """A problem document from the server."""
 
-    def __init__(self, type_, detail, status=None, subproblems=None, identifier=None,
-                 retry_after=None, url=None, help_url=None):
+    def __init__(self, type_: Optional[str], detail: Optional[str], status: Optional[int] = None,
+                 subproblems: Optional[List[Dict[str, Any]]] = None, identifier: Optional[Dict[str, Any]] = None,
+                 retry_after: Optional[int] = None, url: Optional[str] = None, help_url: Optional[str] = None) -> None:
         self.type = type_ or "about:blank"
         self.detail = detail or ""
         self.status = status
@@ -33,13 +36,13 @@ class AcmeProblem(AcmeError):
         super().__init__(self.describe())
 
     @property
-    def code(self):
+    def code(self) -> str:
         """'badNonce' for 'urn:ietf:params:acme:error:badNonce'."""
         if self.type.startswith(ACME_ERROR_PREFIX):
             return self.type[len(ACME_ERROR_PREFIX):]
         return self.type
 
-    def describe(self):
+    def describe(self) -> str:
         text = "%s: %s" % (self.code, self.detail) if self.detail else self.code
         if self.status:
             text += " (HTTP %s)" % self.status
@@ -52,9 +55,10 @@ class AcmeProblem(AcmeError):
         return text
 
     @classmethod
-    def from_json(cls, doc, status=None, retry_after=None, url=None, help_url=None):
+    def from_json(cls, doc: Any, status: Optional[int] = None, retry_after: Optional[int] = None,
+                  url: Optional[str] = None, help_url: Optional[str] = None) -> "AcmeProblem":
         doc = doc if isinstance(doc, dict) else {}
-        klass = cls
+        klass: type = cls
         code = str(doc.get("type", ""))
         if code == ACME_ERROR_PREFIX + "rateLimited":
             klass = RateLimited
@@ -68,7 +72,7 @@ class AcmeProblem(AcmeError):
                      help_url=help_url)
 
 
-def _identifier_value(ident):
+def _identifier_value(ident: Any) -> str:
     """The value of a subproblem's identifier; '?' when it is missing or not an object."""
     if isinstance(ident, dict) and isinstance(ident.get("value"), str):
         return ident["value"]
@@ -86,7 +90,7 @@ class BadNonce(AcmeProblem):
 class AuthorizationFailed(AcmeError):
     """One or more authorizations ended invalid; the message lists the CA's detail per name."""
 
-    def __init__(self, failures):
+    def __init__(self, failures: List[Tuple[str, str]]) -> None:
         self.failures = failures  # list of (identifier, problem text)
         super().__init__("validation failed: " + "; ".join("%s: %s" % f for f in failures))
 

@@ -8,40 +8,44 @@ import base64
 import hashlib
 import hmac
 import json
+from typing import Any, Dict, Optional, Tuple, Type, Union
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]
+Jwk = Dict[str, str]
 
-def b64u(data):
+
+def b64u(data: Union[bytes, str]) -> str:
     if isinstance(data, str):
         data = data.encode("utf-8")
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
 
-def b64u_decode(text):
+def b64u_decode(text: Union[bytes, str]) -> bytes:
     if isinstance(text, str):
         text = text.encode("ascii")
     return base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4))
 
 
-def _int_bytes(n, length=None):
+def _int_bytes(n: int, length: Optional[int] = None) -> bytes:
     length = length or max(1, (n.bit_length() + 7) // 8)
     return n.to_bytes(length, "big")
 
 
-_EC = {"secp256r1": ("P-256", 32, "ES256", hashes.SHA256), "secp384r1": ("P-384", 48, "ES384", hashes.SHA384)}
+_EC: Dict[str, Tuple[str, int, str, Type[hashes.HashAlgorithm]]] = {"secp256r1": ("P-256", 32, "ES256", hashes.SHA256), "secp384r1": ("P-384", 48, "ES384", hashes.SHA384)}
 
 
-def _curve(pub):
+def _curve(pub: Any) -> Tuple[str, int, str, Type[hashes.HashAlgorithm]]:
     try:
         return _EC[pub.curve.name]
     except KeyError:
         raise ValueError("unsupported EC curve for JWS: %s (use P-256 or P-384)" % pub.curve.name) from None
 
 
-def jwk(key):
+def jwk(key: Any) -> Jwk:
     """Public JWK of a private (or public) key, with only the required members."""
     pub = key.public_key() if hasattr(key, "private_bytes") else key
     if isinstance(pub, rsa.RSAPublicKey):
@@ -49,12 +53,12 @@ def jwk(key):
         return {"e": b64u(_int_bytes(nums.e)), "kty": "RSA", "n": b64u(_int_bytes(nums.n))}
     if isinstance(pub, ec.EllipticCurvePublicKey):
         crv, size, _, _ = _curve(pub)
-        nums = pub.public_numbers()
-        return {"crv": crv, "kty": "EC", "x": b64u(_int_bytes(nums.x, size)), "y": b64u(_int_bytes(nums.y, size))}
+        ec_nums = pub.public_numbers()
+        return {"crv": crv, "kty": "EC", "x": b64u(_int_bytes(ec_nums.x, size)), "y": b64u(_int_bytes(ec_nums.y, size))}
     raise ValueError("unsupported key type for JWS: %s" % type(pub).__name__)
 
 
-def thumbprint(key_or_jwk):
+def thumbprint(key_or_jwk: Any) -> str:
     """RFC 7638: SHA-256 over the required members, sorted, no whitespace."""
     j = key_or_jwk if isinstance(key_or_jwk, dict) else jwk(key_or_jwk)
     required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}[j["kty"]]
@@ -62,7 +66,7 @@ def thumbprint(key_or_jwk):
     return b64u(hashlib.sha256(canon.encode("utf-8")).digest())
 
 
-def alg_for(key):
+def alg_for(key: Any) -> str:
     if isinstance(key, rsa.RSAPrivateKey):
         return "RS256"
     if isinstance(key, ec.EllipticCurvePrivateKey):
@@ -70,7 +74,7 @@ def alg_for(key):
     raise ValueError("unsupported key type for JWS: %s" % type(key).__name__)
 
 
-def sign_bytes(key, data):
+def sign_bytes(key: Any, data: bytes) -> bytes:
     if isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
     _, size, _, hash_cls = _curve(key)
@@ -78,19 +82,19 @@ def sign_bytes(key, data):
     return _int_bytes(r, size) + _int_bytes(s, size)
 
 
-def encode_payload(payload):
+def encode_payload(payload: Any) -> str:
     """"" for POST-as-GET, otherwise compact JSON."""
     if payload is None:
         return ""
     return b64u(json.dumps(payload, separators=(",", ":")))
 
 
-def jws(key, payload, url, nonce=None, kid=None):
+def jws(key: Any, payload: Any, url: str, nonce: Optional[str] = None, kid: Optional[str] = None) -> Dict[str, str]:
     """Flattened JWS. With kid the header names the account; without it, embeds the jwk.
 
     nonce=None leaves the nonce out (the inner JWS of a key change).
     """
-    protected = {"alg": alg_for(key), "url": url}
+    protected: Dict[str, Any] = {"alg": alg_for(key), "url": url}
     if nonce is not None:
         protected["nonce"] = nonce
     if kid:
@@ -103,7 +107,7 @@ def jws(key, payload, url, nonce=None, kid=None):
     return {"protected": p64, "payload": pl64, "signature": b64u(sig)}
 
 
-def eab_jws(account_key, eab_kid, eab_hmac_key_b64u, url):
+def eab_jws(account_key: Any, eab_kid: str, eab_hmac_key_b64u: str, url: str) -> Dict[str, str]:
     """RFC 8555 §7.3.4 externalAccountBinding: HS256 over the account JWK, no nonce."""
     protected = b64u(json.dumps({"alg": "HS256", "kid": eab_kid, "url": url}, separators=(",", ":")))
     payload = b64u(json.dumps(jwk(account_key), separators=(",", ":")))

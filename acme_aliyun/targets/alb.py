@@ -31,6 +31,7 @@ import uuid
 from typing import Dict, List, Optional
 
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
+from acme_aliyun.kinds import TargetStatus
 from acme_aliyun.targets import cas
 from acme_aliyun.targets.base import (CasRef, Marker, ParseDefaults, Reading, TargetKind, TargetSpec, Upload,
                                       WriteErrors, merge_qps)
@@ -121,7 +122,7 @@ class AlbKind(TargetKind):
             except CloudError as e:
                 return e
             except _NotHttps as e:
-                return Marker("refused", str(e))
+                return Marker(TargetStatus.REFUSED, str(e))
 
         return dict(zip(specs, in_parallel(one, specs)))
 

@@ -12,6 +12,7 @@ import re
 from typing import Dict, List, Optional, Union
 
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
+from acme_aliyun.kinds import TargetStatus
 from acme_aliyun.names import NameError_, normalize_domain
 from acme_aliyun.targets.base import (Marker, ParseDefaults, Probe, Reading, TargetKind, TargetSpec, Upload,
                                       WriteErrors, merge_qps)
@@ -93,14 +94,14 @@ class ApiGatewayKind(TargetKind):
                 out[spec] = listing
             elif spec.domain:
                 out[spec] = listing.get(spec.domain) or Marker(
-                    "failed", "%s is %s %s" % (spec.domain, NOT_BOUND, spec.scope), "NotFoundDomain")
+                    TargetStatus.FAILED, "%s is %s %s" % (spec.domain, NOT_BOUND, spec.scope), "NotFoundDomain")
             else:
                 out.update(self._expand(spec, listing))
         return out
 
     def _expand(self, spec: TargetSpec, listing: Dict[str, Served]) -> Dict[TargetSpec, Reading]:
         if not listing:
-            return {spec: Marker("refused", NONE_COVERED)}
+            return {spec: Marker(TargetStatus.REFUSED, NONE_COVERED)}
         return {TargetSpec(self.name, "%s:%s" % (spec.target, d), domain=d, scope=spec.scope, region=spec.region,
                            expanded=True): served for d, served in sorted(listing.items())}
 

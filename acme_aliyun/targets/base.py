@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Union
 
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
+from acme_aliyun.kinds import TargetStatus
 from acme_aliyun.pki import CertBundle
 from acme_aliyun.targets.served import Served, direct_name
 
@@ -73,7 +74,7 @@ class Upload:
 class Marker:
     """A listing's verdict that is neither a certificate nor an error."""
 
-    def __init__(self, status: str, reason: str, code: Optional[str] = None) -> None:
+    def __init__(self, status: TargetStatus, reason: str, code: Optional[str] = None) -> None:
         self.status, self.reason, self.code = status, reason, code
 
     def __repr__(self) -> str:

@@ -15,12 +15,13 @@ The transport is cloud.oss (oss2's V4 signing under our endpoint, pacing and ret
 import datetime
 import email.utils
 import re
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import oss2
 
 from acme_aliyun.cloud import oss as transport
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
+from acme_aliyun.kinds import TargetStatus
 from acme_aliyun.names import NameError_, normalize_domain
 from acme_aliyun.targets.base import (Marker, ParseDefaults, Probe, Reading, TargetKind, TargetSpec, Upload,
                                       WriteErrors, merge_qps)
@@ -44,7 +45,7 @@ FACTS = Product(
 Listing = Dict[str, Served]
 
 
-def _call(client: CloudClient, action: str, spec: TargetSpec, op, write: bool = False):
+def _call(client: CloudClient, action: str, spec: TargetSpec, op: Callable[[Any], Any], write: bool = False) -> Any:
     return transport.call(client, FACTS.key, action, spec.region or client.settings.region, spec.scope or "", op,
                           write=write)
 
@@ -119,7 +120,7 @@ class OssKind(TargetKind):
             if isinstance(listing, CloudError):
                 out[spec] = listing
             else:
-                out[spec] = listing.get(spec.domain or "") or Marker("failed", _not_bound(spec), NOT_BOUND)
+                out[spec] = listing.get(spec.domain or "") or Marker(TargetStatus.FAILED, _not_bound(spec), NOT_BOUND)
         return out
 
     def _buckets(self, client: CloudClient, specs: List[TargetSpec]) -> Dict[Tuple, Union[Listing, CloudError]]:

@@ -11,7 +11,7 @@ from acme_aliyun import config
 from acme_aliyun.challenges.base import Challenge
 from acme_aliyun.challenges.dns_hook import DnsHookSolver
 from acme_aliyun.errors import ConfigError
-from acme_aliyun.solvers import make_solver
+from acme_aliyun.challenges.solvers import make_solver
 from tests.conftest import write_ini
 
 CH = Challenge("example.test", "dns-01", "tok", "tok.thumb")

@@ -1,49 +1,41 @@
 """CLI verbs that do the main job: run, deploy, cloud check. Output: a summary table or --json."""
 
+import argparse
 import json
 import sys
+from typing import TYPE_CHECKING, Any
 
 from acme_aliyun import log as logsetup
+from acme_aliyun.cli.common import context, out
 from acme_aliyun.errors import LockHeld
+from acme_aliyun.kinds import TargetStatus
+
+if TYPE_CHECKING:
+    from acme_aliyun.report import RunReport
 
 
-def _out(text=""):
-    print(logsetup.redact(text))
-
-
-def _context(args, read_only=False):
-    from acme_aliyun import config, staging
-    from acme_aliyun.context import Context
-    from acme_aliyun.progress import Progress
-    cfg = config.load(args.config)
-    if getattr(args, "staging", False):
-        cfg = staging.rehearsal(cfg)
-        print(staging.banner(cfg), file=sys.stderr)
-    return Context(cfg, progress=Progress(sys.stderr, quiet=args.quiet), read_only=read_only)
-
-
-def print_summary(report):
-    _out("%-20s %-9s %8s %9s %7s %6s  %s" % ("CERTIFICATE", "ACTION", "DEPLOYED", "UNCHANGED", "REFUSED",
+def print_summary(report: "RunReport") -> None:
+    out("%-20s %-9s %8s %9s %7s %6s  %s" % ("CERTIFICATE", "ACTION", "DEPLOYED", "UNCHANGED", "REFUSED",
                                             "FAILED", "NEXT RENEWAL"))
     for o in report.outcomes:
         c = o.counts()
-        deployed = c["deployed"] + c["planned"]
+        deployed = c[TargetStatus.DEPLOYED] + c[TargetStatus.PLANNED]
         nxt = o.next_renewal.strftime("%Y-%m-%d %H:%M") if o.next_renewal else "-"
-        _out("%-20s %-9s %8d %9d %7d %6d  %s" % (o.name, o.action, deployed, c["unchanged"], c["refused"],
-                                                c["failed"], nxt))
+        out("%-20s %-9s %8d %9d %7d %6d  %s" % (o.name, o.action, deployed, c[TargetStatus.UNCHANGED],
+                                               c[TargetStatus.REFUSED], c[TargetStatus.FAILED], nxt))
     from acme_aliyun import failures
     for line in failures.lines(report):
-        _out(line)
+        out(line)
 
 
 def _finish(ctx, report, args):
     if getattr(args, "json", False):
-        _out(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+        out(json.dumps(report.to_dict(), indent=2, sort_keys=True))
     elif not args.quiet or not report.ok:
         print_summary(report)
     if not report.dry_run:
         from acme_aliyun import notify
-        notify.send(ctx.cfg.notify, report.to_dict(), failed=not report.ok)
+        notify.send(ctx.cfg.notify, report, failed=not report.ok)
     return report.exit_code
 
 
@@ -58,15 +50,14 @@ def _notify_failure(ctx, error):
     """The run could not report per certificate (unknown name, state folder unusable...): the webhook
     still hears of it, once the config has loaded."""
     from acme_aliyun import notify
-    import socket
-    notify.send(ctx.cfg.notify, {"ok": False, "host": socket.gethostname(), "error": logsetup.redact(str(error))},
-                failed=True)
+    from acme_aliyun.report import RunReport
+    notify.send(ctx.cfg.notify, RunReport.failure(logsetup.redact(str(error))), failed=True)
 
 
-def cmd_run(args):
+def cmd_run(args: argparse.Namespace) -> int:
     from acme_aliyun import runner
-    from acme_aliyun.acme_account import AccountDeactivated
-    ctx = _context(args)
+    from acme_aliyun.errors import AccountDeactivated
+    ctx = context(args, progress=True)
     try:
         report = runner.run(ctx, args.names, wait=not args.no_wait, lock_timeout=args.lock_timeout,
                             force_issue=args.force, deploy=not args.staging)
@@ -85,10 +76,10 @@ def cmd_run(args):
     return _finish(ctx, report, args)
 
 
-def cmd_deploy(args):
+def cmd_deploy(args: argparse.Namespace) -> int:
     from acme_aliyun import runner
-    from acme_aliyun.acme_account import AccountDeactivated
-    ctx = _context(args, read_only=args.dry_run)
+    from acme_aliyun.errors import AccountDeactivated
+    ctx = context(args, read_only=args.dry_run, progress=True)
     try:
         report = runner.run(ctx, [args.name], wait=True, force_deploy=args.force, dry_run=args.dry_run,
                             issue_when="missing")
@@ -100,13 +91,13 @@ def cmd_deploy(args):
     code = _finish(ctx, report, args)
     if args.verify_edge and not args.dry_run:
         from acme_aliyun import edgecheck
-        code = max(code, edgecheck.verify(ctx, args.name, args.wait, _out))
+        code = max(code, edgecheck.verify(ctx, args.name, args.wait, out))
     return code
 
 
-def cmd_cloud_check(args):
+def cmd_cloud_check(args: argparse.Namespace) -> int:
     from acme_aliyun import deployer
-    ctx = _context(args, read_only=True)
+    ctx = context(args, read_only=True, progress=True)
     certs = ctx.certs(args.names) if args.names else list(ctx.cfg.certs.values())
     groups = _check_groups(ctx.cfg, certs, every_profile=not args.names)
     ok = True
@@ -115,11 +106,11 @@ def cmd_cloud_check(args):
         report = deployer.cloud_check(settings, merged, client=ctx.cloud(profile), write=args.write,
                                       extra=[_probe_dns_zones] if dns else [])
         named = len(groups) > 1 or profile is not None
-        _out("Credentials%s: %s" % (" " + settings.section if named else "", report.source))
+        out("Credentials%s: %s" % (" " + settings.section if named else "", report.source))
         for p in report.probes:
-            _out("  %-10s %-40s %s  %s" % (p.kind, p.target, "ok  " if p.ok else "FAIL", p.detail))
+            out("  %-10s %-40s %s  %s" % (p.kind, p.target, "ok  " if p.ok else "FAIL", p.detail))
         if not report.probes:
-            _out("  (no targets configured)")
+            out("  (no targets configured)")
         ok = ok and report.ok
     return 0 if ok else 1
 
@@ -158,7 +149,7 @@ def _probe_dns_zones(client):
         return Probe("dns", "zones", False, str(e))
 
 
-def add_commands(sub):
+def register(sub: Any) -> None:
     s = sub.add_parser("run", help="issue or renew what is due, then deploy where it differs (for timers)")
     s.add_argument("names", nargs="*", metavar="NAME")
     s.add_argument("--json", action="store_true", help="print the summary as one JSON document")
@@ -188,4 +179,3 @@ def add_commands(sub):
     k.add_argument("--write", action="store_true",
                    help="also upload a throwaway self-signed certificate to CAS and delete it (proves write access)")
     k.set_defaults(func=cmd_cloud_check)
-    return sub

@@ -1,34 +1,22 @@
-"""CLI verbs for certificates and the cloud: issue, status, revoke (deploy, run, cloud check: see runner)."""
+"""The certificate verbs: issue (alias renew), status (alias certificates), revoke."""
 
+import argparse
 import datetime
 import json
 import logging
-import sys
+from typing import Any
 
-from acme_aliyun import log as logsetup
+from acme_aliyun.cli.common import context, out
 from acme_aliyun.errors import ToolError, UsageError
+from acme_aliyun.kinds import CertAction, CopyStatus
 
 log = logging.getLogger(__name__)
 REASONS = {"unspecified": 0, "keyCompromise": 1, "superseded": 4, "cessationOfOperation": 5}
 
 
-def _out(text=""):
-    print(logsetup.redact(text))
-
-
-def _context(args, read_only=False):
-    from acme_aliyun import config, staging
-    from acme_aliyun.context import Context
-    cfg = config.load(args.config)
-    if getattr(args, "staging", False):
-        cfg = staging.rehearsal(cfg)
-        print(staging.banner(cfg), file=sys.stderr)
-    return Context(cfg, read_only=read_only)
-
-
-def cmd_issue(args):
+def cmd_issue(args: argparse.Namespace) -> int:
     from acme_aliyun import copies, issuer
-    ctx = _context(args)
+    ctx = context(args)
     certs = ctx.certs(args.names)
     failed = 0
     with ctx.store.lock(wait=True):
@@ -42,46 +30,24 @@ def cmd_issue(args):
                 if isinstance(e, UsageError):
                     raise
                 failed += 1
-                _out("%s: failed: %s" % (cert.name, e))
+                out("%s: failed: %s" % (cert.name, e))
                 continue
-            failed += r.action == "deferred"
+            failed += r.action == CertAction.DEFERRED
             when = r.renew_at.strftime("%Y-%m-%d %H:%M UTC") if r.renew_at else "-"
-            _out("%s: %s (%s); next renewal %s" % (cert.name, r.action, r.reason, when))
+            out("%s: %s (%s); next renewal %s" % (cert.name, r.action, r.reason, when))
             copied = copies.sync(cert, r.stored)
-            if copied.status == "failed":
+            if copied.status == CopyStatus.FAILED:
                 failed += 1
-                _out("%s: copy failed: %s" % (cert.name, copied.error))
+                out("%s: copy failed: %s" % (cert.name, copied.error))
         log.debug("ACME requests: %d", client.request_count)
     ctx.close()
     return 1 if failed else 0
 
 
-def _status_rows(ctx):
-    from acme_aliyun import provenance, renewal
-    now = datetime.datetime.now(datetime.timezone.utc)
-    rows = []
-    for cert in ctx.certs():
-        stored = ctx.store.load(cert.name)
-        row = {"name": cert.name, "domains": cert.domains, "stored": stored is not None}
-        if stored is not None:
-            b = stored.bundle
-            d = renewal.decide(stored, cert, now=now, directory_url=ctx.cfg.acme.directory_url)   # no request to the CA
-            window = renewal.ari_window(stored)
-            row.update({
-                "serial": b.serial, "issuer": b.issuer, "not_before": b.not_before.isoformat(),
-                "not_after": b.not_after.isoformat(), "days_left": round((b.not_after - now).total_seconds() / 86400, 1),
-                "renew_at": d.renew_at.isoformat() if d.renew_at else None, "due": d.due,
-                "renew_source": d.source, "reason": d.reason, "path": ctx.store.cert_dir(cert.name),
-                "ari_window": {"start": window["start"], "end": window["end"], "chosen": window["chosen"]}
-                if window else None,
-                "deploy_blocked": provenance.deploy_block(stored, ctx.cfg.acme) if cert.targets else None})
-        rows.append(row)
-    return rows
-
-
-def cmd_status(args):
-    ctx = _context(args, read_only=True)
-    rows = _status_rows(ctx)
+def cmd_status(args: argparse.Namespace) -> int:
+    ctx = context(args, read_only=True)
+    from acme_aliyun.report import status_rows
+    rows = status_rows(ctx)
     targets = None
     if args.targets:
         from acme_aliyun import runner
@@ -90,33 +56,33 @@ def cmd_status(args):
         doc = {"certificates": rows}
         if targets is not None:
             doc["targets"] = targets
-        _out(json.dumps(doc, indent=2, sort_keys=True))
+        out(json.dumps(doc, indent=2, sort_keys=True))
         return 0
-    _out("%-20s %-40s %-11s %6s  %s" % ("CERTIFICATE", "NAMES", "EXPIRES", "DAYS", "RENEWAL"))
+    out("%-20s %-40s %-11s %6s  %s" % ("CERTIFICATE", "NAMES", "EXPIRES", "DAYS", "RENEWAL"))
     for r in rows:
         names = ",".join(r["domains"])
         names = names if len(names) <= 40 else names[:37] + "..."
         if not r["stored"]:
-            _out("%-20s %-40s %-11s %6s  %s" % (r["name"], names, "-", "-", "due now (no certificate yet)"))
+            out("%-20s %-40s %-11s %6s  %s" % (r["name"], names, "-", "-", "due now (no certificate yet)"))
             continue
         due = "due now" if r["due"] else "at " + _when(r["renew_at"])
-        _out("%-20s %-40s %-11s %6.1f  %s (%s)" % (r["name"], names, r["not_after"][:10], r["days_left"], due,
+        out("%-20s %-40s %-11s %6.1f  %s (%s)" % (r["name"], names, r["not_after"][:10], r["days_left"], due,
                                                  r["renew_source"]))
         w = r["ari_window"]
         if w:
-            _out("%-20s ARI window %s to %s, chosen %s" % ("", _when(w["start"]), _when(w["end"]),
+            out("%-20s ARI window %s to %s, chosen %s" % ("", _when(w["start"]), _when(w["end"]),
                                                           _when(w["chosen"])))
         if r.get("deploy_blocked"):
-            _out("  not deployed to cloud targets without --force: %s" % r["deploy_blocked"])
+            out("  not deployed to cloud targets without --force: %s" % r["deploy_blocked"])
     if targets is not None:
-        _out("")
-        _out("%-20s %-10s %-40s %-11s %s" % ("CERTIFICATE", "KIND", "TARGET", "EXPIRES", "MATCHES LOCAL"))
+        out("")
+        out("%-20s %-10s %-40s %-11s %s" % ("CERTIFICATE", "KIND", "TARGET", "EXPIRES", "MATCHES LOCAL"))
         for t in targets:
-            _out("%-20s %-10s %-40s %-11s %s" % (t["certificate"], t["kind"], t["target"],
+            out("%-20s %-10s %-40s %-11s %s" % (t["certificate"], t["kind"], t["target"],
                                                 (t.get("not_after") or "-")[:10], t["state"]))
     if getattr(args, "probe", False):
         from acme_aliyun import edgecheck
-        return edgecheck.status(ctx, _out)
+        return edgecheck.status(ctx, out)
     return 0
 
 
@@ -126,11 +92,11 @@ def _when(iso):
     return t.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def cmd_revoke(args):
+def cmd_revoke(args: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives import serialization
 
     from acme_aliyun.protocol import order as acme_order
-    ctx = _context(args)
+    ctx = context(args)
     cert = ctx.certs([args.name])[0]
     stored = ctx.store.load(cert.name)
     if stored is None:
@@ -139,22 +105,22 @@ def cmd_revoke(args):
     reason = REASONS[args.reason] if args.reason else None
     with ctx.store.lock(wait=True):
         if args.with_cert_key:
-            from acme_aliyun import acme_account
-            client = acme_account.make_client(ctx.cfg.acme, None)
+            from acme_aliyun import context as accounts
+            client = accounts.make_client(ctx.cfg.acme, None)
             key = serialization.load_pem_private_key(stored.key_pem, None)
             acme_order.revoke(client, der, reason, cert_key=key)
         else:
             acme_order.revoke(ctx.acme(create_key=False), der, reason)
         ctx.store.update_meta(cert.name, revoked=datetime.datetime.now(datetime.timezone.utc).isoformat(),
                               revoked_reason=args.reason or "unspecified")
-    _out("%s: certificate %s revoked (%s). It is no longer deployed; the next run replaces it%s." % (
+    out("%s: certificate %s revoked (%s). It is no longer deployed; the next run replaces it%s." % (
         cert.name, stored.bundle.serial, args.reason or "unspecified",
         " with a new key" if args.reason == "keyCompromise" else ""))
     ctx.close()
     return 0
 
 
-def add_commands(sub):
+def register(sub: Any) -> None:
     s = sub.add_parser("issue", aliases=["renew"], help="issue or renew certificates that are due")
     s.add_argument("names", nargs="*", metavar="NAME", help="certificates to consider (default: all)")
     s.add_argument("--force", action="store_true", help="issue even when not due")
@@ -175,6 +141,3 @@ def add_commands(sub):
     s.add_argument("--with-cert-key", action="store_true",
                    help="sign with the certificate's own key instead of the account key")
     s.set_defaults(func=cmd_revoke)
-    from acme_aliyun import cli_run
-    cli_run.add_commands(sub)
-    return sub

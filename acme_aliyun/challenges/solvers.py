@@ -1,15 +1,21 @@
-"""Which solver a certificate uses, built from its settings (orchestration: may use the cloud)."""
+"""The solver table: which challenge solver a certificate uses, built from its settings.
+
+Orchestration, not a solver: it may build a cloud client (alidns), so the solvers
+themselves stay free of settings and of the cloud layer's construction.
+"""
+
+from typing import Any, Callable, Optional
 
 from acme_aliyun.challenges.base import Solver
 
 
-def solver_id(cert) -> str:
+def solver_id(cert: Any) -> str:
     if cert.challenge == "http-01":
         return "webroot" if cert.webroot else "standalone"
     return "alidns" if cert.dns_provider == "alidns" else "dns-hook"
 
 
-def make_solver(cert, cloud=None, solver_kind=None) -> Solver:
+def make_solver(cert: Any, cloud: Optional[Callable[..., Any]] = None, solver_kind: Optional[str] = None) -> Solver:
     """A solver for the certificate; cloud(profile) returns the CloudClient of an account profile
     (built only for alidns): the certificate's DNSAccount, else its Account, else [aliyun]."""
     kind = solver_kind or solver_id(cert)

@@ -1,0 +1,43 @@
+"""What every verb module shares: one `out` for printing and one way to build a Context.
+
+Kept apart from cli/__init__.py so the verb modules can use them without importing
+the package that imports them (no import circle, tests/shape/test_import_graph.py).
+"""
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from acme_aliyun import log as logsetup
+
+if TYPE_CHECKING:       # the verbs load config and context only when run (completion, --help stay light)
+    from acme_aliyun.config import Config
+    from acme_aliyun.context import Context
+
+
+def out(text: str = "") -> None:
+    """One line of command output, with every registered secret redacted."""
+    print(logsetup.redact(text))
+
+
+def load_config(args: argparse.Namespace) -> "Config":
+    """The configuration named by -c (already located by main); with --staging, its rehearsal
+    against the CA's staging directory (staging.py), announced on stderr."""
+    from acme_aliyun import config
+    cfg = config.load(args.config)
+    if getattr(args, "staging", False):
+        from acme_aliyun import staging
+        cfg = staging.rehearsal(cfg)
+        print(staging.banner(cfg), file=sys.stderr)
+    return cfg
+
+
+def context(args: argparse.Namespace, read_only: bool = False, progress: bool = False) -> "Context":
+    """The run's Context from the configuration; progress=True shows progress lines on stderr
+    (unless -q)."""
+    prog = None
+    if progress:
+        from acme_aliyun.progress import Progress
+        prog = Progress(sys.stderr, quiet=args.quiet)
+    from acme_aliyun.context import Context
+    return Context(load_config(args), progress=prog, read_only=read_only)

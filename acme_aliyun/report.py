@@ -1,0 +1,196 @@
+"""The typed results of a run and of `status`, shared by the CLI, notify and the FC handler.
+
+A RunReport holds one CertOutcome per certificate, each with the TargetResult of
+every target; statuses and actions are the Enums of kinds.py. to_dict() is the JSON
+shape (`run --json`, the generic webhook, the FC answer); from_dict() reads that shape
+back (notify gets it from outside callers) and tolerates anything, since a report
+that cannot be read must still be notified. status_rows() is what `status` and the
+FC "status" action print. This module imports nothing heavy (no SDK, no cryptography):
+the FC handler loads it on a cold start.
+"""
+
+import datetime
+import socket
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+
+from acme_aliyun.kinds import GOOD_STATUSES, CertAction, CopyStatus, TargetStatus
+
+if TYPE_CHECKING:
+    from acme_aliyun.context import Context
+
+Json = Dict[str, Any]
+
+
+@dataclass
+class TargetResult:
+    kind: str                     # a name in targets.KINDS
+    target: str                   # the spec's target string (domain, [region/]GroupId:domain)
+    status: TargetStatus
+    reason: str = ""
+    deployed_not_after: Optional[datetime.datetime] = None
+    error_code: Optional[str] = None
+    request_id: Optional[str] = None
+
+    def error_ref(self) -> str:
+        """' [Code, request ID]' for a target the cloud refused, '' otherwise."""
+        if not self.error_code:
+            return ""
+        return " [%s%s]" % (self.error_code, ", request %s" % self.request_id if self.request_id else "")
+
+    @property
+    def good(self) -> bool:
+        return self.status in GOOD_STATUSES
+
+
+@dataclass
+class CertOutcome:
+    name: str
+    action: CertAction = CertAction.UNCHANGED
+    reason: str = ""
+    error: Optional[str] = None
+    targets: List[TargetResult] = field(default_factory=list)
+    next_renewal: Optional[datetime.datetime] = None
+    not_after: Optional[datetime.datetime] = None
+    copies: CopyStatus = CopyStatus.NONE     # KeyFile/ChainFile
+    copy_error: Optional[str] = None
+    reload_error: Optional[str] = None   # ReloadCommand failed (retried on the next run)
+
+    @property
+    def ok(self) -> bool:
+        return (self.error is None and self.reload_error is None and self.copies != CopyStatus.FAILED
+                and all(t.good for t in self.targets))
+
+    def counts(self) -> Dict[str, int]:
+        c = {str(s): 0 for s in (TargetStatus.DEPLOYED, TargetStatus.UNCHANGED, TargetStatus.REFUSED,
+                                 TargetStatus.FAILED, TargetStatus.PLANNED)}
+        for t in self.targets:
+            c[str(t.status)] = c.get(str(t.status), 0) + 1
+        return c
+
+
+@dataclass
+class RunReport:
+    outcomes: List[CertOutcome]
+    dry_run: bool = False
+    error: Optional[str] = None       # the run could not report per certificate at all
+    host: Optional[str] = None        # None: this machine
+
+    @classmethod
+    def failure(cls, error: str) -> "RunReport":
+        """The report of a run that stopped before any certificate (bad name, lock, deactivated account)."""
+        return cls([], error=error)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(o.ok for o in self.outcomes)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    def to_dict(self) -> Json:
+        host = self.host or socket.gethostname()
+        if self.error is not None and not self.outcomes:
+            return {"ok": False, "host": host, "error": self.error}
+        return {"ok": self.ok, "dry_run": self.dry_run, "host": host,
+                "certificates": [_outcome_dict(o) for o in self.outcomes]}
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> "RunReport":
+        """The report in a to_dict()-shaped document; whatever does not fit is left out."""
+        doc = doc if isinstance(doc, dict) else {}
+        certs = doc.get("certificates")
+        outcomes = [_outcome_from(c) for c in certs if isinstance(c, dict)] if isinstance(certs, list) else []
+        error = doc.get("error")
+        return cls(outcomes, dry_run=bool(doc.get("dry_run")), host=_text(doc.get("host")) or None,
+                   error=None if error is None else str(error))
+
+
+def _iso(value: Optional[datetime.datetime]) -> Optional[str]:
+    return value.isoformat() if value else None
+
+
+def _outcome_dict(o: CertOutcome) -> Json:
+    targets = []
+    for t in o.targets:
+        d = asdict(t)
+        d["status"], d["deployed_not_after"] = str(t.status), _iso(t.deployed_not_after)
+        targets.append(d)
+    return {"name": o.name, "action": str(o.action), "reason": o.reason, "error": o.error,
+            "next_renewal": _iso(o.next_renewal), "not_after": _iso(o.not_after), "counts": o.counts(),
+            "copies": str(o.copies), "copy_error": o.copy_error, "reload_error": o.reload_error, "targets": targets}
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _optional(value: Any) -> Optional[str]:
+    return None if value in (None, "") else str(value)
+
+
+def _time(value: Any) -> Optional[datetime.datetime]:
+    if isinstance(value, datetime.datetime):
+        return value
+    try:
+        return datetime.datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _enum(kind: Any, value: Any, unknown: Any) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        return unknown
+
+
+def _outcome_from(c: Json) -> CertOutcome:
+    targets = c.get("targets")
+    return CertOutcome(
+        _text(c.get("name")) or "?", action=_enum(CertAction, c.get("action"), CertAction.FAILED),
+        reason=_text(c.get("reason")), error=_optional(c.get("error")),
+        targets=[_target_from(t) for t in targets if isinstance(t, dict)] if isinstance(targets, list) else [],
+        next_renewal=_time(c.get("next_renewal")), not_after=_time(c.get("not_after")),
+        copies=_enum(CopyStatus, c.get("copies") or "", CopyStatus.NONE), copy_error=_optional(c.get("copy_error")),
+        reload_error=_optional(c.get("reload_error")))
+
+
+def _target_from(t: Json) -> TargetResult:
+    return TargetResult(_text(t.get("kind")) or "?", _text(t.get("target")) or "?",
+                        _enum(TargetStatus, t.get("status"), TargetStatus.FAILED), reason=_text(t.get("reason")),
+                        error_code=_optional(t.get("error_code")), request_id=_optional(t.get("request_id")))
+
+
+# --- status ---------------------------------------------------------------------------------------
+
+def status_rows(ctx: "Context") -> List[Json]:
+    """One row per configured certificate: what is stored, when it renews and why; no request to the CA."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    rows = []
+    for cert in ctx.certs():
+        stored = ctx.store.load(cert.name)
+        row: Json = {"name": cert.name, "domains": cert.domains, "stored": stored is not None}
+        if stored is not None:
+            row.update(_stored_row(ctx, cert, stored, now))
+        rows.append(row)
+    return rows
+
+
+def _stored_row(ctx: "Context", cert: Any, stored: Any, now: datetime.datetime) -> Json:
+    from acme_aliyun import provenance, renewal
+    b = stored.bundle
+    d = renewal.decide(stored, cert, now=now, directory_url=ctx.cfg.acme.directory_url)
+    window = renewal.ari_window(stored)
+    return {
+        "serial": b.serial, "issuer": b.issuer, "not_before": b.not_before.isoformat(),
+        "not_after": b.not_after.isoformat(), "days_left": round((b.not_after - now).total_seconds() / 86400, 1),
+        "renew_at": d.renew_at.isoformat() if d.renew_at else None, "due": d.due,
+        "renew_source": d.source, "reason": d.reason, "path": ctx.store.cert_dir(cert.name),
+        "ari_window": {"start": window["start"], "end": window["end"], "chosen": window["chosen"]}
+        if window else None,
+        "deploy_blocked": provenance.deploy_block(stored, ctx.cfg.acme) if cert.targets else None}
+
+
+ReportLike = Union[RunReport, Json, None]
