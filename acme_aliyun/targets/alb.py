@@ -33,6 +33,7 @@ from typing import Dict, List, Optional
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
 from acme_aliyun.kinds import TargetStatus
 from acme_aliyun.targets import cas
+from acme_aliyun.targets.base import each_item, split_region
 from acme_aliyun.targets.base import (CasRef, Marker, ParseDefaults, Reading, TargetKind, TargetSpec, Upload,
                                       WriteErrors, merge_qps)
 from acme_aliyun.targets.served import Served, in_parallel, name_stem, write_each
@@ -40,7 +41,6 @@ from acme_aliyun.targets.served import Served, in_parallel, name_stem, write_eac
 logger = logging.getLogger(__name__)
 
 _LISTENER = re.compile(r"^lsn-[a-z0-9]+$")
-_REGION = re.compile(r"^[a-z]{2,4}(-[a-z0-9]+)+$")
 _CAS_ID = re.compile(r"^(\d+)-([a-z0-9-]+)$")
 _SUFFIX = re.compile(r"-\d{8}-[0-9a-f]{1,8}$")
 ADDITIONAL = "additional"
@@ -81,18 +81,10 @@ class AlbKind(TargetKind):
     # --- config -------------------------------------------------------------------------------
 
     def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:
-        out: List[TargetSpec] = []
-        for item in [i.strip() for i in value.split(",") if i.strip()]:
-            spec = self._one(item, defaults)
-            if spec not in out:
-                out.append(spec)
-        return out
+        return each_item(value, lambda item: self._one(item, defaults))
 
     def _one(self, item: str, defaults: ParseDefaults) -> TargetSpec:
-        region, slash, rest = item.rpartition("/")
-        region = region.strip().lower()
-        if slash and not _REGION.match(region):
-            raise ValueError("%r: %r is not a region id such as cn-shanghai" % (item, region))
+        region, rest = split_region(item)
         listener, colon, mode = (p.strip() for p in rest.partition(":"))
         listener = listener.lower()
         if not _LISTENER.match(listener):
@@ -100,7 +92,7 @@ class AlbKind(TargetKind):
         if colon and mode.lower() != ADDITIONAL:
             raise ValueError("%r: after the listener id only ':additional' is allowed" % item)
         scope = ADDITIONAL if colon else "default"
-        target = (region + "/" if slash else "") + listener + (":" + ADDITIONAL if colon else "")
+        target = (region + "/" if region else "") + listener + (":" + ADDITIONAL if colon else "")
         return TargetSpec(self.name, target, scope=scope, region=region or defaults.region)
 
     def names_to_cover(self, spec: TargetSpec, served: Optional[Served]) -> List[str]:

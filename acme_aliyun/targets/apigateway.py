@@ -14,12 +14,12 @@ from typing import Dict, List, Optional, Union
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
 from acme_aliyun.kinds import TargetStatus
 from acme_aliyun.names import NameError_, normalize_domain
+from acme_aliyun.targets.base import each_item, split_region
 from acme_aliyun.targets.base import (Marker, ParseDefaults, Probe, Reading, TargetKind, TargetSpec, Upload,
                                       WriteErrors, merge_qps)
 from acme_aliyun.targets.served import Served, parse_time, write_each
 
 _GROUP_ID = re.compile(r"^[0-9a-f]{32}$")
-_REGION = re.compile(r"^[a-z]{2,4}(-[a-z0-9]+)+$")
 
 FACTS = Product(
     "apigateway", "CloudAPI", "2016-07-14", "aliyunsdkcloudapi.request.v20160714",
@@ -41,23 +41,15 @@ class ApiGatewayKind(TargetKind):
     facts = FACTS
 
     def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:
-        out: List[TargetSpec] = []
-        for item in [i.strip() for i in value.split(",") if i.strip()]:
-            spec = self._one(item, defaults)
-            if spec not in out:
-                out.append(spec)
-        return out
+        return each_item(value, lambda item: self._one(item, defaults))
 
     def _one(self, item: str, defaults: ParseDefaults) -> TargetSpec:
-        region, slash, rest = item.rpartition("/")
-        region = region.strip().lower()
-        if slash and not _REGION.match(region):
-            raise ValueError("%r: %r is not a region id such as cn-shanghai" % (item, region))
+        region, rest = split_region(item)
         group, _, domain = rest.partition(":")
         group = group.strip().lower()
         if not _GROUP_ID.match(group):
             raise ValueError("%r: the GroupId must be 32 hex characters" % item)
-        prefix = region + "/" if slash else ""
+        prefix = region + "/" if region else ""
         if not domain.strip():
             return TargetSpec(self.name, prefix + group, scope=group, region=region or defaults.region)
         try:

@@ -12,8 +12,9 @@ Direction: targets import cloud (the transport); cloud never imports targets.
 
 import abc
 import datetime
+import re
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
 from acme_aliyun.kinds import TargetStatus
@@ -155,3 +156,25 @@ def merge_qps(documented: Mapping[str, float], assumed: Mapping[str, float]) -> 
 
 def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
+
+
+REGION = re.compile(r"^[a-z]{2,4}(-[a-z0-9]+)+$")
+
+
+def split_region(item: str) -> Tuple[str, str]:
+    """'cn-shanghai/rest' -> ('cn-shanghai', 'rest'); 'rest' -> ('', 'rest'); ValueError for a bad region."""
+    region, slash, rest = item.rpartition("/")
+    region = region.strip().lower()
+    if slash and not REGION.match(region):
+        raise ValueError("%r: %r is not a region id such as cn-shanghai" % (item, region))
+    return region, rest
+
+
+def each_item(value: str, one: Callable[[str], TargetSpec]) -> List[TargetSpec]:
+    """The comma-separated items of a config value as specs, each once, in the order given."""
+    out: List[TargetSpec] = []
+    for item in [i.strip() for i in value.split(",") if i.strip()]:
+        spec = one(item)
+        if spec not in out:
+            out.append(spec)
+    return out

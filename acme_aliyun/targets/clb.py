@@ -38,13 +38,13 @@ from cryptography.hazmat.primitives import serialization
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
 from acme_aliyun.names import NameError_, normalize_domain
 from acme_aliyun.targets import cas
+from acme_aliyun.targets.base import each_item, split_region
 from acme_aliyun.targets.base import ParseDefaults, Reading, TargetKind, TargetSpec, Upload, WriteErrors, merge_qps
 from acme_aliyun.targets.served import Served, in_parallel, name_stem, parse_time, write_each
 
 logger = logging.getLogger(__name__)
 
 _LB = re.compile(r"^lb-[a-z0-9]+$")
-_REGION = re.compile(r"^[a-z]{2,4}(-[a-z0-9]+)+$")
 _SUFFIX = re.compile(r"-\d{8}-[0-9a-f]{1,8}$")
 IN_USE_CODES = ("CertificateAndPrivateKeyIsRefered", "CertificateRelatedDomainExtensionExist")
 # regions the SDK's endpoint data sends to the central endpoint (aliyun-python-sdk-slb 3.3.22 endpoint.py)
@@ -86,18 +86,10 @@ class ClbKind(TargetKind):
     # --- config -------------------------------------------------------------------------------
 
     def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:
-        out: List[TargetSpec] = []
-        for item in [i.strip() for i in value.split(",") if i.strip()]:
-            spec = self._one(item, defaults)
-            if spec not in out:
-                out.append(spec)
-        return out
+        return each_item(value, lambda item: self._one(item, defaults))
 
     def _one(self, item: str, defaults: ParseDefaults) -> TargetSpec:
-        region, slash, rest = item.rpartition("/")
-        region = region.strip().lower()
-        if slash and not _REGION.match(region):
-            raise ValueError("%r: %r is not a region id such as cn-shanghai" % (item, region))
+        region, rest = split_region(item)
         parts = [p.strip() for p in rest.split(":")]
         if len(parts) not in (2, 3) or not _LB.match(parts[0].lower()):
             raise ValueError("%r: give lb-id:port or lb-id:port:domain" % item)
@@ -110,7 +102,7 @@ class ClbKind(TargetKind):
                 domain = normalize_domain(parts[2], allow_wildcard=True)
             except NameError_ as e:
                 raise ValueError("%r: %s" % (item, e)) from None
-        target = (region + "/" if slash else "") + ":".join([lb, port] + ([domain] if domain else []))
+        target = (region + "/" if region else "") + ":".join([lb, port] + ([domain] if domain else []))
         return TargetSpec(self.name, target, domain=domain, scope="%s:%s" % (lb, port),
                           region=region or defaults.region)
 

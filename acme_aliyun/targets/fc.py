@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional
 from acme_aliyun.cloud import acs3, roa
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
 from acme_aliyun.names import NameError_, normalize_domain
+from acme_aliyun.targets.base import split_region
 from acme_aliyun.targets.base import (ParseDefaults, Reading, TargetKind, TargetSpec, Upload, WriteErrors,
                                       merge_qps)
 from acme_aliyun.targets.served import Served, write_each
@@ -29,7 +30,6 @@ from acme_aliyun.targets.served import Served, write_each
 VERSION = "2023-03-30"
 PAGE_LIMIT = 100
 KEPT = ("authConfig", "corsConfig", "routeConfig", "tlsConfig", "wafConfig")   # re-sent as read
-_REGION = re.compile(r"^[a-z]{2,4}(-[a-z0-9]+)+$")
 
 FACTS = Product(
     "fc", "FC", VERSION, "",
@@ -69,15 +69,12 @@ class FcKind(TargetKind):
     def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:
         out: List[TargetSpec] = []
         for item in [i.strip() for i in value.split(",") if i.strip()]:
-            region, slash, domain = item.rpartition("/")
-            region = region.strip().lower()
-            if slash and not _REGION.match(region):
-                raise ValueError("%r: %r is not a region id such as cn-shanghai" % (item, region))
+            region, domain = split_region(item)
             try:
                 domain = normalize_domain(domain, allow_wildcard=True)
             except NameError_ as e:
                 raise ValueError(str(e)) from None
-            spec = TargetSpec(self.name, (region + "/" if slash else "") + domain, domain=domain,
+            spec = TargetSpec(self.name, (region + "/" if region else "") + domain, domain=domain,
                               region=region or defaults.region)
             if spec not in out:
                 out.append(spec)

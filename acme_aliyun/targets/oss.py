@@ -23,12 +23,12 @@ from acme_aliyun.cloud import oss as transport
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
 from acme_aliyun.kinds import TargetStatus
 from acme_aliyun.names import NameError_, normalize_domain
+from acme_aliyun.targets.base import each_item, split_region
 from acme_aliyun.targets.base import (Marker, ParseDefaults, Probe, Reading, TargetKind, TargetSpec, Upload,
                                       WriteErrors, merge_qps)
 from acme_aliyun.targets.served import Served, parse_time, write_each
 
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
-_REGION = re.compile(r"^[a-z]{2,4}(-[a-z0-9]+)+$")
 NOT_BOUND = "CnameNotBound"       # our code: the bucket lists no such custom domain
 
 FACTS = Product(
@@ -80,18 +80,10 @@ class OssKind(TargetKind):
     by_reference = True
 
     def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:
-        out: List[TargetSpec] = []
-        for item in [i.strip() for i in value.split(",") if i.strip()]:
-            spec = self._one(item, defaults)
-            if spec not in out:
-                out.append(spec)
-        return out
+        return each_item(value, lambda item: self._one(item, defaults))
 
     def _one(self, item: str, defaults: ParseDefaults) -> TargetSpec:
-        region, slash, rest = item.rpartition("/")
-        region = region.strip().lower()
-        if slash and not _REGION.match(region):
-            raise ValueError("%r: %r is not a region id such as cn-shanghai" % (item, region))
+        region, rest = split_region(item)
         bucket, colon, domain = rest.partition(":")
         bucket = bucket.strip()
         if not colon or not domain.strip():
@@ -102,7 +94,7 @@ class OssKind(TargetKind):
             domain = normalize_domain(domain, allow_wildcard=False)
         except NameError_ as e:
             raise ValueError(str(e)) from None
-        prefix = region + "/" if slash else ""
+        prefix = region + "/" if region else ""
         return TargetSpec(self.name, "%s%s:%s" % (prefix, bucket, domain), domain=domain, scope=bucket,
                           region=region or defaults.region)
 

@@ -35,7 +35,8 @@ def _run(ca, timeout=10.0, names=NAMES, **opts):
     sleeps, lines = [], []
     client = _client(ca)
     csr = pki.csr_der(pki.make_csr(pki.generate_key("ec-256"), names))
-    options = order.OrderOptions("http-01", timeout=timeout, sleep=sleeps.append, progress=lines.append, **opts)
+    options = order.OrderOptions("http-01", timeout=timeout, sleep=sleeps.append,
+                                 progress=lambda msg, limit=None: lines.append(msg), **opts)
     try:
         try:
             result = order.obtain(client, names, csr, Solver(), options)
@@ -184,8 +185,8 @@ def test_new_order_sends_profile_and_replaces_only_where_the_ca_offers_them(ca):
     ca.scenario = Scenario(directory_extra=profiles)
     client = _client(ca)
     try:
-        url, doc = order.new_order(client, NAMES, profile="shortlived", replaces="aYhb.AIdlQyE")
-        assert url == ca._url("/order/1") and doc["status"] == "pending"
+        created = order.new_order(client, NAMES, profile="shortlived", replaces="aYhb.AIdlQyE")
+        assert created.url == ca._url("/order/1") and created.status == "pending"
         with pytest.raises(AcmeError) as err:
             order.new_order(client, NAMES, profile="tlsserver")
         assert str(err.value) == "the CA does not offer profile 'tlsserver' (offered: classic, shortlived)"
@@ -232,7 +233,7 @@ def test_an_unknown_order_status_is_refused(ca, endpoint):
         return None
     ca.scenario = Scenario(replies={"order": odd}, after_finalize="processing" if endpoint == "issuance" else "valid")
     err, _, _ = _run(ca)
-    assert isinstance(err, AcmeResponseError) and str(err) == "order has an unknown status 'paused'"
+    assert isinstance(err, AcmeResponseError) and str(err).endswith("/order/1: the order has an unknown status 'paused'")
 
 
 def test_an_authorization_already_failed_or_expired_is_reported_before_presenting(ca):
@@ -289,20 +290,30 @@ def test_finalize_refused_as_not_ready_is_polled_and_other_problems_are_raised(c
 
 # --- reasons: which error is quoted ----------------------------------------------------------------
 
+def _authz(*challenges):
+    """An authorization as the protocol boundary parses it (typed messages)."""
+    from acme_aliyun.protocol.messages import Authorization
+    return Authorization.parse({"identifier": {"type": "dns", "value": "a.test"}, "status": "invalid",
+                                "challenges": list(challenges)}, "https://ca.test/authz/1")
+
+
 def test_the_failed_challenge_error_is_quoted_not_an_older_one():
     old = {"type": ACME_ERROR + "connection", "detail": "an earlier attempt"}
     new = {"type": ACME_ERROR + "dns", "detail": "no such host"}
-    authz = {"challenges": [{"status": "pending", "error": old}, {"status": "invalid", "error": new}, "junk"]}
+    authz = _authz({"type": "http-01", "status": "pending", "error": old},
+                   {"type": "dns-01", "status": "invalid", "error": new})
     assert order._authz_error(authz) == "dns: no such host"
-    assert order._authz_error({"challenges": [{"status": "pending", "error": old}]}) == "connection: an earlier attempt"
-    assert order._authz_error({"challenges": [{"status": "invalid"}]}) == order.NO_REASON
+    assert order._authz_error(_authz({"type": "http-01", "status": "pending", "error": old})) == \
+        "connection: an earlier attempt"
+    assert order._authz_error(_authz({"type": "http-01", "status": "invalid"})) == order.NO_REASON
 
 
 def test_problem_text_needs_a_problem_document():
-    assert order._problem_text("boom") == order.NO_REASON
-    assert order._problem_text({"status": 400}) == order.NO_REASON
-    assert order._problem_text({"type": ACME_ERROR + "dns"}) != order.NO_REASON
-    assert order._problem_text({"detail": "no such host"}) != order.NO_REASON
+    from acme_aliyun.protocol.messages import Problem
+    assert order._problem_text(Problem.parse("boom")) == order.NO_REASON
+    assert order._problem_text(Problem.parse({"status": 400})) == order.NO_REASON
+    assert order._problem_text(Problem.parse({"type": ACME_ERROR + "dns"})) != order.NO_REASON
+    assert order._problem_text(Problem.parse({"detail": "no such host"})) != order.NO_REASON
 
 
 def _invalid_after_finalize(ca, authz_error=None, order_detail=True):
