@@ -39,11 +39,20 @@ def _window(start, end):
     return {"suggestedWindow": {"start": start.strftime(z), "end": end.strftime(z)}}
 
 
+def _ari_client(session, url):
+    """The part of AcmeClient that renewal uses: renewal_info(cert, cert_id), here against `url`."""
+    from acme_aliyun.protocol import ari
+
+    def renewal_info(cert, cert_id=None):
+        return ari.fetch_renewal_info(session, url, cert_id or ari.cert_id(cert), timeout=5, verify=True)
+    return SimpleNamespace(renewal_info=renewal_info)
+
+
 def _decide_with_ari(stored, start, end, now):
     with _AriServer(body=_window(start, end)) as srv:
         session = requests.Session()
         session.trust_env = False
-        client = SimpleNamespace(session=session, timeout=5, _verify=lambda: True)
+        client = _ari_client(session, srv.url)
         try:
             return renewal.decide(stored, _settings(), SimpleNamespace(renewal_info=srv.url), client, now=now)
         finally:
@@ -136,7 +145,7 @@ def test_ari_answer_is_kept_in_meta_and_reused_until_the_next_fetch():
     with _AriServer(body=dict(_window(start, end), explanationURL="https://ca.example/ari")) as srv:
         session = requests.Session()
         session.trust_env = False
-        client = SimpleNamespace(session=session, timeout=5, _verify=lambda: True)
+        client = _ari_client(session, srv.url)
         directory = SimpleNamespace(renewal_info=srv.url)
         first = renewal.decide(stored, _settings(), directory, client, store, now=now)
         [(name, fields)] = store.updates
@@ -168,7 +177,7 @@ def test_ari_failure_falls_back_to_the_cached_choice_or_the_lifetime_rule(caplog
     with _AriServer(status=500, body={"type": "urn:ietf:params:acme:error:serverInternal"}) as srv:
         session = requests.Session()
         session.trust_env = False
-        client = SimpleNamespace(session=session, timeout=5, _verify=lambda: True)
+        client = _ari_client(session, srv.url)
         directory = SimpleNamespace(renewal_info=srv.url)
         with caplog.at_level(logging.WARNING, logger="acme_aliyun.renewal"):
             d = renewal.decide(stored, _settings(), directory, client, now=nb + 10 * DAY)
@@ -205,7 +214,7 @@ def test_cached_choice_expires_at_next_fetch_and_the_cert_id_comes_from_the_cert
     with _AriServer(body=_window(nb + 30 * DAY, nb + 31 * DAY)) as srv:
         session = requests.Session()
         session.trust_env = False
-        client = SimpleNamespace(session=session, timeout=5, _verify=lambda: True)
+        client = _ari_client(session, srv.url)
         d = renewal.decide(stored, CertSettings("rfc", ["example.com"], "http-01"),
                            SimpleNamespace(renewal_info=srv.url), client, now=now)
         session.close()
