@@ -93,6 +93,16 @@ def pytest_runtest_makereport(item, call):
 
 
 @pytest.fixture
+def emu(pebble):
+    """The demo's Alibaba Cloud emulator on loopback (tests/demo.py seeds it). Folders with an
+    emulator of their own (tests/cloud, tests/emulator, tests/targets) override this fixture."""
+    from tests import demo
+    e = demo.start_emulator(pebble)
+    yield e
+    e.stop()
+
+
+@pytest.fixture
 def cli():
     return run_cli
 

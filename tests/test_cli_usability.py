@@ -77,13 +77,6 @@ def test_no_config_anywhere_names_both_paths(tmp_path, monkeypatch, capsys):
 
 # --- 7 and 8: read-only commands write nothing; the CSR waits until needed ------------------
 
-@pytest.fixture
-def emu(pebble):
-    e = demo.start_emulator(pebble)
-    yield e
-    e.stop()
-
-
 def _tool(ini, *args, cwd=None):
     return subprocess.run([sys.executable, "-m", "acme_aliyun", "-c", str(ini)] + list(args), env=demo.tool_env(),
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, cwd=cwd)

@@ -3,16 +3,7 @@
 import subprocess
 import sys
 
-import pytest
-
 from tests import demo
-
-
-@pytest.fixture
-def emu(pebble):
-    e = demo.start_emulator(pebble)
-    yield e
-    e.stop()
 
 
 def _run(ini, *args, env=None):

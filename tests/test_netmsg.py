@@ -89,13 +89,6 @@ def test_reason_reads_the_sdk_text():
 
 # --- the cloud side, through the CLI and the real SDK --------------------------------------
 
-@pytest.fixture
-def emu(pebble):
-    e = demo.start_emulator(pebble)
-    yield e
-    e.stop()
-
-
 def _run(ini, *args, env=None):
     return subprocess.run([sys.executable, "-m", "acme_aliyun", "-c", ini] + list(args),
                           env=env or demo.tool_env(), capture_output=True, text=True, timeout=180,

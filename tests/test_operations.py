@@ -16,13 +16,6 @@ from tests.webhook import Receiver
 
 
 @pytest.fixture
-def emu(pebble):
-    e = demo.start_emulator(pebble)
-    yield e
-    e.stop()
-
-
-@pytest.fixture
 def ini(tmp_path, pebble, emu):
     return demo.write_demo_ini(str(tmp_path), pebble, emu)
 

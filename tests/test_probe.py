@@ -15,7 +15,6 @@ from acme_aliyun.errors import ConfigError
 from acme_aliyun.probe import parse_resolve
 from tests import demo
 from tests.netutil import free_port
-from tests.test_netmsg import emu  # noqa: F401  (the demo emulator fixture)
 from tests.tlsserver import TLSServer, self_signed
 
 INI = """\

@@ -16,7 +16,6 @@ import time
 from acme_aliyun import progress as progress_mod
 from acme_aliyun.progress import Progress
 from tests import demo
-from tests.test_netmsg import emu  # noqa: F401  (the demo emulator fixture)
 
 
 def _read_pty(fd, proc, until, timeout=120.0):

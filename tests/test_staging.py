@@ -9,7 +9,6 @@ import sys
 
 from tests import demo
 from tests.certcheck import check_stored
-from tests.test_netmsg import emu  # noqa: F401  (the demo emulator fixture)
 
 INI = """\
 [acme]

@@ -14,7 +14,6 @@ import pytest
 from tests import demo
 from tests.certcheck import check_stored
 from tests.ossfake import OssFake
-from tests.test_netmsg import emu  # noqa: F401  (the demo emulator fixture)
 
 INVOKE = """\
 import sys, types
