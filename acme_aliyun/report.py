@@ -55,6 +55,10 @@ class CertOutcome:
     copies: CopyStatus = CopyStatus.NONE     # KeyFile/ChainFile
     copy_error: Optional[str] = None
     reload_error: Optional[str] = None   # ReloadCommand failed (retried on the next run)
+    issue_checked: bool = False          # the issuer was asked; False: deploy found a usable certificate
+    deferred_until: Optional[datetime.datetime] = None   # no new order before then (backoff, CA rate limit)
+    domains: List[str] = field(default_factory=list)     # the configured names
+    challenge: Optional[str] = None      # http-01 | dns-01, set when a dry run would issue (PLANNED)
 
     @property
     def ok(self) -> bool:
@@ -75,6 +79,8 @@ class RunReport:
     dry_run: bool = False
     error: Optional[str] = None       # the run could not report per certificate at all
     host: Optional[str] = None        # None: this machine
+    command: Optional[str] = None     # "run" or "deploy"
+    finished: Optional[datetime.datetime] = None     # when the run ended (timezone-aware)
 
     @classmethod
     def failure(cls, error: str) -> "RunReport":
@@ -167,15 +173,31 @@ def _target_from(t: Json) -> TargetResult:
 
 def status_rows(ctx: "Context") -> List[Json]:
     """One row per configured certificate: what is stored, when it renews and why; no request to the CA."""
+    from acme_aliyun import lastrun
     now = datetime.datetime.now(datetime.timezone.utc)
+    last = lastrun.read(ctx.store)
     rows = []
     for cert in ctx.certs():
         stored = ctx.store.load(cert.name)
         row: Json = {"name": cert.name, "domains": cert.domains, "stored": stored is not None}
         if stored is not None:
             row.update(_stored_row(ctx, cert, stored, now))
+        row.update(_history_row(ctx, cert.name, stored, last.get(cert.name), now))
         rows.append(row)
     return rows
+
+
+def _history_row(ctx: "Context", name: str, stored: Any, last: Optional[Json], now: datetime.datetime) -> Json:
+    """What happened before: the last run's entry (lastrun.py), failed orders and their backoff, a
+    CA limit's wait (deferred_until: no new order before then), the revocation `revoke` recorded."""
+    attempts = ctx.store.read_attempts(name)
+    waits = [_time(attempts.get("next_attempt")), _time((last or {}).get("deferred_until"))]
+    ahead = [t for t in waits if t is not None and t.tzinfo is not None and t > now]
+    meta = stored.meta if stored is not None else {}
+    return {"last_run": last, "failures": int(attempts.get("failures") or 0),
+            "last_error": attempts.get("last_error"), "deferred_until": max(ahead).isoformat() if ahead else None,
+            "revoked": meta.get("revoked"), "revoked_reason": meta.get("revoked_reason") if meta.get("revoked")
+            else None}
 
 
 def _stored_row(ctx: "Context", cert: Any, stored: Any, now: datetime.datetime) -> Json:
