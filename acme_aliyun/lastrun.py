@@ -64,3 +64,4 @@ def read(store: "Store") -> Dict[str, Json]:
     if not isinstance(certs, dict):
         return {}
     return {name: e for name, e in certs.items() if isinstance(e, dict)}
+

@@ -113,6 +113,35 @@ class RunReport:
                    error=None if error is None else str(error))
 
 
+def when(value: Union[datetime.datetime, str, None]) -> str:
+    """A time as tables print it, with its timezone: '2026-11-29 05:40 UTC'; '-' for none."""
+    t = _time(value)
+    if t is None:
+        return "-"
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=datetime.timezone.utc)
+    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def issue_text(o: CertOutcome) -> str:
+    """The ISSUE column of `run` and `deploy`: issued, renewed, not due, failed, deferred until T,
+    pending, would issue; '-' where deploy found a usable certificate and did not ask the issuer."""
+    if o.action == CertAction.UNCHANGED:
+        return "not due" if o.issue_checked else "-"
+    if o.action == CertAction.DEFERRED:
+        return "deferred until " + when(o.deferred_until) if o.deferred_until else "deferred"
+    if o.action == CertAction.PLANNED:
+        return "would issue"
+    return str(o.action)
+
+
+def recorded_issue_text(entry: Json) -> str:
+    """issue_text() of a certificate's entry in the last-run record (lastrun.py)."""
+    return issue_text(CertOutcome("", action=_enum(CertAction, entry.get("action"), CertAction.FAILED),
+                                  issue_checked=bool(entry.get("issue_checked")),
+                                  deferred_until=_time(entry.get("deferred_until"))))
+
+
 def _iso(value: Optional[datetime.datetime]) -> Optional[str]:
     return value.isoformat() if value else None
 

@@ -206,5 +206,5 @@ def describe_all(ctx: "Context") -> List[Dict[str, Any]]:
             state = t.error or ("yes" if t.matches else "no" if t.matches is False else "-")
             rows.append({"certificate": cert.name, "kind": t.kind, "target": t.target, "cert_name": t.cert_name,
                          "not_after": t.not_after.isoformat() if t.not_after else None,
-                         "matches": t.matches, "state": state})
+                         "matches": t.matches, "error": t.error, "state": state})
     return rows

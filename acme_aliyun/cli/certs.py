@@ -4,11 +4,12 @@ import argparse
 import datetime
 import json
 import logging
-from typing import Any
+from typing import Any, Dict, List
 
 from acme_aliyun.cli.common import context, out
 from acme_aliyun.errors import ToolError, UsageError
 from acme_aliyun.kinds import CertAction, CopyStatus
+from acme_aliyun.report import recorded_issue_text, when
 
 log = logging.getLogger(__name__)
 REASONS = {"unspecified": 0, "keyCompromise": 1, "superseded": 4, "cessationOfOperation": 5}
@@ -52,44 +53,70 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.targets:
         from acme_aliyun import runner
         targets = runner.describe_all(ctx)
+    code = 1 if targets and any(t["error"] or t["matches"] is False for t in targets) else 0
     if args.json:
         doc = {"certificates": rows}
         if targets is not None:
             doc["targets"] = targets
         out(json.dumps(doc, indent=2, sort_keys=True))
-        return 0
-    out("%-20s %-40s %-11s %6s  %s" % ("CERTIFICATE", "NAMES", "EXPIRES", "DAYS", "RENEWAL"))
+        return code
+    _print_certificates(rows)
+    if targets is not None:
+        out("")
+        out("%-20s %-10s %-40s %-20s %s" % ("CERTIFICATE", "KIND", "TARGET", "EXPIRES", "MATCHES LOCAL"))
+        for t in targets:
+            out("%-20s %-10s %-40s %-20s %s" % (t["certificate"], t["kind"], t["target"], when(t.get("not_after")),
+                                                t["state"]))
+    if getattr(args, "probe", False):
+        from acme_aliyun import edgecheck
+        return max(code, edgecheck.status(ctx, out))
+    return code
+
+
+def _print_certificates(rows: List[Dict[str, Any]]) -> None:
+    """The certificate table of `status`: one row each, then what happened before, indented."""
+    out("%-20s %-40s %-20s %6s  %s" % ("CERTIFICATE", "NAMES", "EXPIRES", "DAYS", "RENEWAL"))
     for r in rows:
         names = ",".join(r["domains"])
         names = names if len(names) <= 40 else names[:37] + "..."
         if not r["stored"]:
-            out("%-20s %-40s %-11s %6s  %s" % (r["name"], names, "-", "-", "due now (no certificate yet)"))
-            continue
-        due = "due now" if r["due"] else "at " + _when(r["renew_at"])
-        out("%-20s %-40s %-11s %6.1f  %s (%s)" % (r["name"], names, r["not_after"][:10], r["days_left"], due,
-                                                 r["renew_source"]))
-        w = r["ari_window"]
-        if w:
-            out("%-20s ARI window %s to %s, chosen %s" % ("", _when(w["start"]), _when(w["end"]),
-                                                          _when(w["chosen"])))
+            out("%-20s %-40s %-20s %6s  %s" % (r["name"], names, "-", "-", "due now (no certificate yet)"))
+        else:
+            due = "due now" if r["due"] else "at " + when(r["renew_at"])
+            out("%-20s %-40s %-20s %6.1f  %s (%s)" % (r["name"], names, when(r["not_after"]), r["days_left"], due,
+                                                     r["renew_source"]))
+            w = r["ari_window"]
+            if w:
+                out("%-20s ARI window %s to %s, chosen %s" % ("", when(w["start"]), when(w["end"]),
+                                                              when(w["chosen"])))
+        for line in _history(r):
+            out("%-20s %s" % ("", line))
         if r.get("deploy_blocked"):
             out("  not deployed to cloud targets without --force: %s" % r["deploy_blocked"])
-    if targets is not None:
-        out("")
-        out("%-20s %-10s %-40s %-11s %s" % ("CERTIFICATE", "KIND", "TARGET", "EXPIRES", "MATCHES LOCAL"))
-        for t in targets:
-            out("%-20s %-10s %-40s %-11s %s" % (t["certificate"], t["kind"], t["target"],
-                                                (t.get("not_after") or "-")[:10], t["state"]))
-    if getattr(args, "probe", False):
-        from acme_aliyun import edgecheck
-        return edgecheck.status(ctx, out)
-    return 0
 
 
-def _when(iso):
-    """'2026-12-24 13:05 UTC' from a stored ISO time."""
-    t = datetime.datetime.fromisoformat(iso).astimezone(datetime.timezone.utc)
-    return t.strftime("%Y-%m-%d %H:%M UTC")
+def _history(r: Dict[str, Any]) -> List[str]:
+    """Revocation, the last run's result (failed targets with their cloud error code), the backoff."""
+    lines = []
+    if r.get("revoked"):
+        lines.append("REVOKED %s (%s): the next run replaces it" % (when(r["revoked"]), r["revoked_reason"]))
+    last = r.get("last_run")
+    if last:
+        c = last.get("counts") or {}
+        lines.append("last %s %s: %s; deploy %s deployed, %s unchanged, %s refused, %s failed%s" % (
+            last.get("command") or "run", when(last.get("at")), recorded_issue_text(last), c.get("deployed", 0),
+            c.get("unchanged", 0), c.get("refused", 0), c.get("failed", 0),
+            "; " + last["error"] if last.get("error") else ""))
+        for t in last.get("targets") or []:
+            if t.get("status") in ("failed", "refused"):
+                ref = " [%s%s]" % (t["error_code"], ", request %s" % t["request_id"] if t.get("request_id") else "") \
+                    if t.get("error_code") else ""
+                lines.append("  %s %s %s%s: %s" % (t.get("kind"), t.get("target"), t.get("status"), ref,
+                                                   t.get("reason")))
+    if r.get("deferred_until"):
+        lines.append("deferred until %s%s" % (when(r["deferred_until"]), " after %d failed order(s), the last: %s" % (
+            r["failures"], r.get("last_error")) if r.get("failures") else " (CA rate limit)"))
+    return lines
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
