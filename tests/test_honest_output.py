@@ -94,7 +94,7 @@ def test_dry_run_deploy_run_and_status_tell_what_happened(tmp_path, pebble, emu)
     s = _run(ini, "status")
     assert s.returncode == 0, s.stdout + s.stderr
     history = _history(s.stdout)
-    assert "last deploy %s: issued; deploy 2 deployed, 0 unchanged, 0 refused, 1 failed" % when(record["at"]) \
+    assert "last deploy %s: issued; targets: 2 deployed, 0 unchanged, 0 refused, 1 failed" % when(record["at"]) \
         in history, s.stdout
     [target] = [line for line in history if line.startswith("cdn img.demo.test failed")]
     assert target.startswith("cdn img.demo.test failed [DomainInSafeMode, request "), s.stdout
@@ -117,7 +117,7 @@ def test_dry_run_deploy_run_and_status_tell_what_happened(tmp_path, pebble, emu)
     assert len(re.findall(r"^shop +cdn +\S+ +%s +yes$" % UTC_TIME, t.stdout, re.M)) == 3, t.stdout
     history = _history(_run(ini, "status").stdout)
     assert [line for line in history if line.startswith(("last ", "cdn "))] == [
-        "last deploy %s: -; deploy 1 deployed, 2 unchanged, 0 refused, 0 failed" % when(_last_run(tmp_path)["at"])]
+        "last deploy %s: -; targets: 1 deployed, 2 unchanged, 0 refused, 0 failed" % when(_last_run(tmp_path)["at"])]
 
     # 13: someone changes www.demo.test's certificate in the console
     cert, key, _ = self_signed(str(tmp_path), ["www.demo.test"])

@@ -192,7 +192,7 @@ def test_failed_orders_back_off_instead_of_retrying_each_run(tmp_path, pebble, c
     assert st.returncode == 0, st.stdout + st.stderr
     assert re.search(r"^ +deferred until %s after 1 failed order\(s\), the last: .*validation failed"
                      % re.escape(backoff), st.stdout, re.M), st.stdout
-    assert re.search(r"^ +last run \d{4}-\d\d-\d\d \d\d:\d\d UTC: deferred until %s; deploy 0 deployed"
+    assert re.search(r"^ +last run \d{4}-\d\d-\d\d \d\d:\d\d UTC: deferred until %s; targets: 0 deployed"
                      % re.escape(backoff), st.stdout, re.M), st.stdout
     forced = cli("-c", ini, "issue", "--force")
     assert forced.returncode == 1 and pebble.orders_created() == created + 1

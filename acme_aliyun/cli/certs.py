@@ -103,7 +103,7 @@ def _history(r: Dict[str, Any]) -> List[str]:
     last = r.get("last_run")
     if last:
         c = last.get("counts") or {}
-        lines.append("last %s %s: %s; deploy %s deployed, %s unchanged, %s refused, %s failed%s" % (
+        lines.append("last %s %s: %s; targets: %s deployed, %s unchanged, %s refused, %s failed%s" % (
             last.get("command") or "run", when(last.get("at")), recorded_issue_text(last), c.get("deployed", 0),
             c.get("unchanged", 0), c.get("refused", 0), c.get("failed", 0),
             "; " + last["error"] if last.get("error") else ""))
