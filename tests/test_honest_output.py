@@ -6,12 +6,16 @@ behind our back, and `status` / `status --targets` after each step. The run/depl
 ISSUE from the DEPLOY counts, a dry run says so, and `status` reports the last run per target.
 """
 
+import datetime
 import json
 import re
 import subprocess
 import sys
 
-from acme_aliyun.report import when
+from acme_aliyun import lastrun
+from acme_aliyun.kinds import CertAction
+from acme_aliyun.report import CertOutcome, RunReport, recorded_issue_text, when
+from acme_aliyun.store import Store
 from tests import demo, summary
 from tests.tlsserver import self_signed
 
@@ -144,3 +148,30 @@ def test_dry_run_deploy_run_and_status_tell_what_happened(tmp_path, pebble, emu)
     assert re.search(r"^  cdn www\.demo\.test planned: ", r.stdout, re.M), r.stdout
     assert "would issue" not in r.stdout and emu.write_calls() == []
     assert (tmp_path / "state" / "last-run.json").read_text() == before
+
+
+def test_the_last_run_record_keeps_what_a_run_did_not_reach(tmp_path):
+    """A certificate left pending (time budget) or not named keeps its earlier entry; a corrupt record
+    reads as empty and is rewritten; the file is private (it holds error texts)."""
+    store = Store(str(tmp_path / "state"))
+    first = datetime.datetime(2026, 11, 29, 3, 17, tzinfo=datetime.timezone.utc)
+    later = first + datetime.timedelta(hours=12)
+    lastrun.record(store, RunReport([CertOutcome("a", CertAction.RENEWED, issue_checked=True),
+                                     CertOutcome("b", CertAction.FAILED, error="validation failed",
+                                                 deferred_until=first + datetime.timedelta(minutes=1))],
+                                    command="run", finished=first))
+    lastrun.record(store, RunReport([CertOutcome("a", CertAction.PENDING, "time budget spent"),
+                                     CertOutcome("b", CertAction.UNCHANGED, issue_checked=True)],
+                                    command="deploy", finished=later))
+    got = lastrun.read(store)
+    assert (got["a"]["at"], got["a"]["command"], got["a"]["action"]) == (first.isoformat(), "run", "renewed")
+    assert (got["b"]["at"], got["b"]["command"], got["b"]["action"], got["b"]["deferred_until"]) == (
+        later.isoformat(), "deploy", "unchanged", None)
+    assert recorded_issue_text(got["a"]) == "renewed" and recorded_issue_text(got["b"]) == "not due"
+    path = tmp_path / "state" / "last-run.json"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    path.write_text("{not json")
+    assert lastrun.read(store) == {}
+    lastrun.record(store, RunReport([CertOutcome("c", CertAction.ISSUED, issue_checked=True)], command="run",
+                                    finished=later))
+    assert list(lastrun.read(store)) == ["c"]
