@@ -108,7 +108,9 @@ def test_dry_run_deploy_run_and_status_tell_what_happened(tmp_path, pebble, emu)
     # 13: status --targets exits 1 while a target does not serve the local certificate
     t = _run(ini, "status", "--targets")
     assert t.returncode == 1, t.stdout + t.stderr
-    assert re.search(r"^shop +cdn +img\.demo\.test +- +no$", t.stdout, re.M), t.stdout
+    assert re.search(r"^CERTIFICATE +KIND +TARGET +EXPIRES +LAST RUN +MATCHES LOCAL$", t.stdout, re.M), t.stdout
+    assert re.search(r"^shop +cdn +img\.demo\.test +- +failed +no$", t.stdout, re.M), t.stdout
+    assert re.search(r"^shop +cdn +www\.demo\.test +%s +deployed +yes$" % UTC_TIME, t.stdout, re.M), t.stdout
 
     # 11: nothing to issue: deploy says "-", run says "not due"
     emu.heal_domain("img.demo.test")
@@ -118,7 +120,8 @@ def test_dry_run_deploy_run_and_status_tell_what_happened(tmp_path, pebble, emu)
     assert (row["issue"], row["deployed"], row["unchanged"], row["failed"]) == ("-", 1, 2, 0), r.stdout
     t = _run(ini, "status", "--targets")
     assert t.returncode == 0, t.stdout + t.stderr
-    assert len(re.findall(r"^shop +cdn +\S+ +%s +yes$" % UTC_TIME, t.stdout, re.M)) == 3, t.stdout
+    assert len(re.findall(r"^shop +cdn +\S+ +%s +(deployed|unchanged) +yes$" % UTC_TIME, t.stdout, re.M)) == 3, \
+        t.stdout
     history = _history(_run(ini, "status").stdout)
     assert [line for line in history if line.startswith(("last ", "cdn "))] == [
         "last deploy %s: -; targets: 1 deployed, 2 unchanged, 0 refused, 0 failed" % when(_last_run(tmp_path)["at"])]
@@ -129,7 +132,7 @@ def test_dry_run_deploy_run_and_status_tell_what_happened(tmp_path, pebble, emu)
         emu.add_cdn_domain("www.demo.test", cert_pem=c.read(), key_pem=k.read())
     t = _run(ini, "status", "--targets")
     assert t.returncode == 1, t.stdout + t.stderr
-    assert re.search(r"^shop +cdn +www\.demo\.test +%s +no$" % UTC_TIME, t.stdout, re.M), t.stdout
+    assert re.search(r"^shop +cdn +www\.demo\.test +%s +unchanged +no$" % UTC_TIME, t.stdout, re.M), t.stdout
     r = _run(ini, "run")
     assert r.returncode == 0, r.stdout + r.stderr
     row = _row(r)

@@ -62,11 +62,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return code
     _print_certificates(rows)
     if targets is not None:
-        out("")
-        out("%-20s %-10s %-40s %-20s %s" % ("CERTIFICATE", "KIND", "TARGET", "EXPIRES", "MATCHES LOCAL"))
-        for t in targets:
-            out("%-20s %-10s %-40s %-20s %s" % (t["certificate"], t["kind"], t["target"], when(t.get("not_after")),
-                                                t["state"]))
+        _print_targets(targets, rows)
     if getattr(args, "probe", False):
         from acme_aliyun import edgecheck
         return max(code, edgecheck.status(ctx, out))
@@ -93,6 +89,18 @@ def _print_certificates(rows: List[Dict[str, Any]]) -> None:
             out("%-20s %s" % ("", line))
         if r.get("deploy_blocked"):
             out("  not deployed to cloud targets without --force: %s" % r["deploy_blocked"])
+
+
+def _print_targets(targets: List[Dict[str, Any]], rows: List[Dict[str, Any]]) -> None:
+    """The `status --targets` table: what each target serves now, and what the last run did to it."""
+    last = {(r["name"], t.get("kind"), t.get("target")): t.get("status") for r in rows
+            for t in (r.get("last_run") or {}).get("targets") or []}
+    out("")
+    out("%-20s %-10s %-40s %-20s %-9s %s" % ("CERTIFICATE", "KIND", "TARGET", "EXPIRES", "LAST RUN", "MATCHES LOCAL"))
+    for t in targets:
+        out("%-20s %-10s %-40s %-20s %-9s %s" % (t["certificate"], t["kind"], t["target"], when(t.get("not_after")),
+                                                 last.get((t["certificate"], t["kind"], t["target"])) or "-",
+                                                 t["state"]))
 
 
 def _history(r: Dict[str, Any]) -> List[str]:
