@@ -316,9 +316,9 @@ def test_problem_text_needs_a_problem_document():
     assert order._problem_text(Problem.parse({"detail": "no such host"})) != order.NO_REASON
 
 
-def _invalid_after_finalize(ca, authz_error=None, order_detail=True):
+def _invalid_after_finalize(ca, authz_error=None, order_detail=True, order_error=True):
     """After finalize the order turns invalid; authorization -1 then reads invalid with authz_error,
-    and without order_detail the order carries an error with no detail."""
+    without order_detail the order carries an error with no detail, without order_error none at all."""
     def authz(seen):
         aid = seen.path.rsplit("/", 1)[1]
         reply = ca._ep_authz(seen, aid)
@@ -331,6 +331,8 @@ def _invalid_after_finalize(ca, authz_error=None, order_detail=True):
         reply = ca._ep_order(seen, seen.path.rsplit("/", 1)[1])
         if not order_detail and "error" in reply.body:
             reply.body["error"] = {"type": ACME_ERROR + "serverInternal"}
+        if not order_error:
+            reply.body.pop("error", None)
         return reply
     return Scenario(after_finalize="invalid", replies={"authz": authz, "order": order_reply})
 
@@ -340,6 +342,9 @@ def test_an_order_invalid_after_finalize_quotes_the_failed_authorization_first(c
     err, _, _ = _run(ca)
     assert isinstance(err, AuthorizationFailed) and err.failures == [(NAMES[1], "caa: CAA forbids")]
     ca.scenario = _invalid_after_finalize(ca, order_detail=False)
+    err, _, _ = _run(ca)
+    assert isinstance(err, OrderFailed) and str(err) == "the order became invalid: no detail from the CA"
+    ca.scenario = _invalid_after_finalize(ca, order_error=False)        # invalid, and no error document
     err, _, _ = _run(ca)
     assert isinstance(err, OrderFailed) and str(err) == "the order became invalid: no detail from the CA"
 
