@@ -209,3 +209,26 @@ def test_worker_pools_run_up_to_workers_at_once_and_keep_the_order():
     sent, state = _pool_probe()
     out = write_each([1, 2, 3, 4], lambda t: sent(t) and None, lambda t: None, "n", b, workers=2)
     assert out == {t: None for t in (1, 2, 3, 4)} and state["peak"] == 2
+
+
+def test_candidates_are_ours_when_one_of_them_is():
+    b, other = _bundle(), _bundle()
+    theirs = Served.from_pem(other.fullchain_pem, cert_name="x")
+    assert Served(candidates=(theirs, Served("site-cert", b.not_after))).is_ours("site-cert", b)
+    assert Served(candidates=(theirs, Served.from_pem(b.fullchain_pem))).is_ours("site-cert", b)
+    assert not Served(candidates=(theirs,)).is_ours("site-cert", b)
+
+
+def test_from_pem_keeps_what_the_read_said_and_none_where_it_said_nothing():
+    b = _bundle()
+    s = Served.from_pem(b.fullchain_pem, cert_name="site", cert_id=7, cert_region="ap-southeast-1")
+    assert (s.cert_name, s.serial, s.not_after, s.cert_id, s.cert_region) == (
+        "site", b.serial, b.not_after, 7, "ap-southeast-1")
+    bare = Served.from_pem(None, cert_name="")
+    assert (bare.cert_name, bare.serial, bare.not_after, bare.cert_id, bare.cert_region) == (None,) * 5
+
+
+def test_name_stem_trims_only_separators():
+    b = _bundle()
+    suffix = "-%s-%s" % (b.not_after.strftime("%Y%m%d"), b.serial.lower()[:8])
+    assert unique_cert_name("Xylophone.X", b) == "Xylophone.X" + suffix
