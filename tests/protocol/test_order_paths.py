@@ -445,3 +445,150 @@ def test_a_deadline_reached_while_issuance_is_polled_names_the_issuance(ca):
     err, sleeps, _ = _run(ca, timeout=1.4)
     assert isinstance(err, OrderFailed) and str(err) == "gave up waiting for issuance after 1 s"
     assert sleeps[:2] == pytest.approx([FIRST_WAIT, 0.05]) and len(sleeps) > 2    # past the first issuance wait
+
+
+# --- what is presented and answered ------------------------------------------------------------------
+
+class _Recorder(Solver):
+    """Keeps the challenges it was given; its DNS-style wait reports through the progress it was handed."""
+
+    def __init__(self):
+        super().__init__()
+        self.presented = []
+
+    def present(self, challenges):
+        super().present(challenges)
+        self.presented.extend(challenges)
+
+    def wait_until_visible(self, challenges, timeout=None):
+        super().wait_until_visible(challenges, timeout)
+        self.progress("waiting for %d TXT record(s)" % len(challenges), limit=7)
+
+
+def _run_with(ca, solver, timeout=10.0, **opts):
+    sleeps, lines = [], []
+    client = _client(ca)
+    csr = pki.csr_der(pki.make_csr(pki.generate_key("ec-256"), NAMES))
+    options = order.OrderOptions("http-01", timeout=timeout, sleep=sleeps.append,
+                                 progress=lambda msg, limit=None: lines.append((msg, limit)), **opts)
+    try:
+        try:
+            result = order.obtain(client, NAMES, csr, solver, options)
+        except AcmeError as e:
+            result = e
+    finally:
+        client.close()
+    return result, sleeps, lines
+
+
+def test_the_key_authorization_is_the_token_and_the_account_thumbprint(ca):
+    from tests.fakeca import _thumbprint
+    solver = _Recorder()
+    issued, _, lines = _run_with(ca, solver)
+    assert isinstance(issued, order.Issued)
+    [new_order] = ca.seen("newOrder")
+    thumb = _thumbprint(ca.seen("newAccount")[-1].protected["jwk"])
+    tokens = {ca._authzs[a]["identifier"]: ca._challenges[c]["token"]
+              for a in ca._orders["1"]["authzs"] for c in ca._authzs[a]["challenges"]
+              if ca._challenges[c]["type"] == "http-01"}
+    assert [(c.identifier, c.type, c.token, c.key_authorization) for c in solver.presented] == [
+        (n, "http-01", tokens[n], "%s.%s" % (tokens[n], thumb)) for n in NAMES]
+    assert lines == [("presenting 2 http-01 challenge(s)", None), ("waiting for 2 TXT record(s)", 7),
+                     ("waiting for the CA to validate 2 name(s)", 10.0)]
+    assert new_order.payload == {"identifiers": [{"type": "dns", "value": n} for n in NAMES]}
+
+
+def _valid_at_once(ca, which):
+    """newOrder finds the authorizations `which` (indexes) already valid; the order turns ready when
+    it is polled with every authorization valid."""
+    def new(seen):
+        reply = ca._ep_newOrder(seen)
+        oid = reply.headers["Location"].rsplit("/", 1)[1]
+        for i in which:
+            ca._authzs[ca._orders[oid]["authzs"][i]]["status"] = "valid"
+        return Reply(reply.status, ca._order_json(oid), headers=reply.headers)
+
+    def poll(seen):
+        oid = seen.path.rsplit("/", 1)[1]
+        o = ca._orders[oid]
+        if o["status"] == "pending" and all(ca._authzs[a]["status"] == "valid" for a in o["authzs"]):
+            o["status"] = "ready"
+        return None
+    return Scenario(replies={"newOrder": new, "order": poll})
+
+
+def test_valid_authorizations_are_neither_presented_nor_watched(ca):
+    ca.scenario = _valid_at_once(ca, [0])
+    solver = _Recorder()
+    issued, _, _ = _run_with(ca, solver)
+    assert isinstance(issued, order.Issued)
+    assert [c.identifier for c in solver.presented] == [NAMES[1]]
+    assert [s.path for s in ca.seen("authz")] == ["/authz/1-0", "/authz/1-1", "/authz/1-1"]   # fetched, then polled
+    assert ca.count("challenge") == 1
+
+
+def test_an_order_with_every_authorization_valid_presents_nothing(ca):
+    ca.scenario = _valid_at_once(ca, [0, 1])
+    solver, cleaned = _Recorder(), []
+    issued, sleeps, lines = _run_with(ca, solver, on_challenges=cleaned.append, on_cleaned=lambda: cleaned.append(1))
+    assert isinstance(issued, order.Issued)
+    assert solver.calls == [] and cleaned == [] and lines == [] and ca.count("challenge") == 0
+    assert sleeps == pytest.approx([0.05]) and issued.polls == 1      # the order polled once more after finalize
+
+
+def test_a_challenge_already_answered_is_not_answered_again(ca):
+    """A previous run answered the first name's challenge (it is `processing`): only the second is POSTed."""
+    def new(seen):
+        reply = ca._ep_newOrder(seen)
+        oid = reply.headers["Location"].rsplit("/", 1)[1]
+        first = ca._authzs[ca._orders[oid]["authzs"][0]]
+        ca._challenges[first["challenges"][0]]["status"] = "processing"
+        return reply
+
+    def authz(seen):
+        aid = seen.path.rsplit("/", 1)[1]
+        a = ca._authzs[aid]
+        c = ca._challenges[a["challenges"][0]]
+        if c["status"] == "processing" and ca.count("challenge"):       # the CA decides once asked again
+            c["status"] = a["status"] = "valid"
+            o = ca._orders[a["order"]]
+            if all(ca._authzs[x]["status"] == "valid" for x in o["authzs"]):
+                o["status"] = "ready"
+        return None
+    ca.scenario = Scenario(replies={"newOrder": new, "authz": authz})
+    solver = _Recorder()
+    issued, _, _ = _run_with(ca, solver)
+    assert isinstance(issued, order.Issued)
+    assert [c.identifier for c in solver.presented] == NAMES                     # both are made answerable
+    assert [s.path for s in ca.seen("challenge")] == ["/chall/1-1-http-01"]
+
+
+@pytest.mark.parametrize("change", ["no url", "empty token"])
+def test_a_challenge_without_url_or_token_is_refused(ca, change):
+    def broken(seen):
+        aid = seen.path.rsplit("/", 1)[1]
+        reply = ca._ep_authz(seen, aid)
+        for c in reply.body["challenges"]:
+            if change == "no url":
+                c.pop("url")
+            else:
+                c["token"] = ""
+        return reply
+    ca.scenario = Scenario(replies={"authz": broken})
+    err, _, _ = _run(ca)
+    assert isinstance(err, AcmeResponseError) and str(err) == "%s: the CA sent an unusable challenge token" % NAMES[0]
+
+
+def test_a_deadline_spent_before_the_first_validation_poll_names_the_validation(ca):
+    err, sleeps, _ = _run(ca, timeout=0)
+    assert isinstance(err, OrderFailed) and str(err) == "gave up waiting for validation after 0 s"
+    assert sleeps == [] and ca.count("challenge") == 2 and ca.count("order") == 0
+
+
+def test_the_download_content_type_is_read_without_case_parameters_or_spaces(ca):
+    def reply(seen):
+        r = ca._ep_cert(seen, seen.path.rsplit("/", 1)[1])
+        return Reply(r.status, r.body, " Application/PEM-Certificate-Chain ; charset=us-ascii", r.headers)
+    ca.scenario = Scenario(replies={"cert": reply})
+    issued, _, _ = _run(ca)
+    assert isinstance(issued, order.Issued) and issued.certificate_pem.endswith(ca.root_pem)
