@@ -209,6 +209,7 @@ def test_worker_pools_run_up_to_workers_at_once_and_keep_the_order():
     sent, state = _pool_probe()
     out = write_each([1, 2, 3, 4], lambda t: sent(t) and None, lambda t: None, "n", b, workers=2)
     assert out == {t: None for t in (1, 2, 3, 4)} and state["peak"] == 2
+    assert write_each([], sent, lambda t: None, "n", b) == {}                    # nothing to write
 
 
 def test_candidates_are_ours_when_one_of_them_is():
