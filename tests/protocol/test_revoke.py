@@ -120,3 +120,19 @@ def test_a_second_revocation_and_a_bad_reason_are_the_cas_refusals(ca):
     finally:
         client.close()
     assert ca.revoked == {serial: 5}
+
+
+def test_the_certificate_key_signs_alone_even_on_a_client_with_another_account(ca):
+    owner = _client(ca)
+    try:
+        der, serial, cert_key = _issue(ca, owner)
+    finally:
+        owner.close()
+    other = _client(ca)              # has an account (a kid) of its own, which must not sign this request
+    try:
+        order.revoke(other, der, 3, cert_key=cert_key)
+    finally:
+        other.close()
+    assert ca.revoked == {serial: 3}
+    seen = ca.seen("revokeCert")[-1]
+    assert seen.protected["jwk"] == jose.jwk(cert_key) and "kid" not in seen.protected
