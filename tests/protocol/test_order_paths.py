@@ -592,3 +592,15 @@ def test_the_download_content_type_is_read_without_case_parameters_or_spaces(ca)
     ca.scenario = Scenario(replies={"cert": reply})
     issued, _, _ = _run(ca)
     assert isinstance(issued, order.Issued) and issued.certificate_pem.endswith(ca.root_pem)
+
+
+def test_a_ready_order_without_finalize_url_is_refused(ca):
+    def no_finalize(seen):
+        reply = ca._ep_order(seen, seen.path.rsplit("/", 1)[1])
+        if reply.body["status"] == "ready":
+            reply.body.pop("finalize")
+        return reply
+    ca.scenario = Scenario(replies={"order": no_finalize})
+    err, _, _ = _run(ca)
+    assert isinstance(err, AcmeResponseError) and str(err) == "the ready order has no finalize URL"
+    assert ca.count("finalize") == 0
