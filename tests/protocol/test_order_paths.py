@@ -604,3 +604,38 @@ def test_a_ready_order_without_finalize_url_is_refused(ca):
     err, _, _ = _run(ca)
     assert isinstance(err, AcmeResponseError) and str(err) == "the ready order has no finalize URL"
     assert ca.count("finalize") == 0
+
+
+def test_a_challenge_reply_with_an_unknown_status_names_the_challenge(ca):
+    ca.scenario = Scenario(replies={"challenge": lambda seen: Reply(200, {"type": "http-01", "status": "frozen"})})
+    err, _, _ = _run(ca)
+    assert isinstance(err, AcmeResponseError)
+    assert str(err) == "%s: a challenge has an unknown status 'frozen'" % ca._url("/chall/1-0-http-01")
+
+
+def test_validation_polls_keep_eight_requests_in_flight_at_most(ca):
+    """Twelve names: each round asks for the order and twelve authorizations, eight at a time. The
+    authorization replies wait until eight are in flight together (or give up after 5 s)."""
+    import threading
+    names = ["n%02d.flow.example.test" % i for i in range(12)]
+    state = {"now": 0, "peak": 0}
+    cond = threading.Condition()
+
+    def authz(seen):
+        if not ca.count("challenge"):
+            return None                                    # the first fetch, before answering: no waiting
+        ca._lock.release()              # the fake CA answers under one lock: let the others in meanwhile
+        try:
+            with cond:
+                state["now"] += 1
+                state["peak"] = max(state["peak"], state["now"])
+                cond.notify_all()
+                cond.wait_for(lambda: state["peak"] >= order.MAX_PARALLEL_POLLS, timeout=5)
+                state["now"] -= 1
+        finally:
+            ca._lock.acquire()
+        return None
+    ca.scenario = Scenario(replies={"authz": authz})
+    issued, _, _ = _run(ca, names=names, timeout=30)
+    assert isinstance(issued, order.Issued)
+    assert state["peak"] == order.MAX_PARALLEL_POLLS == 8
