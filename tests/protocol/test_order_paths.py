@@ -639,3 +639,31 @@ def test_validation_polls_keep_eight_requests_in_flight_at_most(ca):
     issued, _, _ = _run(ca, names=names, timeout=30)
     assert isinstance(issued, order.Issued)
     assert state["peak"] == order.MAX_PARALLEL_POLLS == 8
+
+
+def test_only_unfinished_authorizations_are_polled_again(ca):
+    """The first name validates at once, the second reads pending for two more polls: from then on
+    only the second is polled, with the order."""
+    import collections
+    late = []
+
+    def authz(seen):
+        aid = seen.path.rsplit("/", 1)[1]
+        if aid.endswith("-1") and ca.count("challenge") == 2 and len(late) < 2:
+            late.append(aid)
+            reply = ca._ep_authz(seen, aid)
+            reply.body["status"] = "pending"
+            return reply
+        return None
+    ca.scenario = Scenario(replies={"authz": authz, "order": _pending_for(ca, 2)})
+    issued, sleeps, _ = _run(ca)
+    assert isinstance(issued, order.Issued) and len(late) == 2
+    polled = collections.Counter(s.path for s in ca.seen("authz")[2:])      # after the two first fetches
+    assert polled == {"/authz/1-0": 1, "/authz/1-1": 3}
+
+
+def test_a_failed_first_authorization_ends_the_wait_while_the_order_stays_pending(ca):
+    ca.scenario = Scenario(order_on_failure="pending", failing_names={NAMES[0]: {
+        "type": ACME_ERROR + "dns", "detail": "no such host"}})
+    err, _, _ = _run(ca)
+    assert isinstance(err, AuthorizationFailed) and err.failures == [(NAMES[0], "dns: no such host")]
