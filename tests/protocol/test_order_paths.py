@@ -158,6 +158,13 @@ def test_a_retry_after_past_the_deadline_waits_only_until_the_deadline():
     assert 1.5 < slept <= 2.0
 
 
+def test_a_wait_never_passes_a_deadline_less_than_a_second_away():
+    opts = order.OrderOptions("http-01", timeout=0.5, sleep=[].append)
+    order._Poller(opts).wait(30, "validation")
+    [slept] = opts.sleep.__self__
+    assert 0.0 < slept <= 0.5
+
+
 def test_the_deadline_ends_the_wait_with_what_was_awaited(ca):
     ca.scenario = Scenario(validation="never")
     err, sleeps, _ = _run(ca, timeout=1.4)
@@ -483,9 +490,10 @@ def _run_with(ca, solver, timeout=10.0, **opts):
 
 def test_the_key_authorization_is_the_token_and_the_account_thumbprint(ca):
     from tests.fakeca import _thumbprint
-    solver = _Recorder()
-    issued, _, lines = _run_with(ca, solver)
+    solver, journal = _Recorder(), []
+    issued, _, lines = _run_with(ca, solver, on_challenges=journal.append)
     assert isinstance(issued, order.Issued)
+    assert journal == [solver.presented]            # the journal gets what is presented
     [new_order] = ca.seen("newOrder")
     thumb = _thumbprint(ca.seen("newAccount")[-1].protected["jwk"])
     tokens = {ca._authzs[a]["identifier"]: ca._challenges[c]["token"]
@@ -508,11 +516,15 @@ def _valid_at_once(ca, which):
             ca._authzs[ca._orders[oid]["authzs"][i]]["status"] = "valid"
         return Reply(reply.status, ca._order_json(oid), headers=reply.headers)
 
+    polls = []
+
     def poll(seen):
         oid = seen.path.rsplit("/", 1)[1]
         o = ca._orders[oid]
         if o["status"] == "pending" and all(ca._authzs[a]["status"] == "valid" for a in o["authzs"]):
-            o["status"] = "ready"
+            polls.append(oid)
+            if len(polls) > 1:          # the CA takes one more poll to see it
+                o["status"] = "ready"
         return None
     return Scenario(replies={"newOrder": new, "order": poll})
 
@@ -533,7 +545,7 @@ def test_an_order_with_every_authorization_valid_presents_nothing(ca):
     issued, sleeps, lines = _run_with(ca, solver, on_challenges=cleaned.append, on_cleaned=lambda: cleaned.append(1))
     assert isinstance(issued, order.Issued)
     assert solver.calls == [] and cleaned == [] and lines == [] and ca.count("challenge") == 0
-    assert sleeps == pytest.approx([0.05]) and issued.polls == 1      # the order polled once more after finalize
+    assert sleeps == pytest.approx([0.05, 0.05]) and issued.polls == 2     # one validation, one issuance wait
 
 
 def test_a_challenge_already_answered_is_not_answered_again(ca):
@@ -667,3 +679,4 @@ def test_a_failed_first_authorization_ends_the_wait_while_the_order_stays_pendin
         "type": ACME_ERROR + "dns", "detail": "no such host"}})
     err, _, _ = _run(ca)
     assert isinstance(err, AuthorizationFailed) and err.failures == [(NAMES[0], "dns: no such host")]
+
