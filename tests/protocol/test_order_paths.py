@@ -680,3 +680,33 @@ def test_a_failed_first_authorization_ends_the_wait_while_the_order_stays_pendin
     err, _, _ = _run(ca)
     assert isinstance(err, AuthorizationFailed) and err.failures == [(NAMES[0], "dns: no such host")]
 
+
+
+def test_obtain_sends_replaces_where_the_ca_offers_renewal_info(ca):
+    ca.scenario = Scenario(ari_window=(datetime.datetime(2030, 1, 1), datetime.datetime(2030, 1, 2)))
+    issued, _, _ = _run(ca, replaces="aYhb.AIdlQyE")
+    assert isinstance(issued, order.Issued)
+    assert ca.seen("newOrder")[-1].payload["replaces"] == "aYhb.AIdlQyE"
+
+
+def test_a_missing_challenge_type_lists_every_offered_type(ca):
+    client = _client(ca)
+    csr = pki.csr_der(pki.make_csr(pki.generate_key("ec-256"), NAMES))
+    try:
+        with pytest.raises(AcmeError) as err:
+            order.obtain(client, NAMES, csr, Solver(), order.OrderOptions("tls-alpn-01", timeout=10,
+                                                                          sleep=lambda s: None))
+    finally:
+        client.close()
+    assert str(err.value) == "%s: the CA offers no tls-alpn-01 challenge (offered: dns-01, http-01)" % NAMES[0]
+
+
+def test_an_authorization_with_an_unknown_status_names_its_url(ca):
+    def odd(seen):
+        reply = ca._ep_authz(seen, seen.path.rsplit("/", 1)[1])
+        reply.body["status"] = "paused"
+        return reply
+    ca.scenario = Scenario(replies={"authz": odd})
+    err, _, _ = _run(ca)
+    assert isinstance(err, AcmeResponseError)
+    assert str(err) == "%s: an authorization has an unknown status 'paused'" % ca._url("/authz/1-0")
