@@ -494,6 +494,7 @@ def test_the_key_authorization_is_the_token_and_the_account_thumbprint(ca):
     issued, _, lines = _run_with(ca, solver, on_challenges=journal.append)
     assert isinstance(issued, order.Issued)
     assert journal == [solver.presented]            # the journal gets what is presented
+    assert issued.order_url == ca._url("/order/1")
     [new_order] = ca.seen("newOrder")
     thumb = _thumbprint(ca.seen("newAccount")[-1].protected["jwk"])
     tokens = {ca._authzs[a]["identifier"]: ca._challenges[c]["token"]
