@@ -121,10 +121,10 @@ def test_direct_names_carry_the_evidence_and_never_repeat(monkeypatch):
         assert served.name_evidence(name, b) and Served(name, b.not_after).is_ours("site", b)
     assert first != second
     # two runs (each starting its counter at 1) two milliseconds apart still name their uploads apart
-    clock = iter([1700000000.000, 1700000000.002])
-    monkeypatch.setattr(served.time, "time", lambda: next(clock))
+    from types import SimpleNamespace
     names = []
-    for _ in range(2):
+    for now in (1700000000.000, 1700000000.002):
+        monkeypatch.setattr(served, "time", SimpleNamespace(time=lambda now=now: now))   # served's clock only
         monkeypatch.setattr(served, "_counter", itertools.count(1))
         names.append(served.direct_name("cdn", b))
     assert names[0] != names[1]
