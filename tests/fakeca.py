@@ -15,8 +15,12 @@ everything; an authorization that fails while the order stays `pending`, a
 validation that never ends, an order handed back already `processing`, an
 ARI window (renewalInfo), extra directory keys. Accounts can be deactivated
 (RFC 8555 §7.3.6: every later request with that account is `unauthorized`).
+Certificates it issued can be revoked (§7.6): signed by the account that ordered
+them (kid) or by the certificate's own key (jwk, whose signature is checked);
+`revoked` maps serial -> reason, a second revocation is `alreadyRevoked`, a
+reason outside RFC 5280's codes `badRevocationReason`, anyone else `unauthorized`.
 Endpoints: directory, newNonce, newAccount, newOrder, order, authz, challenge,
-finalize, cert, acct, renewalInfo.
+finalize, cert, acct, renewalInfo, revokeCert.
 
     with FakeCA(workdir) as ca:
         ca.scenario = Scenario(replies={"newOrder": problem("rateLimited", "slow down", 429)})
@@ -46,7 +50,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.x509.oid import NameOID
 
 ACME_ERROR = "urn:ietf:params:acme:error:"
@@ -137,6 +142,7 @@ class Seen:
     protected: dict = field(default_factory=dict)
     payload: object = None
     status: int = 0
+    jws: dict = field(default_factory=dict)
 
 
 # --- the server ------------------------------------------------------------------------------
@@ -153,6 +159,8 @@ class FakeCA:
         self.key_authorizations = []          # (name, ok) for each http-01 checked in webroot
         self.streamed = {"bytes": 0, "complete": False}
         self.issued: List[x509.Certificate] = []
+        self.revoked: Dict[int, int] = {}     # serial -> reason code (0 when none was given)
+        self._issued_to: Dict[int, str] = {}  # serial -> canonical jwk of the ordering account
         self._lock = threading.RLock()
         self._nonces, self._used_nonces = set(), set()
         self._accounts = {}                   # canonical jwk -> account URL
@@ -262,6 +270,7 @@ class FakeCA:
     def _check_jws(self, seen, body):
         try:
             jws = json.loads(body)
+            seen.jws = jws
             seen.protected = json.loads(_b64d(jws["protected"]))
             seen.payload = json.loads(_b64d(jws["payload"])) if jws["payload"] else None
         except (ValueError, KeyError, TypeError):
@@ -288,6 +297,8 @@ class FakeCA:
         self._used_nonces.add(nonce)
         if self.scenario.bad_nonce_always:
             return problem("badNonce", "JWS has an invalid anti-replay nonce: %s" % nonce)
+        if seen.endpoint == "revokeCert" and "jwk" in prot:
+            return None                 # signed by the certificate's key: no account involved (§7.6)
         if seen.endpoint not in ("newAccount",) and prot.get("kid") not in self._accounts.values():
             self.violations.append("%s: kid %r is not an account" % (seen.path, prot.get("kid")))
             return problem("accountDoesNotExist", "no such account", 400)
@@ -465,6 +476,7 @@ class FakeCA:
                                                        "detail": "issuance failed"}
             return
         o["pem"] = self._issue(o["csr"], o["names"])
+        self._issued_to[self.issued[-1].serial_number] = json.dumps(o["jwk"], sort_keys=True)
         o["status"] = "valid"
 
     def _issue(self, csr, names):
@@ -507,6 +519,36 @@ class FakeCA:
             return Reply(200, {"status": "deactivated"})
         return Reply(200, {"status": "valid"})
 
+    def _ep_revokeCert(self, seen):
+        """§7.6: the ordering account (kid) or the certificate's own key (jwk) may revoke it."""
+        payload = seen.payload if isinstance(seen.payload, dict) else {}
+        try:
+            cert = x509.load_der_x509_certificate(_b64d(payload["certificate"]))
+        except (KeyError, ValueError, TypeError) as e:
+            return problem("malformed", "cannot read the certificate: %s" % e)
+        serial = cert.serial_number
+        if serial not in self._issued_to:
+            return problem("malformed", "certificate not issued by this CA", 404)
+        reason = payload.get("reason", 0)
+        if not isinstance(reason, int) or isinstance(reason, bool) or reason not in _REASON_CODES:
+            return problem("badRevocationReason", "reason %r is not an RFC 5280 reason code" % (reason,))
+        prot = seen.protected
+        if "jwk" in prot:
+            allowed = _thumbprint(prot["jwk"]) == _thumbprint(_jwk_of(cert.public_key())) and \
+                _signature_ok(prot["jwk"], seen.jws)
+        else:
+            owner = next((k for k, v in self._accounts.items() if v == prot.get("kid")), None)
+            allowed = owner is not None and self._issued_to[serial] == owner
+        if not allowed:
+            return problem("unauthorized", "not authorized to revoke this certificate", 403)
+        if serial in self.revoked:
+            return problem("alreadyRevoked", "certificate %x is already revoked" % serial)
+        self.revoked[serial] = reason
+        return Reply(200, b"", None)
+
+
+_REASON_CODES = frozenset(range(11)) - {7}       # RFC 5280 §5.3.1 CRLReason; 7 is not used
+
 
 _ROUTES = [
     (re.compile(r"^/dir$"), "directory"),
@@ -520,6 +562,7 @@ _ROUTES = [
     (re.compile(r"^/cert/([\w-]+)$"), "cert"),
     (re.compile(r"^/acct/([\w-]+)$"), "acct"),
     (re.compile(r"^/renewal-info/([\w.-]+)$"), "renewalInfo"),
+    (re.compile(r"^/revoke-cert$"), "revokeCert"),
 ]
 
 
@@ -624,6 +667,41 @@ def _thumbprint(jwk):
     members = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}[jwk["kty"]]
     canon = json.dumps({k: jwk[k] for k in members}, sort_keys=True, separators=(",", ":"))
     return base64.urlsafe_b64encode(hashlib.sha256(canon.encode()).digest()).decode().rstrip("=")
+
+
+def _jwk_of(pub):
+    """The public JWK of pub, written here independently of acme_aliyun.protocol.jose."""
+    def b64(n, size=None):
+        raw = n.to_bytes(size or max(1, (n.bit_length() + 7) // 8), "big")
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    nums = pub.public_numbers()
+    if isinstance(pub, rsa.RSAPublicKey):
+        return {"kty": "RSA", "n": b64(nums.n), "e": b64(nums.e)}
+    size = (pub.curve.key_size + 7) // 8
+    return {"kty": "EC", "crv": {256: "P-256", 384: "P-384"}[pub.curve.key_size], "x": b64(nums.x, size),
+            "y": b64(nums.y, size)}
+
+
+def _signature_ok(jwk, jws):
+    """Verify a flattened JWS (RS256, ES256, ES384) against jwk."""
+    data = ("%s.%s" % (jws["protected"], jws["payload"])).encode("ascii")
+    sig = _b64d(jws["signature"])
+    try:
+        if jwk["kty"] == "RSA":
+            pub = rsa.RSAPublicNumbers(int.from_bytes(_b64d(jwk["e"]), "big"),
+                                       int.from_bytes(_b64d(jwk["n"]), "big")).public_key()
+            pub.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
+            return True
+        curve, hash_ = {"P-256": (ec.SECP256R1(), hashes.SHA256()), "P-384": (ec.SECP384R1(), hashes.SHA384())}[
+            jwk["crv"]]
+        pub = ec.EllipticCurvePublicNumbers(int.from_bytes(_b64d(jwk["x"]), "big"),
+                                            int.from_bytes(_b64d(jwk["y"]), "big"), curve).public_key()
+        half = len(sig) // 2
+        pub.verify(encode_dss_signature(int.from_bytes(sig[:half], "big"), int.from_bytes(sig[half:], "big")),
+                   data, ec.ECDSA(hash_))
+        return True
+    except Exception:
+        return False
 
 
 def _iso(dt):

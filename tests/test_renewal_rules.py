@@ -160,6 +160,7 @@ def test_ari_answer_is_kept_in_meta_and_reused_until_the_next_fetch():
         assert again == first and len(srv.requests) == 1          # cached: no second fetch
         later = renewal.decide(stored, _settings(), directory, client, store, now=now + 7 * HOUR)
         assert len(srv.requests) == 2 and later.source == "ari"   # the next fetch is due
+        assert later.renew_at == first.renew_at                   # the same window: the moment does not move
         stored.meta["ari_cert_id"] = "other.cert"                 # another certificate: the cache is not its
         renewal.decide(stored, _settings(), directory, client, store, now=now + HOUR)
         assert srv.requests[-1] == ("GET", "/renewal-info/other.cert") and store.updates[-1][0] == "due"
@@ -210,7 +211,8 @@ def test_cached_choice_expires_at_next_fetch_and_the_cert_id_comes_from_the_cert
     bundle = SimpleNamespace(names=["example.com"], cert=cert, not_before=nb, not_after=nb + 90 * DAY)
     now = nb + 10 * DAY
     stored = SimpleNamespace(name="rfc", bundle=bundle, meta={"ari": {
-        "cert_id": RFC_CERT_ID, "chosen": (nb + 20 * DAY).isoformat(), "next_fetch": now.isoformat()}})
+        "cert_id": RFC_CERT_ID, "start": (nb + 15 * DAY).isoformat(), "end": (nb + 25 * DAY).isoformat(),
+        "chosen": (nb + 20 * DAY).isoformat(), "next_fetch": now.isoformat()}})
     with _AriServer(body=_window(nb + 30 * DAY, nb + 31 * DAY)) as srv:
         session = requests.Session()
         session.trust_env = False
@@ -220,3 +222,75 @@ def test_cached_choice_expires_at_next_fetch_and_the_cert_id_comes_from_the_cert
         session.close()
     assert srv.requests == [("GET", "/renewal-info/" + RFC_CERT_ID)]
     assert d.source == "ari" and nb + 30 * DAY <= d.renew_at <= nb + 31 * DAY
+
+
+# --- provenance first, the ARI cache's edges -------------------------------------------------------
+
+def test_a_revoked_certificate_is_due_at_once_before_anything_else():
+    stored = _stored()
+    b = stored.bundle
+    stored.meta.update(revoked="2026-01-01T00:00:00+00:00", revoked_reason="keyCompromise",
+                       directory="https://old-ca.example/dir")
+    expected = renewal.Decision(True, "revoked (keyCompromise)", None, "revoked")
+    assert renewal.decide(stored, _settings(), now=b.not_before + DAY) == expected
+    assert renewal.decide(stored, _settings(), directory_url="https://new-ca.example/dir",
+                          now=b.not_before + DAY) == expected          # revoked outranks the CA change
+    del stored.meta["revoked_reason"]
+    assert renewal.decide(stored, _settings(), now=b.not_before + DAY).reason == "revoked (unspecified)"
+
+
+def test_a_certificate_from_another_directory_is_due_at_once():
+    stored = _stored()
+    b = stored.bundle
+    stored.meta["directory"] = "https://old-ca.example/dir"
+    now = b.not_before + DAY
+    expected = renewal.Decision(True, "CA changed (issued by https://old-ca.example/dir)", None, "ca")
+    assert renewal.decide(stored, _settings(), directory_url="https://new-ca.example/dir", now=now) == expected
+    directory = SimpleNamespace(url="https://new-ca.example/dir", renewal_info=None)
+    assert renewal.decide(stored, _settings(), directory, now=now) == expected
+    # the explicit directory_url is the configured one, whatever the directory object says
+    assert renewal.decide(stored, _settings(), directory, directory_url="https://old-ca.example/dir/",
+                          now=now).source == "lifetime"
+    same = SimpleNamespace(url="https://old-ca.example/dir", renewal_info=None)
+    assert renewal.decide(stored, _settings(), same, now=now).source == "lifetime"
+
+
+def test_a_window_ending_exactly_at_expiry_is_followed():
+    stored = _stored()
+    b = stored.bundle
+    backstop = b.not_after - (b.not_after - b.not_before) / 3
+    d = _decide_with_ari(stored, b.not_after - 5 * DAY, b.not_after, now=backstop + DAY)
+    assert (d.due, d.source) == (False, "ari") and b.not_after - 5 * DAY <= d.renew_at <= b.not_after
+
+
+def _cached(stored, start, end, chosen):
+    stored.meta["ari"] = {"cert_id": stored.meta["ari_cert_id"], "start": start.isoformat(),
+                          "end": end.isoformat(), "chosen": chosen.isoformat()}
+
+
+def test_a_window_past_expiry_is_still_followed_when_it_chooses_before_the_backstop():
+    stored = _stored()
+    b = stored.bundle
+    backstop = b.not_after - (b.not_after - b.not_before) / 3
+    valid = "valid until %s" % b.not_after.strftime("%Y-%m-%d %H:%M UTC")
+    chosen = b.not_before + 20 * DAY
+    _cached(stored, b.not_before + 10 * DAY, b.not_after + 5 * DAY, chosen)
+    assert renewal.decide(stored, _settings(), now=b.not_before + DAY) == renewal.Decision(
+        False, valid, chosen, "ari")
+    _cached(stored, b.not_before + 10 * DAY, b.not_after + 5 * DAY, backstop)     # a tie: the backstop's
+    assert renewal.decide(stored, _settings(), now=b.not_before + DAY) == renewal.Decision(
+        False, valid, backstop, "lifetime")
+
+
+def test_a_stored_answer_needs_chosen_start_and_end_and_this_certificates_id():
+    cert = x509.load_pem_x509_certificate(RFC_CERT)
+    nb = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
+    full = {"cert_id": RFC_CERT_ID, "start": (nb + DAY).isoformat(), "end": (nb + 2 * DAY).isoformat(),
+            "chosen": (nb + DAY).isoformat()}
+    stored = SimpleNamespace(name="rfc", bundle=SimpleNamespace(cert=cert), meta={"ari": dict(full)})
+    assert renewal.ari_window(stored) == full        # no ari_cert_id: the certificate's own certID matches
+    for missing in ("chosen", "start", "end"):
+        stored.meta["ari"] = {k: v for k, v in full.items() if k != missing}
+        assert renewal.ari_window(stored) is None, missing
+    stored.meta["ari"] = dict(full, cert_id="another.cert")
+    assert renewal.ari_window(stored) is None

@@ -150,6 +150,12 @@ def test_rfc7638_jwk_of_public_key_has_exactly_required_members():
     assert jwk(_rfc7638_public_key()) == {"e": RFC7638_E, "kty": "RSA", "n": RFC7638_N}
 
 
+def test_rsa_jwk_integers_take_their_minimal_length():
+    """RFC 7518 §6.3.1: e and n are the minimal big-endian octets; an exponent of 3 is the one octet 0x03."""
+    pub = rsa.RSAPublicNumbers(3, int.from_bytes(b64u_decode(RFC7638_N), "big")).public_key()
+    assert jwk(pub) == {"e": "Aw", "kty": "RSA", "n": RFC7638_N}
+
+
 def test_rfc7638_thumbprint_of_key_and_of_dict():
     assert thumbprint(_rfc7638_public_key()) == RFC7638_THUMBPRINT
     assert thumbprint({"kty": "RSA", "n": RFC7638_N, "e": RFC7638_E}) == RFC7638_THUMBPRINT
@@ -318,6 +324,8 @@ def test_jws_with_jwk_header(account_key):
         "alg": alg_for(account_key), "nonce": NONCE, "url": URL, "jwk": jwk(account_key),
     }
     assert _decode_json(out["payload"]) == {"identifiers": [{"type": "dns", "value": "example.com"}]}
+    # compact JSON (no spaces), as every JOSE part we send
+    assert b" " not in b64u_decode(out["protected"]) and b" " not in b64u_decode(out["payload"])
     _verify_jws_signature(account_key, out["protected"], out["payload"], out["signature"])
 
 

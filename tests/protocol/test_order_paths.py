@@ -158,6 +158,13 @@ def test_a_retry_after_past_the_deadline_waits_only_until_the_deadline():
     assert 1.5 < slept <= 2.0
 
 
+def test_a_wait_never_passes_a_deadline_less_than_a_second_away():
+    opts = order.OrderOptions("http-01", timeout=0.5, sleep=[].append)
+    order._Poller(opts).wait(30, "validation")
+    [slept] = opts.sleep.__self__
+    assert 0.0 < slept <= 0.5
+
+
 def test_the_deadline_ends_the_wait_with_what_was_awaited(ca):
     ca.scenario = Scenario(validation="never")
     err, sleeps, _ = _run(ca, timeout=1.4)
@@ -316,9 +323,9 @@ def test_problem_text_needs_a_problem_document():
     assert order._problem_text(Problem.parse({"detail": "no such host"})) != order.NO_REASON
 
 
-def _invalid_after_finalize(ca, authz_error=None, order_detail=True):
+def _invalid_after_finalize(ca, authz_error=None, order_detail=True, order_error=True):
     """After finalize the order turns invalid; authorization -1 then reads invalid with authz_error,
-    and without order_detail the order carries an error with no detail."""
+    without order_detail the order carries an error with no detail, without order_error none at all."""
     def authz(seen):
         aid = seen.path.rsplit("/", 1)[1]
         reply = ca._ep_authz(seen, aid)
@@ -331,6 +338,8 @@ def _invalid_after_finalize(ca, authz_error=None, order_detail=True):
         reply = ca._ep_order(seen, seen.path.rsplit("/", 1)[1])
         if not order_detail and "error" in reply.body:
             reply.body["error"] = {"type": ACME_ERROR + "serverInternal"}
+        if not order_error:
+            reply.body.pop("error", None)
         return reply
     return Scenario(after_finalize="invalid", replies={"authz": authz, "order": order_reply})
 
@@ -340,6 +349,9 @@ def test_an_order_invalid_after_finalize_quotes_the_failed_authorization_first(c
     err, _, _ = _run(ca)
     assert isinstance(err, AuthorizationFailed) and err.failures == [(NAMES[1], "caa: CAA forbids")]
     ca.scenario = _invalid_after_finalize(ca, order_detail=False)
+    err, _, _ = _run(ca)
+    assert isinstance(err, OrderFailed) and str(err) == "the order became invalid: no detail from the CA"
+    ca.scenario = _invalid_after_finalize(ca, order_error=False)        # invalid, and no error document
     err, _, _ = _run(ca)
     assert isinstance(err, OrderFailed) and str(err) == "the order became invalid: no detail from the CA"
 
@@ -440,3 +452,262 @@ def test_a_deadline_reached_while_issuance_is_polled_names_the_issuance(ca):
     err, sleeps, _ = _run(ca, timeout=1.4)
     assert isinstance(err, OrderFailed) and str(err) == "gave up waiting for issuance after 1 s"
     assert sleeps[:2] == pytest.approx([FIRST_WAIT, 0.05]) and len(sleeps) > 2    # past the first issuance wait
+
+
+# --- what is presented and answered ------------------------------------------------------------------
+
+class _Recorder(Solver):
+    """Keeps the challenges it was given; its DNS-style wait reports through the progress it was handed."""
+
+    def __init__(self):
+        super().__init__()
+        self.presented = []
+
+    def present(self, challenges):
+        super().present(challenges)
+        self.presented.extend(challenges)
+
+    def wait_until_visible(self, challenges, timeout=None):
+        super().wait_until_visible(challenges, timeout)
+        self.progress("waiting for %d TXT record(s)" % len(challenges), limit=7)
+
+
+def _run_with(ca, solver, timeout=10.0, **opts):
+    sleeps, lines = [], []
+    client = _client(ca)
+    csr = pki.csr_der(pki.make_csr(pki.generate_key("ec-256"), NAMES))
+    options = order.OrderOptions("http-01", timeout=timeout, sleep=sleeps.append,
+                                 progress=lambda msg, limit=None: lines.append((msg, limit)), **opts)
+    try:
+        try:
+            result = order.obtain(client, NAMES, csr, solver, options)
+        except AcmeError as e:
+            result = e
+    finally:
+        client.close()
+    return result, sleeps, lines
+
+
+def test_the_key_authorization_is_the_token_and_the_account_thumbprint(ca):
+    from tests.fakeca import _thumbprint
+    solver, journal = _Recorder(), []
+    issued, _, lines = _run_with(ca, solver, on_challenges=journal.append)
+    assert isinstance(issued, order.Issued)
+    assert journal == [solver.presented]            # the journal gets what is presented
+    assert issued.order_url == ca._url("/order/1")
+    [new_order] = ca.seen("newOrder")
+    thumb = _thumbprint(ca.seen("newAccount")[-1].protected["jwk"])
+    tokens = {ca._authzs[a]["identifier"]: ca._challenges[c]["token"]
+              for a in ca._orders["1"]["authzs"] for c in ca._authzs[a]["challenges"]
+              if ca._challenges[c]["type"] == "http-01"}
+    assert [(c.identifier, c.type, c.token, c.key_authorization) for c in solver.presented] == [
+        (n, "http-01", tokens[n], "%s.%s" % (tokens[n], thumb)) for n in NAMES]
+    assert lines == [("presenting 2 http-01 challenge(s)", None), ("waiting for 2 TXT record(s)", 7),
+                     ("waiting for the CA to validate 2 name(s)", 10.0)]
+    assert new_order.payload == {"identifiers": [{"type": "dns", "value": n} for n in NAMES]}
+
+
+def _valid_at_once(ca, which):
+    """newOrder finds the authorizations `which` (indexes) already valid; the order turns ready when
+    it is polled with every authorization valid."""
+    def new(seen):
+        reply = ca._ep_newOrder(seen)
+        oid = reply.headers["Location"].rsplit("/", 1)[1]
+        for i in which:
+            ca._authzs[ca._orders[oid]["authzs"][i]]["status"] = "valid"
+        return Reply(reply.status, ca._order_json(oid), headers=reply.headers)
+
+    polls = []
+
+    def poll(seen):
+        oid = seen.path.rsplit("/", 1)[1]
+        o = ca._orders[oid]
+        if o["status"] == "pending" and all(ca._authzs[a]["status"] == "valid" for a in o["authzs"]):
+            polls.append(oid)
+            if len(polls) > 1:          # the CA takes one more poll to see it
+                o["status"] = "ready"
+        return None
+    return Scenario(replies={"newOrder": new, "order": poll})
+
+
+def test_valid_authorizations_are_neither_presented_nor_watched(ca):
+    ca.scenario = _valid_at_once(ca, [0])
+    solver = _Recorder()
+    issued, _, _ = _run_with(ca, solver)
+    assert isinstance(issued, order.Issued)
+    assert [c.identifier for c in solver.presented] == [NAMES[1]]
+    assert [s.path for s in ca.seen("authz")] == ["/authz/1-0", "/authz/1-1", "/authz/1-1"]   # fetched, then polled
+    assert ca.count("challenge") == 1
+
+
+def test_an_order_with_every_authorization_valid_presents_nothing(ca):
+    ca.scenario = _valid_at_once(ca, [0, 1])
+    solver, cleaned = _Recorder(), []
+    issued, sleeps, lines = _run_with(ca, solver, on_challenges=cleaned.append, on_cleaned=lambda: cleaned.append(1))
+    assert isinstance(issued, order.Issued)
+    assert solver.calls == [] and cleaned == [] and lines == [] and ca.count("challenge") == 0
+    assert sleeps == pytest.approx([0.05, 0.05]) and issued.polls == 2     # one validation, one issuance wait
+
+
+def test_a_challenge_already_answered_is_not_answered_again(ca):
+    """A previous run answered the first name's challenge (it is `processing`): only the second is POSTed."""
+    def new(seen):
+        reply = ca._ep_newOrder(seen)
+        oid = reply.headers["Location"].rsplit("/", 1)[1]
+        first = ca._authzs[ca._orders[oid]["authzs"][0]]
+        ca._challenges[first["challenges"][0]]["status"] = "processing"
+        return reply
+
+    def authz(seen):
+        aid = seen.path.rsplit("/", 1)[1]
+        a = ca._authzs[aid]
+        c = ca._challenges[a["challenges"][0]]
+        if c["status"] == "processing" and ca.count("challenge"):       # the CA decides once asked again
+            c["status"] = a["status"] = "valid"
+            o = ca._orders[a["order"]]
+            if all(ca._authzs[x]["status"] == "valid" for x in o["authzs"]):
+                o["status"] = "ready"
+        return None
+    ca.scenario = Scenario(replies={"newOrder": new, "authz": authz})
+    solver = _Recorder()
+    issued, _, _ = _run_with(ca, solver)
+    assert isinstance(issued, order.Issued)
+    assert [c.identifier for c in solver.presented] == NAMES                     # both are made answerable
+    assert [s.path for s in ca.seen("challenge")] == ["/chall/1-1-http-01"]
+
+
+@pytest.mark.parametrize("change", ["no url", "empty token"])
+def test_a_challenge_without_url_or_token_is_refused(ca, change):
+    def broken(seen):
+        aid = seen.path.rsplit("/", 1)[1]
+        reply = ca._ep_authz(seen, aid)
+        for c in reply.body["challenges"]:
+            if change == "no url":
+                c.pop("url")
+            else:
+                c["token"] = ""
+        return reply
+    ca.scenario = Scenario(replies={"authz": broken})
+    err, _, _ = _run(ca)
+    assert isinstance(err, AcmeResponseError) and str(err) == "%s: the CA sent an unusable challenge token" % NAMES[0]
+
+
+def test_a_deadline_spent_before_the_first_validation_poll_names_the_validation(ca):
+    err, sleeps, _ = _run(ca, timeout=0)
+    assert isinstance(err, OrderFailed) and str(err) == "gave up waiting for validation after 0 s"
+    assert sleeps == [] and ca.count("challenge") == 2 and ca.count("order") == 0
+
+
+def test_the_download_content_type_is_read_without_case_parameters_or_spaces(ca):
+    def reply(seen):
+        r = ca._ep_cert(seen, seen.path.rsplit("/", 1)[1])
+        return Reply(r.status, r.body, " Application/PEM-Certificate-Chain ; charset=us-ascii", r.headers)
+    ca.scenario = Scenario(replies={"cert": reply})
+    issued, _, _ = _run(ca)
+    assert isinstance(issued, order.Issued) and issued.certificate_pem.endswith(ca.root_pem)
+
+
+def test_a_ready_order_without_finalize_url_is_refused(ca):
+    def no_finalize(seen):
+        reply = ca._ep_order(seen, seen.path.rsplit("/", 1)[1])
+        if reply.body["status"] == "ready":
+            reply.body.pop("finalize")
+        return reply
+    ca.scenario = Scenario(replies={"order": no_finalize})
+    err, _, _ = _run(ca)
+    assert isinstance(err, AcmeResponseError) and str(err) == "the ready order has no finalize URL"
+    assert ca.count("finalize") == 0
+
+
+def test_a_challenge_reply_with_an_unknown_status_names_the_challenge(ca):
+    ca.scenario = Scenario(replies={"challenge": lambda seen: Reply(200, {"type": "http-01", "status": "frozen"})})
+    err, _, _ = _run(ca)
+    assert isinstance(err, AcmeResponseError)
+    assert str(err) == "%s: a challenge has an unknown status 'frozen'" % ca._url("/chall/1-0-http-01")
+
+
+def test_validation_polls_keep_eight_requests_in_flight_at_most(ca):
+    """Twelve names: each round asks for the order and twelve authorizations, eight at a time. The
+    authorization replies wait until eight are in flight together (or give up after 5 s)."""
+    import threading
+    names = ["n%02d.flow.example.test" % i for i in range(12)]
+    state = {"now": 0, "peak": 0}
+    cond = threading.Condition()
+
+    def authz(seen):
+        if not ca.count("challenge"):
+            return None                                    # the first fetch, before answering: no waiting
+        ca._lock.release()              # the fake CA answers under one lock: let the others in meanwhile
+        try:
+            with cond:
+                state["now"] += 1
+                state["peak"] = max(state["peak"], state["now"])
+                cond.notify_all()
+                cond.wait_for(lambda: state["peak"] >= order.MAX_PARALLEL_POLLS, timeout=5)
+                state["now"] -= 1
+        finally:
+            ca._lock.acquire()
+        return None
+    ca.scenario = Scenario(replies={"authz": authz})
+    issued, _, _ = _run(ca, names=names, timeout=30)
+    assert isinstance(issued, order.Issued)
+    assert state["peak"] == order.MAX_PARALLEL_POLLS == 8
+
+
+def test_only_unfinished_authorizations_are_polled_again(ca):
+    """The first name validates at once, the second reads pending for two more polls: from then on
+    only the second is polled, with the order."""
+    import collections
+    late = []
+
+    def authz(seen):
+        aid = seen.path.rsplit("/", 1)[1]
+        if aid.endswith("-1") and ca.count("challenge") == 2 and len(late) < 2:
+            late.append(aid)
+            reply = ca._ep_authz(seen, aid)
+            reply.body["status"] = "pending"
+            return reply
+        return None
+    ca.scenario = Scenario(replies={"authz": authz, "order": _pending_for(ca, 2)})
+    issued, sleeps, _ = _run(ca)
+    assert isinstance(issued, order.Issued) and len(late) == 2
+    polled = collections.Counter(s.path for s in ca.seen("authz")[2:])      # after the two first fetches
+    assert polled == {"/authz/1-0": 1, "/authz/1-1": 3}
+
+
+def test_a_failed_first_authorization_ends_the_wait_while_the_order_stays_pending(ca):
+    ca.scenario = Scenario(order_on_failure="pending", failing_names={NAMES[0]: {
+        "type": ACME_ERROR + "dns", "detail": "no such host"}})
+    err, _, _ = _run(ca)
+    assert isinstance(err, AuthorizationFailed) and err.failures == [(NAMES[0], "dns: no such host")]
+
+
+
+def test_obtain_sends_replaces_where_the_ca_offers_renewal_info(ca):
+    ca.scenario = Scenario(ari_window=(datetime.datetime(2030, 1, 1), datetime.datetime(2030, 1, 2)))
+    issued, _, _ = _run(ca, replaces="aYhb.AIdlQyE")
+    assert isinstance(issued, order.Issued)
+    assert ca.seen("newOrder")[-1].payload["replaces"] == "aYhb.AIdlQyE"
+
+
+def test_a_missing_challenge_type_lists_every_offered_type(ca):
+    client = _client(ca)
+    csr = pki.csr_der(pki.make_csr(pki.generate_key("ec-256"), NAMES))
+    try:
+        with pytest.raises(AcmeError) as err:
+            order.obtain(client, NAMES, csr, Solver(), order.OrderOptions("tls-alpn-01", timeout=10,
+                                                                          sleep=lambda s: None))
+    finally:
+        client.close()
+    assert str(err.value) == "%s: the CA offers no tls-alpn-01 challenge (offered: dns-01, http-01)" % NAMES[0]
+
+
+def test_an_authorization_with_an_unknown_status_names_its_url(ca):
+    def odd(seen):
+        reply = ca._ep_authz(seen, seen.path.rsplit("/", 1)[1])
+        reply.body["status"] = "paused"
+        return reply
+    ca.scenario = Scenario(replies={"authz": odd})
+    err, _, _ = _run(ca)
+    assert isinstance(err, AcmeResponseError)
+    assert str(err) == "%s: an authorization has an unknown status 'paused'" % ca._url("/authz/1-0")

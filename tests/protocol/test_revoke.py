@@ -1,0 +1,138 @@
+"""protocol/order.revoke against the fake CA's revokeCert (RFC 8555 §7.6).
+
+A certificate is issued through the fake CA first, then revoked: by the account
+that ordered it (kid) or by the certificate's own key (jwk, signature checked
+by the fake CA). The outcome is read back from the CA: the serial and reason it
+recorded, and the CA's refusal when someone else asks or it is asked twice.
+"""
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from acme_aliyun import pki
+from acme_aliyun.protocol import jose, order
+from acme_aliyun.protocol.client import AcmeClient
+from acme_aliyun.protocol.errors import AcmeProblem
+from tests.fakeca import FakeCA
+from tests.protocol.test_order_flow import NAMES, Solver, _client
+
+
+@pytest.fixture
+def ca(tmp_path):
+    with FakeCA(tmp_path / "ca") as ca:
+        yield ca
+
+
+def _issue(ca, client, key_type="ec-256"):
+    """A certificate from the fake CA for client's account: (leaf DER, its serial, its key)."""
+    cert_key = pki.generate_key(key_type)
+    issued = order.obtain(client, NAMES, pki.csr_der(pki.make_csr(cert_key, NAMES)), Solver(),
+                          order.OrderOptions("http-01", timeout=10, sleep=lambda s: None))
+    leaf = pki.load_cert_pem(issued.certificate_pem)
+    return leaf.public_bytes(serialization.Encoding.DER), leaf.serial_number, cert_key
+
+
+def test_the_ordering_account_revokes_with_a_reason(ca):
+    client = _client(ca)
+    try:
+        der, serial, _ = _issue(ca, client)
+        order.revoke(client, der, 4)
+    finally:
+        client.close()
+    assert ca.revoked == {serial: 4}
+    seen = ca.seen("revokeCert")[-1]
+    assert seen.payload == {"certificate": jose.b64u(der), "reason": 4}
+    assert seen.protected["kid"] == client.kid and "jwk" not in seen.protected
+    assert ca.violations == []
+
+
+def test_without_a_reason_none_is_sent(ca):
+    client = _client(ca)
+    try:
+        der, serial, _ = _issue(ca, client)
+        order.revoke(client, der)
+    finally:
+        client.close()
+    assert ca.seen("revokeCert")[-1].payload == {"certificate": jose.b64u(der)}
+    assert ca.revoked == {serial: 0}
+
+
+def test_reason_zero_is_sent_as_zero(ca):
+    client = _client(ca)
+    try:
+        der, serial, _ = _issue(ca, client)
+        order.revoke(client, der, 0)
+    finally:
+        client.close()
+    assert ca.seen("revokeCert")[-1].payload == {"certificate": jose.b64u(der), "reason": 0}
+    assert ca.revoked == {serial: 0}
+
+
+@pytest.mark.parametrize("key_type", ["ec-256", "rsa-2048"])
+def test_the_certificate_key_revokes_without_the_account(ca, key_type):
+    client = _client(ca)
+    try:
+        der, serial, cert_key = _issue(ca, client, key_type)
+    finally:
+        client.close()
+    # a client with a key that has no account at this CA: only the certificate's key signs
+    stranger = AcmeClient(ca.directory_url, key=pki.generate_key("ec-256"), sleep=lambda s: None)
+    try:
+        order.revoke(stranger, der, 1, cert_key=cert_key)
+    finally:
+        stranger.close()
+    assert ca.revoked == {serial: 1}
+    seen = ca.seen("revokeCert")[-1]
+    assert seen.protected["jwk"] == jose.jwk(cert_key) and "kid" not in seen.protected
+    assert ca.violations == []
+
+
+def test_another_account_or_key_is_refused_and_nothing_is_revoked(ca):
+    owner = _client(ca)
+    try:
+        der, _, _ = _issue(ca, owner)
+    finally:
+        owner.close()
+    other = _client(ca)
+    try:
+        with pytest.raises(AcmeProblem) as err:
+            order.revoke(other, der, 1)
+        assert err.value.code == "unauthorized"
+        with pytest.raises(AcmeProblem) as err:
+            order.revoke(other, der, 1, cert_key=pki.generate_key("ec-256"))
+        assert err.value.code == "unauthorized"
+    finally:
+        other.close()
+    assert ca.revoked == {}
+
+
+def test_a_second_revocation_and_a_bad_reason_are_the_cas_refusals(ca):
+    client = _client(ca)
+    try:
+        der, serial, _ = _issue(ca, client)
+        with pytest.raises(AcmeProblem) as err:
+            order.revoke(client, der, 7)            # RFC 5280: reason code 7 is not used
+        assert err.value.code == "badRevocationReason" and ca.revoked == {}
+        order.revoke(client, der, 5)
+        with pytest.raises(AcmeProblem) as err:
+            order.revoke(client, der, 4)
+        assert err.value.code == "alreadyRevoked"
+    finally:
+        client.close()
+    assert ca.revoked == {serial: 5}
+
+
+def test_the_certificate_key_signs_alone_even_on_a_client_with_another_account(ca):
+    owner = _client(ca)
+    try:
+        der, serial, cert_key = _issue(ca, owner)
+    finally:
+        owner.close()
+    other = _client(ca)              # has an account (a kid) of its own, which must not sign this request
+    try:
+        order.revoke(other, der, 3, cert_key=cert_key)
+    finally:
+        other.close()
+    assert ca.revoked == {serial: 3}
+    seen = ca.seen("revokeCert")[-1]
+    assert seen.protected["jwk"] == jose.jwk(cert_key) and "kid" not in seen.protected
