@@ -711,3 +711,8 @@ def test_an_authorization_with_an_unknown_status_names_its_url(ca):
     err, _, _ = _run(ca)
     assert isinstance(err, AcmeResponseError)
     assert str(err) == "%s: an authorization has an unknown status 'paused'" % ca._url("/authz/1-0")
+
+
+@pytest.mark.parametrize("names, wait", [(1, 0.104), (100, 0.5), (225, 1.0), (230, 1.0), (1000, 1.0)])
+def test_the_first_validation_poll_waits_a_moment_a_name_and_at_most_a_second(names, wait):
+    assert order.first_poll_wait(names) == pytest.approx(wait)
