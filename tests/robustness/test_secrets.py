@@ -171,7 +171,7 @@ def test_failing_target_json_and_webhook(world, fresh):
     assert r.returncode == 1, r.stdout + r.stderr
     doc = json.loads(r.stdout)
     failed = [t for c in doc["certificates"] for t in c["targets"] if t["status"] == "failed"]
-    assert [(t["target"], t.get("error_code")) for t in failed] == [("img.demo.test", "InternalError")], failed
+    assert [(t["target"], t["error"]["code"]) for t in failed] == [("img.demo.test", "InternalError")], failed
     bodies = world.hook.json()[fresh:]
     assert bodies and bodies[-1]["ok"] is False and "img.demo.test" in bodies[-1]["text"]
     world.audit("failing target: run --force --json + webhook", [r], fresh, modes=True)
