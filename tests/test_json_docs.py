@@ -235,10 +235,17 @@ def test_cloud_check_and_account_show_json(world):
     (("account", "show", "--json", "-c", "/nonexistent/acme.ini"), "account show", 2, "acme.ini"),
 ])
 def test_a_failing_command_prints_the_failure_document(world, args, command, code, words):
+    before = len(world.hook.bodies)
     r = world.run(*args)
     assert r.returncode == code, r.stderr
     doc = check(_json(r), command, failed=True)
     assert words in doc["error"]["message"] and doc["ok"] is False
+    notes = world.hook.json()[before:]
+    if command == "run":                # the config loaded: the webhook hears of it, in the same shape
+        [note] = notes
+        assert check(note, "run", failed=True)["error"] == doc["error"] and note["text"]
+    else:
+        assert notes == []
 
 
 def _fc_context():
@@ -259,3 +266,11 @@ def test_the_fc_handler_answers_with_the_same_documents(world, monkeypatch):
     assert _errors(bad, "failure") == [] and bad["command"] is None and "the event is" in bad["error"]["message"]
     bad = json.loads(fc.handler(b'{"action": "deploy", "force": "maybe"}', _fc_context()))
     assert _errors(bad, "failure") == [] and "force" in bad["error"]["message"]
+
+
+def test_a_held_lock_gives_the_failure_document_and_exit_3(world):
+    with Store(str(world.folder / "state")).lock(wait=False):
+        r = world.run("run", "--no-wait", "--json")
+    assert r.returncode == 3, r.stderr
+    doc = check(_json(r), "run", failed=True)
+    assert "pid %d" % os.getpid() in doc["error"]["message"]

@@ -43,7 +43,7 @@ def _refused(ctx, error, args):
     """The run cannot start at all (the account was deactivated): one line, and the webhook is told."""
     print("error: %s" % logsetup.redact(str(error)), file=sys.stderr)
     _json_failure(args, error)
-    _notify_failure(ctx, error)
+    _notify_failure(ctx, error, args)
     return error.exit_code
 
 
@@ -53,12 +53,13 @@ def _json_failure(args, error):
         out_json(jsondoc.failure(command_name(args), str(error)))
 
 
-def _notify_failure(ctx, error):
+def _notify_failure(ctx, error, args):
     """The run could not report per certificate (unknown name, state folder unusable...): the webhook
-    still hears of it, once the config has loaded."""
+    still hears of it (the failure document), once the config has loaded."""
     from acme_aliyun import notify
     from acme_aliyun.report import RunReport
-    notify.send(ctx.cfg.notify, RunReport.failure(logsetup.redact(str(error))), failed=True)
+    doc = RunReport.failure(logsetup.redact(str(error))).to_dict(command_name(args))
+    notify.send(ctx.cfg.notify, doc, failed=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -71,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except LockHeld as e:
         if e.stale:             # not the usual overlap: say so even with --quiet, and notify
             print(logsetup.redact("warning: %s" % e), file=sys.stderr)
-            _notify_failure(ctx, e)
+            _notify_failure(ctx, e, args)
         elif not args.quiet:
             print("error: %s" % e, file=sys.stderr)
         _json_failure(args, e)
@@ -79,7 +80,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except AccountDeactivated as e:
         return _refused(ctx, e, args)
     except Exception as e:
-        _notify_failure(ctx, e)
+        _notify_failure(ctx, e, args)
         raise
     return _finish(ctx, report, args)
 
@@ -94,7 +95,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     except AccountDeactivated as e:
         return _refused(ctx, e, args)
     except Exception as e:
-        _notify_failure(ctx, e)
+        _notify_failure(ctx, e, args)
         raise
     code = _finish(ctx, report, args)
     if args.verify_edge and not args.dry_run:
