@@ -126,6 +126,8 @@ def test_the_document_reads_back_into_the_same_report():
     assert o.next_renewal == datetime.datetime(2031, 2, 3, 4, 5, 6, tzinfo=UTC)
     redo = again.to_dict("run")
     assert {**redo, "generated_at": None} == {**doc, "generated_at": None}
+    doc["certificates"][0]["renew_at"] = "2031-02-03T04:05:06"       # an older sender, no zone: read as UTC
+    assert RunReport.from_dict(doc).to_dict("run")["certificates"][0]["renew_at"] == "2031-02-03T04:05:06Z"
 
 
 # --- real commands against Pebble and the emulator --------------------------------------------
