@@ -55,14 +55,19 @@ def parse_time(value: Any) -> Optional[datetime.datetime]:
     return parsed if parsed.tzinfo else None
 
 
+def read_time(value: Any) -> Optional[datetime.datetime]:
+    """A time read from a record or a document: ISO 8601 / RFC 3339 ('Z' too); one without a zone
+    (older records) is taken as UTC; None when absent or unreadable."""
+    if isinstance(value, datetime.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=datetime.timezone.utc)
+    if isinstance(value, str) and value and parse_time(value) is None:
+        return parse_time(value + "+00:00")
+    return parse_time(value)
+
+
 def _time_text(value: Any) -> Optional[str]:
-    """A stored ISO time (status rows keep isoformat() text) as RFC 3339."""
-    if value is None:
-        return None
-    parsed = parse_time(value)
-    if parsed is None:
-        raise ValueError("time %r has no timezone" % (value,))
-    return rfc3339(parsed)
+    """A stored ISO time (status rows and records keep isoformat() text) as RFC 3339."""
+    return rfc3339(read_time(value))
 
 
 def error(message: Any, code: Optional[str] = None, request_id: Optional[str] = None) -> Optional[Json]:
@@ -95,8 +100,11 @@ def dumps(doc: Json) -> str:
 # --- objects -------------------------------------------------------------------------------
 
 CERT_KEYS = ("name", "domains", "serial", "issuer", "not_before", "not_after", "days_left", "path", "renew_at",
-             "due", "renew_source", "renew_reason", "ari_window", "deploy_blocked", "action", "reason", "error",
-             "copies", "copy_error", "reload_error", "counts", "targets")
+             "due", "renew_source", "renew_reason", "ari_window", "deploy_blocked", "revoked", "action", "reason",
+             "challenge", "error", "deferred_until", "failures", "last_error", "copies", "copy_error", "reload_error",
+             "counts", "targets", "last_run")
+ACTIONS = ("issued", "renewed", "unchanged", "deferred", "failed", "pending", "planned")
+TARGET_STATUSES = ("deployed", "unchanged", "planned", "refused", "failed")
 
 
 def certificate(name: str, **fields: Any) -> Json:
@@ -126,9 +134,11 @@ def run_target(cert_name: str, t: "TargetResult") -> Json:
 
 def outcome(o: "CertOutcome", domains: Optional[Sequence[str]] = None) -> Json:
     """A CertOutcome of run/deploy/issue as a certificate object."""
+    names = list(domains) if domains is not None else list(getattr(o, "domains", None) or []) or None
     return certificate(
-        o.name, domains=list(domains) if domains is not None else None, not_after=rfc3339(o.not_after),
-        renew_at=rfc3339(o.next_renewal), action=str(o.action), reason=o.reason or None, error=error(o.error),
+        o.name, domains=names, not_after=rfc3339(o.not_after), renew_at=rfc3339(o.next_renewal),
+        action=str(o.action), reason=o.reason or None, challenge=getattr(o, "challenge", None),
+        error=error(o.error), deferred_until=rfc3339(getattr(o, "deferred_until", None)),
         copies=str(o.copies) or "none", copy_error=error(o.copy_error), reload_error=error(o.reload_error),
         counts=o.counts(), targets=[run_target(o.name, t) for t in o.targets])
 
@@ -142,14 +152,43 @@ def status_certificate(row: Mapping[str, Any], targets: Optional[List[Json]] = N
         not_before=_time_text(row.get("not_before")), not_after=_time_text(row.get("not_after")),
         days_left=row.get("days_left"), path=row.get("path"), renew_at=_time_text(row.get("renew_at")),
         due=row.get("due", True), renew_source=row.get("renew_source"), renew_reason=row.get("reason"),
-        ari_window=window, deploy_blocked=row.get("deploy_blocked") or None, targets=targets)
+        ari_window=window, deploy_blocked=row.get("deploy_blocked") or None, targets=targets,
+        revoked={"at": _time_text(row["revoked"]), "reason": row.get("revoked_reason") or "unspecified"}
+        if row.get("revoked") else None,
+        deferred_until=_time_text(row.get("deferred_until")),
+        failures=row.get("failures"), last_error=error(row.get("last_error")),
+        last_run=last_run(row["name"], row["last_run"]) if row.get("last_run") else None)
+
+
+def last_run(cert_name: str, entry: Mapping[str, Any]) -> Json:
+    """The last-run record's entry for a certificate (lastrun.py, what `status` reads) as a last-run object."""
+    counts = entry.get("counts") if isinstance(entry.get("counts"), dict) else {}
+    targets = [t for t in entry.get("targets") or [] if isinstance(t, dict)]
+    return {"at": _time_text(entry.get("at")), "command": "deploy" if entry.get("command") == "deploy" else "run",
+            "action": _word(entry.get("action"), ACTIONS), "ok": bool(entry.get("ok")),
+            "error": error(entry.get("error")), "deferred_until": _time_text(entry.get("deferred_until")),
+            "counts": {k: int(counts.get(k) or 0) for k in TARGET_STATUSES},
+            "targets": [_recorded_target(cert_name, t) for t in targets]}
+
+
+def _recorded_target(cert_name: str, t: Mapping[str, Any]) -> Json:
+    status = _word(t.get("status"), TARGET_STATUSES)
+    err = error(t.get("reason") or status, t.get("error_code"), t.get("request_id")) if status in _BAD_TARGET \
+        else None
+    return target(cert_name, str(t.get("kind") or "?"), str(t.get("target") or "?"), status, t.get("reason"),
+                  err=err)
+
+
+def _word(value: Any, words: Sequence[str]) -> str:
+    """A recorded status word; one this version does not know reads as failed."""
+    return value if value in words else "failed"
 
 
 def described_target(row: Mapping[str, Any]) -> Json:
     """A runner.describe_all() row (what the cloud serves) as a target object."""
     state = row.get("state")
     err = error(state) if state not in ("yes", "no", "-", None) else None
-    return target(row["certificate"], row["kind"], row["target"], not_after=parse_time(row.get("not_after")),
+    return target(row["certificate"], row["kind"], row["target"], not_after=read_time(row.get("not_after")),
                   cert_name=row.get("cert_name"), matches=row.get("matches"), err=err)
 
 

@@ -113,13 +113,9 @@ def _optional(value: Any) -> Optional[str]:
 
 
 def _time(value: Any) -> Optional[datetime.datetime]:
-    """A time read back from a document: ISO 8601 / RFC 3339 ('Z' too); one without a zone is taken as UTC."""
-    from acme_aliyun.jsondoc import parse_time
-    if isinstance(value, str) and value and parse_time(value) is None:
-        value = parse_time(value + "+00:00")        # no zone given (older documents): UTC
-    elif isinstance(value, datetime.datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return parse_time(value)
+    """A time read back from a document or record (a zone-less one is taken as UTC)."""
+    from acme_aliyun.jsondoc import read_time
+    return read_time(value)
 
 
 def _message(value: Any) -> Optional[str]:

@@ -64,8 +64,9 @@ def check(doc, command, failed=False):
 
 
 def test_every_schema_in_the_docs_is_a_valid_schema_and_the_examples_fit():
-    assert {BASE + n for n in ("time", "error", "target", "certificate", "probe", "failure", "report", "status",
-                               "cloud-check", "account-show", "directory", "document")} == set(SCHEMAS)
+    assert {BASE + n for n in ("time", "error", "target", "certificate", "counts", "last-run", "probe", "failure",
+                               "report", "status", "cloud-check", "account-show", "directory",
+                               "document")} == set(SCHEMAS)
     for schema in SCHEMAS.values():
         Draft202012Validator.check_schema(schema)
     assert len(EXAMPLES) == 2
@@ -128,6 +129,30 @@ def test_the_document_reads_back_into_the_same_report():
     assert {**redo, "generated_at": None} == {**doc, "generated_at": None}
     doc["certificates"][0]["renew_at"] = "2031-02-03T04:05:06"       # an older sender, no zone: read as UTC
     assert RunReport.from_dict(doc).to_dict("run")["certificates"][0]["renew_at"] == "2031-02-03T04:05:06Z"
+
+
+def test_a_status_row_with_history_fits_the_certificate_shape():
+    """status's history (the last-run record, the backoff, a revocation) in the documented shapes."""
+    row = {"name": "shop", "domains": [SHOP], "stored": True, "serial": "0a1b", "issuer": "Pebble",
+           "not_before": "2026-11-01T00:00:00+00:00", "not_after": "2027-01-30T00:00:00+08:00", "days_left": 61.2,
+           "renew_at": "2026-12-31T00:00:00+00:00", "due": False, "renew_source": "lifetime", "reason": "not due",
+           "path": "/var/lib/acme-aliyun/certs/shop", "ari_window": None, "deploy_blocked": "revoked",
+           "revoked": "2026-11-28T10:00:00.123456+00:00", "revoked_reason": "keyCompromise",
+           "failures": 2, "last_error": "order invalid", "deferred_until": "2026-11-29T11:00:00+00:00",
+           "last_run": {"at": "2026-11-29T05:00:00", "command": "run", "action": "failed", "ok": False,
+                        "issue_checked": True, "error": "order invalid", "deferred_until": None,
+                        "counts": {"deployed": 0, "unchanged": 0, "refused": 0, "failed": 1, "planned": 0},
+                        "targets": [{"kind": "cdn", "target": GHOST, "status": "failed", "reason": "no such domain",
+                                     "error_code": "InvalidDomain.NotFound", "request_id": "REQ-2"}]}}
+    [cert] = check(jsondoc.status([row]), "status")["certificates"]
+    assert cert["revoked"] == {"at": "2026-11-28T10:00:00Z", "reason": "keyCompromise"}
+    assert (cert["not_after"], cert["deferred_until"], cert["failures"]) == (
+        "2027-01-29T16:00:00Z", "2026-11-29T11:00:00Z", 2)
+    assert cert["last_error"]["message"] == "order invalid" and cert["renew_reason"] == "not due"
+    last = cert["last_run"]
+    assert (last["at"], last["action"], last["error"]["message"]) == ("2026-11-29T05:00:00Z", "failed", "order invalid")
+    assert last["targets"][0]["error"] == {"message": "no such domain", "code": "InvalidDomain.NotFound",
+                                           "request_id": "REQ-2"}
 
 
 # --- real commands against Pebble and the emulator --------------------------------------------
