@@ -162,7 +162,8 @@ def status_certificate(row: Mapping[str, Any], targets: Optional[List[Json]] = N
 
 def last_run(cert_name: str, entry: Mapping[str, Any]) -> Json:
     """The last-run record's entry for a certificate (lastrun.py, what `status` reads) as a last-run object."""
-    counts = entry.get("counts") if isinstance(entry.get("counts"), dict) else {}
+    recorded = entry.get("counts")
+    counts: Mapping[str, Any] = recorded if isinstance(recorded, dict) else {}
     targets = [t for t in entry.get("targets") or [] if isinstance(t, dict)]
     return {"at": _time_text(entry.get("at")), "command": "deploy" if entry.get("command") == "deploy" else "run",
             "action": _word(entry.get("action"), ACTIONS), "ok": bool(entry.get("ok")),
