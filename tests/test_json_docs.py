@@ -301,3 +301,15 @@ def test_a_held_lock_gives_the_failure_document_and_exit_3(world):
     assert r.returncode == 3, r.stderr
     doc = check(_json(r), "run", failed=True)
     assert "pid %d" % os.getpid() in doc["error"]["message"]
+
+
+def test_status_probe_with_json_keeps_stdout_to_the_document(world):
+    """The edge probe's lines go to stderr; its failure (nothing listens) is the exit code and ok."""
+    text = open(world.ini).read() + "\n[probe]\nResolve = %s:127.0.0.1:1, %s:127.0.0.1:1\nTimeout = 2\n" % (SHOP, GHOST)
+    ini = world.folder / "probe.ini"
+    ini.write_text(text)
+    r = run_cli("-c", str(ini), "status", "--probe", "--json", env=world.env)
+    assert r.returncode == 1, r.stderr
+    doc = check(_json(r), "status")
+    assert doc["ok"] is False and doc["certificates"][0]["serial"] == _stored(world).serial
+    assert SHOP in r.stderr and "local serial" in r.stderr

@@ -5,7 +5,7 @@ import datetime
 import logging
 from typing import TYPE_CHECKING, Any
 
-from acme_aliyun.cli.common import context, out, out_json, wants_json
+from acme_aliyun.cli.common import context, out, out_json, say, wants_json
 from acme_aliyun.errors import ToolError, UsageError
 from acme_aliyun.kinds import CertAction, CopyStatus
 
@@ -77,9 +77,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         from acme_aliyun import runner
         targets = runner.describe_all(ctx)
     if wants_json(args):
-        from acme_aliyun import jsondoc
-        out_json(jsondoc.status(rows, targets))
-        return 0
+        from acme_aliyun import edgecheck, jsondoc
+        code = edgecheck.status(ctx, say(args)) if getattr(args, "probe", False) else 0
+        out_json(jsondoc.status(rows, targets, ok=code == 0))
+        return code
     out("%-20s %-40s %-11s %6s  %s" % ("CERTIFICATE", "NAMES", "EXPIRES", "DAYS", "RENEWAL"))
     for r in rows:
         names = ",".join(r["domains"])

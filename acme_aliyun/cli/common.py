@@ -6,7 +6,7 @@ the package that imports them (no import circle, tests/shape/test_import_graph.p
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any, Dict
+from typing import TYPE_CHECKING, Any, Callable, Dict
 
 from acme_aliyun import log as logsetup
 
@@ -29,6 +29,13 @@ def out_json(doc: Dict[str, Any]) -> None:
     """The command's one JSON document (jsondoc.py, docs/json.md), redacted like every output."""
     from acme_aliyun import jsondoc
     out(jsondoc.dumps(doc))
+
+
+def say(args: argparse.Namespace) -> Callable[..., None]:
+    """Where a verb's extra text lines go: `out`, or stderr when stdout holds the JSON document."""
+    if not wants_json(args):
+        return out
+    return lambda text="": print(logsetup.redact(text), file=sys.stderr)
 
 
 def command_name(args: argparse.Namespace) -> str:

@@ -5,7 +5,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from acme_aliyun import log as logsetup
-from acme_aliyun.cli.common import command_name, context, out, out_json, wants_json
+from acme_aliyun.cli.common import command_name, context, out, out_json, say, wants_json
 from acme_aliyun.errors import LockHeld
 from acme_aliyun.kinds import TargetStatus
 
@@ -100,7 +100,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     code = _finish(ctx, report, args)
     if args.verify_edge and not args.dry_run:
         from acme_aliyun import edgecheck
-        code = max(code, edgecheck.verify(ctx, args.name, args.wait, _say(args)))
+        code = max(code, edgecheck.verify(ctx, args.name, args.wait, say(args)))
     return code
 
 
@@ -129,12 +129,6 @@ def cmd_cloud_check(args: argparse.Namespace) -> int:
         out_json(jsondoc.cloud_check(reports))
     return 0 if ok else 1
 
-
-def _say(args):
-    """Where a verb's extra text lines go: stdout, or stderr when stdout holds the JSON document."""
-    if not wants_json(args):
-        return out
-    return lambda text="": print(logsetup.redact(text), file=sys.stderr)
 
 
 def _check_groups(cfg, certs, every_profile):
