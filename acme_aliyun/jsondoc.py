@@ -188,7 +188,7 @@ def _word(value: Any, words: Sequence[str]) -> str:
 def described_target(row: Mapping[str, Any]) -> Json:
     """A runner.describe_all() row (what the cloud serves) as a target object."""
     state = row.get("state")
-    err = error(state) if state not in ("yes", "no", "-", None) else None
+    err = error(row["error"]) if "error" in row else error(state) if state not in ("yes", "no", "-", None) else None
     return target(row["certificate"], row["kind"], row["target"], not_after=read_time(row.get("not_after")),
                   cert_name=row.get("cert_name"), matches=row.get("matches"), err=err)
 
