@@ -134,11 +134,11 @@ def run_target(cert_name: str, t: "TargetResult") -> Json:
 
 def outcome(o: "CertOutcome", domains: Optional[Sequence[str]] = None) -> Json:
     """A CertOutcome of run/deploy/issue as a certificate object."""
-    names = list(domains) if domains is not None else list(getattr(o, "domains", None) or []) or None
+    names = list(domains) if domains is not None else list(o.domains) or None
     return certificate(
         o.name, domains=names, not_after=rfc3339(o.not_after), renew_at=rfc3339(o.next_renewal),
-        action=str(o.action), reason=o.reason or None, challenge=getattr(o, "challenge", None),
-        error=error(o.error), deferred_until=rfc3339(getattr(o, "deferred_until", None)),
+        action=str(o.action), reason=o.reason or None, challenge=o.challenge,
+        error=error(o.error), deferred_until=rfc3339(o.deferred_until),
         copies=str(o.copies) or "none", copy_error=error(o.copy_error), reload_error=error(o.reload_error),
         counts=o.counts(), targets=[run_target(o.name, t) for t in o.targets])
 

@@ -40,6 +40,7 @@ class CertAction(_Word):
     DEFERRED = "deferred"       # failed before, or a CA rate limit: waiting for the backoff / the slot
     FAILED = "failed"
     PENDING = "pending"         # not started: the run's time budget was spent (next run starts it first)
+    PLANNED = "planned"         # a dry run: there is no usable certificate, a real run would issue one
 
 
 class CopyStatus(_Word):

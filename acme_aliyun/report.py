@@ -55,6 +55,10 @@ class CertOutcome:
     copies: CopyStatus = CopyStatus.NONE     # KeyFile/ChainFile
     copy_error: Optional[str] = None
     reload_error: Optional[str] = None   # ReloadCommand failed (retried on the next run)
+    issue_checked: bool = False          # the issuer was asked; False: deploy found a usable certificate
+    deferred_until: Optional[datetime.datetime] = None   # no new order before then (backoff, CA rate limit)
+    domains: List[str] = field(default_factory=list)     # the configured names
+    challenge: Optional[str] = None      # http-01 | dns-01, set when a dry run would issue (PLANNED)
 
     @property
     def ok(self) -> bool:
@@ -75,6 +79,8 @@ class RunReport:
     dry_run: bool = False
     error: Optional[str] = None       # the run could not report per certificate at all
     host: Optional[str] = None        # None: this machine
+    command: Optional[str] = None     # "run" or "deploy"
+    finished: Optional[datetime.datetime] = None     # when the run ended (timezone-aware)
 
     @classmethod
     def failure(cls, error: str) -> "RunReport":
@@ -89,10 +95,11 @@ class RunReport:
     def exit_code(self) -> int:
         return 0 if self.ok else 1
 
-    def to_dict(self, command: str = "run", domains: Optional[Dict[str, List[str]]] = None) -> Json:
-        """The versioned JSON document (jsondoc.report, docs/json.md) of this report."""
+    def to_dict(self, command: Optional[str] = None, domains: Optional[Dict[str, List[str]]] = None) -> Json:
+        """The versioned JSON document (jsondoc.report, docs/json.md) of this report; command defaults
+        to the report's own, else "run"."""
         from acme_aliyun import jsondoc
-        return jsondoc.report(self, command, domains)
+        return jsondoc.report(self, command or self.command or "run", domains)
 
     @classmethod
     def from_dict(cls, doc: Any) -> "RunReport":
@@ -101,7 +108,37 @@ class RunReport:
         certs = doc.get("certificates")
         outcomes = [_outcome_from(c) for c in certs if isinstance(c, dict)] if isinstance(certs, list) else []
         error = _message(doc.get("error"))
-        return cls(outcomes, dry_run=bool(doc.get("dry_run")), host=_text(doc.get("host")) or None, error=error)
+        return cls(outcomes, dry_run=bool(doc.get("dry_run")), host=_text(doc.get("host")) or None, error=error,
+                   command=_optional(doc.get("command")))
+
+
+def when(value: Union[datetime.datetime, str, None]) -> str:
+    """A time as tables print it, with its timezone: '2026-11-29 05:40 UTC'; '-' for none."""
+    t = _time(value)
+    if t is None:
+        return "-"
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=datetime.timezone.utc)
+    return t.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def issue_text(o: CertOutcome) -> str:
+    """The ISSUE column of `run` and `deploy`: issued, renewed, not due, failed, deferred until T,
+    pending, would issue; '-' where deploy found a usable certificate and did not ask the issuer."""
+    if o.action == CertAction.UNCHANGED:
+        return "not due" if o.issue_checked else "-"
+    if o.action == CertAction.DEFERRED:
+        return "deferred until " + when(o.deferred_until) if o.deferred_until else "deferred"
+    if o.action == CertAction.PLANNED:
+        return "would issue"
+    return str(o.action)
+
+
+def recorded_issue_text(entry: Json) -> str:
+    """issue_text() of a certificate's entry in the last-run record (lastrun.py)."""
+    return issue_text(CertOutcome("", action=_enum(CertAction, entry.get("action"), CertAction.FAILED),
+                                  issue_checked=bool(entry.get("issue_checked")),
+                                  deferred_until=_time(entry.get("deferred_until"))))
 
 
 def _text(value: Any) -> str:
@@ -137,14 +174,16 @@ def _enum(kind: Any, value: Any, unknown: Any) -> Any:
 
 
 def _outcome_from(c: Json) -> CertOutcome:
-    targets = c.get("targets")
+    targets, domains = c.get("targets"), c.get("domains")
     return CertOutcome(
         _text(c.get("name")) or "?", action=_enum(CertAction, c.get("action"), CertAction.FAILED),
         reason=_text(c.get("reason")), error=_message(c.get("error")),
         targets=[_target_from(t) for t in targets if isinstance(t, dict)] if isinstance(targets, list) else [],
         next_renewal=_time(c.get("renew_at")), not_after=_time(c.get("not_after")),
         copies=_enum(CopyStatus, c.get("copies") or "", CopyStatus.NONE), copy_error=_message(c.get("copy_error")),
-        reload_error=_message(c.get("reload_error")))
+        reload_error=_message(c.get("reload_error")), deferred_until=_time(c.get("deferred_until")),
+        domains=[str(d) for d in domains] if isinstance(domains, list) else [],
+        challenge=_optional(c.get("challenge")))
 
 
 def _target_from(t: Json) -> TargetResult:
@@ -158,15 +197,31 @@ def _target_from(t: Json) -> TargetResult:
 
 def status_rows(ctx: "Context") -> List[Json]:
     """One row per configured certificate: what is stored, when it renews and why; no request to the CA."""
+    from acme_aliyun import lastrun
     now = datetime.datetime.now(datetime.timezone.utc)
+    last = lastrun.read(ctx.store)
     rows = []
     for cert in ctx.certs():
         stored = ctx.store.load(cert.name)
         row: Json = {"name": cert.name, "domains": cert.domains, "stored": stored is not None}
         if stored is not None:
             row.update(_stored_row(ctx, cert, stored, now))
+        row.update(_history_row(ctx, cert.name, stored, last.get(cert.name), now))
         rows.append(row)
     return rows
+
+
+def _history_row(ctx: "Context", name: str, stored: Any, last: Optional[Json], now: datetime.datetime) -> Json:
+    """What happened before: the last run's entry (lastrun.py), failed orders and their backoff, a
+    CA limit's wait (deferred_until: no new order before then), the revocation `revoke` recorded."""
+    attempts = ctx.store.read_attempts(name)
+    waits = [_time(attempts.get("next_attempt")), _time((last or {}).get("deferred_until"))]
+    ahead = [t for t in waits if t is not None and t.tzinfo is not None and t > now]
+    meta = stored.meta if stored is not None else {}
+    return {"last_run": last, "failures": int(attempts.get("failures") or 0),
+            "last_error": attempts.get("last_error"), "deferred_until": max(ahead).isoformat() if ahead else None,
+            "revoked": meta.get("revoked"), "revoked_reason": meta.get("revoked_reason") if meta.get("revoked")
+            else None}
 
 
 def _stored_row(ctx: "Context", cert: Any, stored: Any, now: datetime.datetime) -> Json:

@@ -5,11 +5,12 @@ for the whole run, so two runs never order the same certificate twice. Returns
 a RunReport; formatting is the caller's business.
 """
 
+import datetime
 import itertools
 import logging
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
-from acme_aliyun import provenance
+from acme_aliyun import lastrun, provenance
 from acme_aliyun.errors import ToolError
 from acme_aliyun.kinds import BAD_STATUSES, CertAction
 from acme_aliyun.log import redact
@@ -47,10 +48,14 @@ def run(ctx: "Context", names: Optional[Sequence[str]] = None, wait: bool = True
             left = [o.name for o in outcomes if o.action == CertAction.PENDING]
             if (left or held) and not dry_run:
                 parallel.write_pending(state, left + [n for n in held if n not in {c.name for c in certs}])
+            report = RunReport(outcomes, dry_run, command="run" if issue_when == "due" else "deploy",
+                               finished=datetime.datetime.now(datetime.timezone.utc))
+            if not dry_run:
+                lastrun.record(ctx.store, report)
     finally:
         getattr(ctx.progress, "end", lambda: None)()
     ctx.close()
-    return RunReport(outcomes, dry_run)
+    return report
 
 
 def _isolated(ctx, cert, *args):
@@ -74,12 +79,14 @@ def _expiry(stored: Any) -> Any:
 
 def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
     from acme_aliyun import issuer, renewal
-    out = CertOutcome(cert.name)
+    out = CertOutcome(cert.name, domains=list(cert.domains))
     stored = issuer.current(ctx.store, cert)
     # `deploy` issues only when there is no usable certificate; `run` whenever one is due
-    needs = force_issue or issue_when == "due" or renewal.decide(
-        stored, cert, directory_url=ctx.cfg.acme.directory_url).source in ("missing", "names", "expired", "ca",
-                                                                          "revoked")
+    decision = renewal.decide(stored, cert, directory_url=ctx.cfg.acme.directory_url) \
+        if dry_run or issue_when != "due" else None
+    needs = force_issue or issue_when == "due" or decision.source in ("missing", "names", "expired", "ca", "revoked")
+    if needs and decision is not None and dry_run and decision.due:
+        return _would_issue(cert, out, decision.reason)
     if needs and not dry_run:
         stored = _issue(ctx, cert, out, force_issue)
     if not dry_run:
@@ -102,11 +109,23 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
     return _deploy(ctx, cert, stored, out, force_deploy, dry_run)
 
 
+def _would_issue(cert, out, why):
+    """A dry run where a real one would order a new certificate first: say so, and plan every target
+    for it (the deployer cannot compare a certificate that does not exist yet)."""
+    from acme_aliyun.kinds import TargetStatus
+    from acme_aliyun.report import TargetResult
+    out.action, out.reason, out.challenge = CertAction.PLANNED, why, cert.challenge
+    out.targets = [TargetResult(spec.kind, spec.target, TargetStatus.PLANNED, "would get the new certificate")
+                   for specs in cert.targets.values() for spec in specs]
+    return out
+
+
 def _issue(ctx, cert, out, force):
     """Issue or renew (the issuer decides whether it is due); what happened goes into out. Returns
     the certificate to go on with: the new one, else whatever is stored."""
     from acme_aliyun import issuer, ratelimits
     from acme_aliyun.errors import AccountDeactivated
+    out.issue_checked = True
     try:
         r = issuer.issue(cert, ctx.store, ctx.acme(), ctx.cloud, force=force, progress=ctx.progress,
                          timeout=ctx.cfg.acme.validation_timeout, ledger=None if force else ctx.ledger)
@@ -115,8 +134,11 @@ def _issue(ctx, cert, out, force):
     except ToolError as e:
         out.action, out.error = CertAction.FAILED, str(e)
         log.error("%s: issuance failed: %s", cert.name, e)
+        out.deferred_until = _parse_time(ctx.store.read_attempts(cert.name).get("next_attempt"))
         return issuer.current(ctx.store, cert)
     out.action, out.reason, out.next_renewal = r.action, r.reason, r.renew_at
+    if r.action == CertAction.DEFERRED:
+        out.deferred_until = r.renew_at         # the backoff's next attempt, or the CA limit's next slot
     limited = r.reason.startswith(ratelimits.PREFIX)     # CA limits: an error only with nothing to serve
     if r.action == CertAction.DEFERRED and (r.stored is None or not limited):
         out.error = r.reason if limited else "renewal deferred: " + r.reason
@@ -160,6 +182,13 @@ def _deploy(ctx, cert, stored, out, force_deploy, dry_run):
     return out
 
 
+def _parse_time(text):
+    try:
+        return datetime.datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+
+
 def _join(first, second):
     return "%s; %s" % (first, second) if first else second
 
@@ -177,5 +206,5 @@ def describe_all(ctx: "Context") -> List[Dict[str, Any]]:
             state = t.error or ("yes" if t.matches else "no" if t.matches is False else "-")
             rows.append({"certificate": cert.name, "kind": t.kind, "target": t.target, "cert_name": t.cert_name,
                          "not_after": t.not_after.isoformat() if t.not_after else None,
-                         "matches": t.matches, "state": state})
+                         "matches": t.matches, "error": t.error, "state": state})
     return rows

@@ -5,6 +5,7 @@ Layout (the same on a local disk and on a NAS/NFS mount)::
     <state_dir>/                      0700
       .lock                           flock()ed by the running process
       account-state.json              0600, per CA directory: a deactivated account (when, which)
+      last-run.json                   0600, what the last run/deploy did per certificate (lastrun.py)
       certs/<name>/                   0700
         versions/<id>/                0700, one complete, fsynced set of files:
           privkey.pem                   0600
@@ -389,6 +390,27 @@ class Store:
         else:
             data[directory_url] = entry
         atomic_write(self._account_state_path(), json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
+
+    # --- the last-run record (its shape: lastrun.py) -------------------------------------------
+
+    def _last_run_path(self) -> str:
+        return os.path.join(self.state_dir, "last-run.json")
+
+    @_fs_errors
+    def read_last_run(self) -> dict:
+        """The last-run record ({} when none, or unreadable: it is only a report); creates nothing."""
+        try:
+            with open(self._last_run_path(), "rb") as fh:
+                data = json.load(fh)
+        except (FileNotFoundError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @_fs_errors
+    def write_last_run(self, data: dict) -> None:
+        """Replace the last-run record atomically (under lock(), like every writer)."""
+        ensure_private_dir(self.state_dir)
+        atomic_write(self._last_run_path(), json.dumps(data, indent=2, sort_keys=True) + "\n", mode=0o600)
 
     # --- the account URL cache: which account URL a key has at a CA ----------------------------
 

@@ -3,11 +3,15 @@
 import functools
 import http.server
 import os
+import re
 import sys
 import threading
 
 import pytest
 
+from acme_aliyun.report import when
+from acme_aliyun.store import Store
+from tests import summary
 from tests.certcheck import check_stored, verify_chain
 from tests.conftest import ROOT, write_ini
 
@@ -112,6 +116,11 @@ def test_http01_standalone_and_revoke(tmp_path, pebble, cli, key_type):
     rv = cli(*args)
     assert rv.returncode == 0, rv.stderr
     assert pebble.cert_status(bundle.serial)["Status"] == "Revoked"
+    revoked = Store(str(tmp_path / "state")).read_meta("solo")["revoked"]      # what `revoke` recorded
+    st = cli("-c", ini, "status")
+    assert st.returncode == 0, st.stdout + st.stderr
+    assert "due now (revoked)" in st.stdout.splitlines()[1], st.stdout
+    assert "REVOKED %s (superseded): the next run replaces it" % when(revoked) in st.stdout, st.stdout
 
 
 def test_failed_validation_names_the_domain_and_cleans_up(tmp_path, pebble, cli):
@@ -177,8 +186,15 @@ def test_failed_orders_back_off_instead_of_retrying_each_run(tmp_path, pebble, c
     assert again.returncode == 1
     assert "renewal deferred: 1 failed attempt(s)" in again.stdout and "next attempt after" in again.stdout
     assert pebble.new_order_requests() == before
+    backoff = when(Store(str(tmp_path / "state")).read_attempts("flaky")["next_attempt"])
+    assert summary.issues(again.stdout) == {"flaky": "deferred until %s" % backoff}, again.stdout
+    st = cli("-c", ini, "status")
+    assert st.returncode == 0, st.stdout + st.stderr
+    assert re.search(r"^ +deferred until %s after 1 failed order\(s\), the last: .*validation failed"
+                     % re.escape(backoff), st.stdout, re.M), st.stdout
+    assert re.search(r"^ +last run \d{4}-\d\d-\d\d \d\d:\d\d UTC: deferred until %s; targets: 0 deployed"
+                     % re.escape(backoff), st.stdout, re.M), st.stdout
     forced = cli("-c", ini, "issue", "--force")
     assert forced.returncode == 1 and pebble.orders_created() == created + 1
-    from acme_aliyun.store import Store
     attempts = Store(str(tmp_path / "state")).read_attempts("flaky")
     assert attempts["failures"] == 2 and "validation failed" in attempts["last_error"]

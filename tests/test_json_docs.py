@@ -313,3 +313,52 @@ def test_status_probe_with_json_keeps_stdout_to_the_document(world):
     doc = check(_json(r), "status")
     assert doc["ok"] is False and doc["certificates"][0]["serial"] == _stored(world).serial
     assert SHOP in r.stderr and "local serial" in r.stderr
+
+
+def test_status_json_carries_the_last_run_per_certificate_and_target(world):
+    r = world.run("run", "--json")
+    ran = check(_json(r), "run")
+    [cert] = check(_json(world.run("status", "--json")), "status")["certificates"]
+    last = cert["last_run"]
+    assert (last["command"], last["ok"], last["counts"]) == ("run", False, ran["certificates"][0]["counts"])
+    [ghost] = [t for t in last["targets"] if t["target"] == GHOST]
+    assert ghost["status"] == "failed" and ghost["error"]["code"] == next(
+        t["error"]["code"] for t in ran["certificates"][0]["targets"] if t["target"] == GHOST)
+    assert jsondoc.parse_time(last["at"]) >= jsondoc.parse_time(ran["generated_at"]) - datetime.timedelta(seconds=5)
+    assert (cert["revoked"], cert["deferred_until"], cert["failures"]) == (None, None, 0)
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_planned_revoked_and_deferred_in_the_documents(tmp_path, pebble, cli):
+    """A dry run that would issue, a revoked certificate, and a failed order's backoff, as documented."""
+    ini = write_ini(tmp_path, pebble, """
+        [cert:solo]
+        Domains = solo.example.test
+        Challenge = http-01
+        HTTPListen = 127.0.0.1:%d
+
+        [cert:lost]
+        Domains = lost.example.test
+        Challenge = http-01
+        HTTPListen = 127.0.0.1:%d
+        """ % (pebble.http_port, _free_port()))        # lost: Pebble's validation finds nobody listening
+    [plan] = check(_json(cli("-c", ini, "deploy", "solo", "--dry-run", "--json")), "deploy")["certificates"]
+    assert (plan["action"], plan["challenge"], plan["domains"]) == ("planned", "http-01", ["solo.example.test"])
+    assert cli("-c", ini, "issue", "solo").returncode == 0
+    assert cli("-c", ini, "revoke", "solo", "--reason", "superseded").returncode == 0
+    r = cli("-c", ini, "issue", "lost", "--json")
+    assert r.returncode == 1
+    [lost] = check(_json(r), "issue")["certificates"]
+    assert lost["action"] == "failed" and lost["error"]["message"]
+    certs = {c["name"]: c for c in check(_json(cli("-c", ini, "status", "--json")), "status")["certificates"]}
+    assert certs["solo"]["revoked"]["reason"] == "superseded" and certs["solo"]["revoked"]["at"]
+    assert certs["lost"]["failures"] == 1 and certs["lost"]["last_error"]["message"]
+    assert jsondoc.parse_time(certs["lost"]["deferred_until"]) > datetime.datetime.now(UTC)
+    [again] = check(_json(cli("-c", ini, "run", "lost", "--json")), "run")["certificates"]
+    assert again["action"] == "deferred" and again["deferred_until"] == certs["lost"]["deferred_until"]

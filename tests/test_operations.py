@@ -9,7 +9,7 @@ import types
 
 import pytest
 
-from tests import demo
+from tests import demo, summary
 from tests.certcheck import verify_chain
 from tests.served import served_serials, stored_serial, wrong_targets
 from tests.webhook import Receiver
@@ -55,8 +55,12 @@ def test_deploy_on_fresh_state_issues_and_deploys(ini, pebble, emu, tmp_path):
     verify_chain(fullchain, pebble.root_pem())
     served = served_serials(emu.endpoint, demo.AK, demo.SECRET, cdn=["shop.example.test"])
     assert served == {"cdn shop.example.test": stored_serial(tmp_path / "state", "shop")}
+    first = summary.rows(r.stdout)["shop"]
+    assert (first["issue"], first["deployed"], first["unchanged"]) == ("issued", 1, 0), r.stdout
     again = _run(ini, "deploy", "shop")
-    assert again.returncode == 0 and "unchanged" in again.stdout
+    assert again.returncode == 0, again.stdout + again.stderr
+    row = summary.rows(again.stdout)["shop"]          # a usable certificate: deploy does not ask the issuer
+    assert (row["issue"], row["deployed"], row["unchanged"]) == ("-", 0, 1), again.stdout
 
 
 def _fc_context():

@@ -16,6 +16,8 @@ from acme_aliyun import cli, ratelimits
 from acme_aliyun.protocol.errors import AuthorizationFailed
 from acme_aliyun.regdomain import registered_domain
 from acme_aliyun.store import Store
+from acme_aliyun.report import when
+from tests import summary
 from tests.conftest import run_cli
 from tests.fakeca import FakeCA
 
@@ -77,15 +79,22 @@ def test_two_hundred_certificates_spread_over_the_weeks_by_the_per_domain_limit(
             held = ["c%03d" % i for i in range(200) if store.load("c%03d" % i) is None]
             assert deferred[0] == ("deferred: 60 certificates per registered domain per week reached for "
                                    "example.com; next slot %s (%d: %s)" % (_slot(days), len(held), ", ".join(held)))
+            issues = summary.issues(out)            # the ISSUE column names the ledger's next slot, with its date
+            assert {issues[name] for name in held} == {"deferred until %s" % when(_slot_time(days))}, out
         assert issued_per_run == [60, 0, 60, 60, 20]
         assert len(ca.issued) == 200 and not ca.violations
 
 
-def _slot(days):
-    """The next free slot the reason names: a week after the orders that filled the window
+def _slot_time(days):
+    """The next free slot: a week after the orders that filled the window
     (run at day 0 minute 0, day 7 minute 2, day 14 minute 3)."""
     filled = {0: (0, 0), 3: (0, 0), 7: (7, 2), 14: (14, 3)}[days]
-    return (T0 + datetime.timedelta(days=filled[0] + 7, minutes=filled[1])).strftime("%a %H:%M UTC")
+    return T0 + datetime.timedelta(days=filled[0] + 7, minutes=filled[1])
+
+
+def _slot(days):
+    """The next free slot as the reason names it."""
+    return _slot_time(days).strftime("%a %H:%M UTC")
 
 
 def test_ledger_counts_orders_duplicates_and_failed_validations(tmp_path, clock):

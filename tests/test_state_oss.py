@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from acme_aliyun.report import when
 from tests import demo
 from tests.certcheck import check_stored
 from tests.ossfake import OssFake
@@ -103,10 +104,17 @@ def test_a_held_lock_names_its_holder_and_an_expired_one_is_taken_over(tmp_path,
     assert r.returncode == 0, r.stdout + r.stderr
     assert "removing the lock of a run that did not finish (pid 4242" in r.stderr
     assert "prod/.lock" not in oss.objects and "prod/certs/shop/current.symlink" in oss.objects
+    last = json.loads(oss.objects["prod/last-run.json"])["certificates"]       # the last-run record, in OSS
+    assert list(last) == ["shop"] and (last["shop"]["action"], last["shop"]["counts"]["deployed"]) == ("issued", 1)
+    objects = dict(oss.objects)
     s = subprocess.run([sys.executable, "-m", "acme_aliyun", "-c", ini, "status"], env=env,
                        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-    shop = next(line for line in s.stdout.splitlines() if line.startswith("shop "))
-    assert s.returncode == 0 and "due now" not in shop and " at 20" in shop, s.stdout   # read from OSS
+    lines = s.stdout.splitlines()
+    shop = next(i for i, line in enumerate(lines) if line.startswith("shop "))
+    assert s.returncode == 0 and "due now" not in lines[shop] and " at 20" in lines[shop], s.stdout   # read from OSS
+    assert lines[shop + 1].strip() == "last run %s: issued; targets: 1 deployed, 0 unchanged, 0 refused, 0 failed" % (
+        when(last["shop"]["at"])), s.stdout
+    assert oss.objects == objects                       # status wrote nothing
 
 
 def test_wrong_secret_is_refused_by_the_signature_check(tmp_path, pebble, emu, oss):  # noqa: F811

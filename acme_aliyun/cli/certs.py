@@ -3,11 +3,12 @@
 import argparse
 import datetime
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Dict, List
 
 from acme_aliyun.cli.common import context, out, out_json, say, wants_json
 from acme_aliyun.errors import ToolError, UsageError
 from acme_aliyun.kinds import CertAction, CopyStatus
+from acme_aliyun.report import recorded_issue_text, when
 
 if TYPE_CHECKING:
     from acme_aliyun.report import CertOutcome
@@ -62,8 +63,8 @@ def _print_issued(o: "CertOutcome") -> None:
     if o.error is not None:
         out("%s: failed: %s" % (o.name, o.error))
         return
-    when = o.next_renewal.strftime("%Y-%m-%d %H:%M UTC") if o.next_renewal else "-"
-    out("%s: %s (%s); next renewal %s" % (o.name, o.action, o.reason, when))
+    nxt = o.next_renewal.strftime("%Y-%m-%d %H:%M UTC") if o.next_renewal else "-"
+    out("%s: %s (%s); next renewal %s" % (o.name, o.action, o.reason, nxt))
     if o.copies == CopyStatus.FAILED:
         out("%s: copy failed: %s" % (o.name, o.copy_error))
 
@@ -76,43 +77,78 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.targets:
         from acme_aliyun import runner
         targets = runner.describe_all(ctx)
+    code = 1 if targets and any(t["error"] or t["matches"] is False for t in targets) else 0
     if wants_json(args):
         from acme_aliyun import edgecheck, jsondoc
-        code = edgecheck.status(ctx, say(args)) if getattr(args, "probe", False) else 0
+        if getattr(args, "probe", False):
+            code = max(code, edgecheck.status(ctx, say(args)))
         out_json(jsondoc.status(rows, targets, ok=code == 0))
         return code
-    out("%-20s %-40s %-11s %6s  %s" % ("CERTIFICATE", "NAMES", "EXPIRES", "DAYS", "RENEWAL"))
+    _print_certificates(rows)
+    if targets is not None:
+        _print_targets(targets, rows)
+    if getattr(args, "probe", False):
+        from acme_aliyun import edgecheck
+        return max(code, edgecheck.status(ctx, out))
+    return code
+
+
+def _print_certificates(rows: List[Dict[str, Any]]) -> None:
+    """The certificate table of `status`: one row each, then what happened before, indented."""
+    out("%-20s %-40s %-20s %6s  %s" % ("CERTIFICATE", "NAMES", "EXPIRES", "DAYS", "RENEWAL"))
     for r in rows:
         names = ",".join(r["domains"])
         names = names if len(names) <= 40 else names[:37] + "..."
         if not r["stored"]:
-            out("%-20s %-40s %-11s %6s  %s" % (r["name"], names, "-", "-", "due now (no certificate yet)"))
-            continue
-        due = "due now" if r["due"] else "at " + _when(r["renew_at"])
-        out("%-20s %-40s %-11s %6.1f  %s (%s)" % (r["name"], names, r["not_after"][:10], r["days_left"], due,
-                                                 r["renew_source"]))
-        w = r["ari_window"]
-        if w:
-            out("%-20s ARI window %s to %s, chosen %s" % ("", _when(w["start"]), _when(w["end"]),
-                                                          _when(w["chosen"])))
+            out("%-20s %-40s %-20s %6s  %s" % (r["name"], names, "-", "-", "due now (no certificate yet)"))
+        else:
+            due = "due now" if r["due"] else "at " + when(r["renew_at"])
+            out("%-20s %-40s %-20s %6.1f  %s (%s)" % (r["name"], names, when(r["not_after"]), r["days_left"], due,
+                                                     r["renew_source"]))
+            w = r["ari_window"]
+            if w:
+                out("%-20s ARI window %s to %s, chosen %s" % ("", when(w["start"]), when(w["end"]),
+                                                              when(w["chosen"])))
+        for line in _history(r):
+            out("%-20s %s" % ("", line))
         if r.get("deploy_blocked"):
             out("  not deployed to cloud targets without --force: %s" % r["deploy_blocked"])
-    if targets is not None:
-        out("")
-        out("%-20s %-10s %-40s %-11s %s" % ("CERTIFICATE", "KIND", "TARGET", "EXPIRES", "MATCHES LOCAL"))
-        for t in targets:
-            out("%-20s %-10s %-40s %-11s %s" % (t["certificate"], t["kind"], t["target"],
-                                                (t.get("not_after") or "-")[:10], t["state"]))
-    if getattr(args, "probe", False):
-        from acme_aliyun import edgecheck
-        return edgecheck.status(ctx, out)
-    return 0
 
 
-def _when(iso):
-    """'2026-12-24 13:05 UTC' from a stored ISO time."""
-    t = datetime.datetime.fromisoformat(iso).astimezone(datetime.timezone.utc)
-    return t.strftime("%Y-%m-%d %H:%M UTC")
+def _print_targets(targets: List[Dict[str, Any]], rows: List[Dict[str, Any]]) -> None:
+    """The `status --targets` table: what each target serves now, and what the last run did to it."""
+    last = {(r["name"], t.get("kind"), t.get("target")): t.get("status") for r in rows
+            for t in (r.get("last_run") or {}).get("targets") or []}
+    out("")
+    out("%-20s %-10s %-40s %-20s %-9s %s" % ("CERTIFICATE", "KIND", "TARGET", "EXPIRES", "LAST RUN", "MATCHES LOCAL"))
+    for t in targets:
+        out("%-20s %-10s %-40s %-20s %-9s %s" % (t["certificate"], t["kind"], t["target"], when(t.get("not_after")),
+                                                 last.get((t["certificate"], t["kind"], t["target"])) or "-",
+                                                 t["state"]))
+
+
+def _history(r: Dict[str, Any]) -> List[str]:
+    """Revocation, the last run's result (failed targets with their cloud error code), the backoff."""
+    lines = []
+    if r.get("revoked"):
+        lines.append("REVOKED %s (%s): the next run replaces it" % (when(r["revoked"]), r["revoked_reason"]))
+    last = r.get("last_run")
+    if last:
+        c = last.get("counts") or {}
+        lines.append("last %s %s: %s; targets: %s deployed, %s unchanged, %s refused, %s failed%s" % (
+            last.get("command") or "run", when(last.get("at")), recorded_issue_text(last), c.get("deployed", 0),
+            c.get("unchanged", 0), c.get("refused", 0), c.get("failed", 0),
+            "; " + last["error"] if last.get("error") else ""))
+        for t in last.get("targets") or []:
+            if t.get("status") in ("failed", "refused"):
+                ref = " [%s%s]" % (t["error_code"], ", request %s" % t["request_id"] if t.get("request_id") else "") \
+                    if t.get("error_code") else ""
+                lines.append("  %s %s %s%s: %s" % (t.get("kind"), t.get("target"), t.get("status"), ref,
+                                                   t.get("reason")))
+    if r.get("deferred_until"):
+        lines.append("deferred until %s%s" % (when(r["deferred_until"]), " after %d failed order(s), the last: %s" % (
+            r["failures"], r.get("last_error")) if r.get("failures") else " (CA rate limit)"))
+    return lines
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:

@@ -7,21 +7,37 @@ from typing import TYPE_CHECKING, Any
 from acme_aliyun import log as logsetup
 from acme_aliyun.cli.common import command_name, context, out, out_json, say, wants_json
 from acme_aliyun.errors import LockHeld
-from acme_aliyun.kinds import TargetStatus
+from acme_aliyun.kinds import CertAction, TargetStatus
 
 if TYPE_CHECKING:
     from acme_aliyun.report import RunReport
 
 
+DRY_RUN_HEADER = "DRY RUN \u2014 nothing written"
+_COUNTS = "%8s %9s %7s %6s"      # the DEPLOY group: deployed (planned), unchanged, refused, failed
+
+
 def print_summary(report: "RunReport") -> None:
-    out("%-20s %-9s %8s %9s %7s %6s  %s" % ("CERTIFICATE", "ACTION", "DEPLOYED", "UNCHANGED", "REFUSED",
-                                            "FAILED", "NEXT RENEWAL"))
+    """The table of `run` and `deploy`: what issuance did (ISSUE), then the target counts grouped
+    under DEPLOY; a dry run says so first and counts PLANNED instead of DEPLOYED."""
+    from acme_aliyun.report import issue_text, when
+    rows = []
     for o in report.outcomes:
         c = o.counts()
-        deployed = c[TargetStatus.DEPLOYED] + c[TargetStatus.PLANNED]
-        nxt = o.next_renewal.strftime("%Y-%m-%d %H:%M") if o.next_renewal else "-"
-        out("%-20s %-9s %8d %9d %7d %6d  %s" % (o.name, o.action, deployed, c[TargetStatus.UNCHANGED],
-                                               c[TargetStatus.REFUSED], c[TargetStatus.FAILED], nxt))
+        first = c[TargetStatus.PLANNED] if report.dry_run else c[TargetStatus.DEPLOYED]
+        counts = _COUNTS % (first, c[TargetStatus.UNCHANGED], c[TargetStatus.REFUSED], c[TargetStatus.FAILED])
+        rows.append((o.name, issue_text(o), counts, when(o.next_renewal)))
+    width = max([9] + [len(r[1]) for r in rows])
+    heads = _COUNTS % ("PLANNED" if report.dry_run else "DEPLOYED", "UNCHANGED", "REFUSED", "FAILED")
+    if report.dry_run:
+        out(DRY_RUN_HEADER)
+    out("%-20s %-*s %s  %s" % ("CERTIFICATE", width, "ISSUE", " DEPLOY ".center(len(heads), "-"), "NEXT RENEWAL"))
+    out("%-20s %-*s %s" % ("", width, "", heads))
+    for name, issue, counts, nxt in rows:
+        out("%-20s %-*s %s  %s" % (name, width, issue, counts, nxt))
+    for o in report.outcomes:
+        if o.action == CertAction.PLANNED:
+            out("%s: would issue %s (%s)" % (o.name, ", ".join(o.domains), o.challenge or "?"))
     from acme_aliyun import failures
     for line in failures.lines(report):
         out(line)
