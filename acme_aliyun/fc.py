@@ -1,4 +1,4 @@
-"""Function Compute entry point: handler(event, context) -> JSON summary.
+"""Function Compute entry point: handler(event, context) -> the JSON document of docs/json.md.
 
 The handler string is `index.handler` with deploy/fc/index.py, or
 `acme_aliyun.fc.handler`. The event arrives as bytes; a timer trigger sends
@@ -15,8 +15,10 @@ environment on runtimes without them (Python 3.12).
 
 A fleet fits one invocation as far as the function's timeout allows: certificates are
 started while the remaining time (less a reserve) allows; the rest are reported as
-`pending` (also listed under "pending" in the summary and in <state>/pending.json) and
-go first in the next invocation.
+`pending` (also listed under "pending" in the answer and in <state>/pending.json) and
+go first in the next invocation. The answer is the document `acme-aliyun <action> --json`
+prints (jsondoc.py), or on failure its envelope with an error object; "command" is the
+action (null when the event could not be read).
 
 Only the standard library is imported here; the ACME and cloud modules load
 when the handler runs, keeping cold starts short.
@@ -130,8 +132,9 @@ def handler(event: Any, context: Any) -> str:
     from acme_aliyun import log as logsetup
     from acme_aliyun.errors import ToolError
     logsetup.setup(verbose=os.environ.get("ACME_ALIYUN_VERBOSE") == "1")
+    from acme_aliyun import jsondoc
     logger = logging.getLogger("acme_aliyun.fc")
-    cfg = None
+    cfg, request = None, None
     try:
         request = parse_event(event)
         cfg = load_config()
@@ -140,7 +143,7 @@ def handler(event: Any, context: Any) -> str:
         message = logsetup.redact(str(e) if isinstance(e, (FcEventError, ToolError))
                                   else "internal error: %s: %s" % (type(e).__name__, e))
         logger.error("%s", message)
-        result = {"ok": False, "error": message}
+        result = jsondoc.failure(request["action"] if request else None, message)
         if cfg is not None:
             from acme_aliyun import notify
             notify.send(cfg.notify, result, failed=True)
@@ -160,9 +163,10 @@ def _act(ctx, request, cfg, context):
     from acme_aliyun import runner
     names = request["certificates"] or None
     if request["action"] == "status":
+        from acme_aliyun import jsondoc
         from acme_aliyun.report import status_rows
         ctx.read_only = True            # reads only (an oss:// state is pulled without the lock)
-        return {"ok": True, "certificates": status_rows(ctx)}
+        return jsondoc.status(status_rows(ctx))
     budget = run_budget(context, cfg.acme.run_budget)
     if request["action"] == "issue":
         report = runner.run(ctx, names, force_issue=request["force"], deploy=False, budget=budget)
@@ -170,9 +174,7 @@ def _act(ctx, request, cfg, context):
         report = runner.run(ctx, names, force_deploy=request["force"], issue_when="missing", budget=budget)
     else:
         report = runner.run(ctx, names, force_issue=request["force"], budget=budget)
-    summary = report.to_dict()
-    from acme_aliyun.kinds import CertAction
-    summary["pending"] = [o.name for o in report.outcomes if o.action == CertAction.PENDING]
+    summary = report.to_dict(request["action"], {c.name: c.domains for c in cfg.certs.values()})
     from acme_aliyun import notify
     notify.send(cfg.notify, summary, failed=not report.ok)
     return summary

@@ -1,17 +1,17 @@
 """The typed results of a run and of `status`, shared by the CLI, notify and the FC handler.
 
 A RunReport holds one CertOutcome per certificate, each with the TargetResult of
-every target; statuses and actions are the Enums of kinds.py. to_dict() is the JSON
-shape (`run --json`, the generic webhook, the FC answer); from_dict() reads that shape
-back (notify gets it from outside callers) and tolerates anything, since a report
-that cannot be read must still be notified. status_rows() is what `status` and the
+every target; statuses and actions are the Enums of kinds.py. to_dict() is the
+versioned JSON document of jsondoc.py / docs/json.md (`run --json`, the generic
+webhook, the FC answer); from_dict() reads that document back (notify gets it from
+outside callers) and tolerates anything, since a report that cannot be read must
+still be notified. status_rows() is what `status` and the
 FC "status" action print. This module imports nothing heavy (no SDK, no cryptography):
 the FC handler loads it on a cold start.
 """
 
 import datetime
-import socket
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from acme_aliyun.kinds import GOOD_STATUSES, CertAction, CopyStatus, TargetStatus
@@ -95,12 +95,11 @@ class RunReport:
     def exit_code(self) -> int:
         return 0 if self.ok else 1
 
-    def to_dict(self) -> Json:
-        host = self.host or socket.gethostname()
-        if self.error is not None and not self.outcomes:
-            return {"ok": False, "host": host, "error": self.error}
-        return {"ok": self.ok, "dry_run": self.dry_run, "host": host,
-                "certificates": [_outcome_dict(o) for o in self.outcomes]}
+    def to_dict(self, command: Optional[str] = None, domains: Optional[Dict[str, List[str]]] = None) -> Json:
+        """The versioned JSON document (jsondoc.report, docs/json.md) of this report; command defaults
+        to the report's own, else "run"."""
+        from acme_aliyun import jsondoc
+        return jsondoc.report(self, command or self.command or "run", domains)
 
     @classmethod
     def from_dict(cls, doc: Any) -> "RunReport":
@@ -108,9 +107,9 @@ class RunReport:
         doc = doc if isinstance(doc, dict) else {}
         certs = doc.get("certificates")
         outcomes = [_outcome_from(c) for c in certs if isinstance(c, dict)] if isinstance(certs, list) else []
-        error = doc.get("error")
-        return cls(outcomes, dry_run=bool(doc.get("dry_run")), host=_text(doc.get("host")) or None,
-                   error=None if error is None else str(error))
+        error = _message(doc.get("error"))
+        return cls(outcomes, dry_run=bool(doc.get("dry_run")), host=_text(doc.get("host")) or None, error=error,
+                   command=_optional(doc.get("command")))
 
 
 def when(value: Union[datetime.datetime, str, None]) -> str:
@@ -142,21 +141,6 @@ def recorded_issue_text(entry: Json) -> str:
                                   deferred_until=_time(entry.get("deferred_until"))))
 
 
-def _iso(value: Optional[datetime.datetime]) -> Optional[str]:
-    return value.isoformat() if value else None
-
-
-def _outcome_dict(o: CertOutcome) -> Json:
-    targets = []
-    for t in o.targets:
-        d = asdict(t)
-        d["status"], d["deployed_not_after"] = str(t.status), _iso(t.deployed_not_after)
-        targets.append(d)
-    return {"name": o.name, "action": str(o.action), "reason": o.reason, "error": o.error,
-            "next_renewal": _iso(o.next_renewal), "not_after": _iso(o.not_after), "counts": o.counts(),
-            "copies": str(o.copies), "copy_error": o.copy_error, "reload_error": o.reload_error, "targets": targets}
-
-
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
@@ -166,12 +150,20 @@ def _optional(value: Any) -> Optional[str]:
 
 
 def _time(value: Any) -> Optional[datetime.datetime]:
-    if isinstance(value, datetime.datetime):
-        return value
-    try:
-        return datetime.datetime.fromisoformat(str(value)) if value else None
-    except ValueError:
-        return None
+    """A time read back from a document or record (a zone-less one is taken as UTC)."""
+    from acme_aliyun.jsondoc import read_time
+    return read_time(value)
+
+
+def _message(value: Any) -> Optional[str]:
+    """The text of an error object ({"message": ...}), or of an error given as plain text."""
+    if isinstance(value, dict):
+        value = value.get("message")
+    return _optional(value)
+
+
+def _error_field(value: Any, key: str) -> Optional[str]:
+    return _optional(value.get(key)) if isinstance(value, dict) else None
 
 
 def _enum(kind: Any, value: Any, unknown: Any) -> Any:
@@ -182,20 +174,23 @@ def _enum(kind: Any, value: Any, unknown: Any) -> Any:
 
 
 def _outcome_from(c: Json) -> CertOutcome:
-    targets = c.get("targets")
+    targets, domains = c.get("targets"), c.get("domains")
     return CertOutcome(
         _text(c.get("name")) or "?", action=_enum(CertAction, c.get("action"), CertAction.FAILED),
-        reason=_text(c.get("reason")), error=_optional(c.get("error")),
+        reason=_text(c.get("reason")), error=_message(c.get("error")),
         targets=[_target_from(t) for t in targets if isinstance(t, dict)] if isinstance(targets, list) else [],
-        next_renewal=_time(c.get("next_renewal")), not_after=_time(c.get("not_after")),
-        copies=_enum(CopyStatus, c.get("copies") or "", CopyStatus.NONE), copy_error=_optional(c.get("copy_error")),
-        reload_error=_optional(c.get("reload_error")))
+        next_renewal=_time(c.get("renew_at")), not_after=_time(c.get("not_after")),
+        copies=_enum(CopyStatus, c.get("copies") or "", CopyStatus.NONE), copy_error=_message(c.get("copy_error")),
+        reload_error=_message(c.get("reload_error")), deferred_until=_time(c.get("deferred_until")),
+        domains=[str(d) for d in domains] if isinstance(domains, list) else [],
+        challenge=_optional(c.get("challenge")))
 
 
 def _target_from(t: Json) -> TargetResult:
     return TargetResult(_text(t.get("kind")) or "?", _text(t.get("target")) or "?",
                         _enum(TargetStatus, t.get("status"), TargetStatus.FAILED), reason=_text(t.get("reason")),
-                        error_code=_optional(t.get("error_code")), request_id=_optional(t.get("request_id")))
+                        deployed_not_after=_time(t.get("not_after")), error_code=_error_field(t.get("error"), "code"),
+                        request_id=_error_field(t.get("error"), "request_id"))
 
 
 # --- status ---------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from acme_aliyun import jsondoc
 from acme_aliyun.protocol import ari
 from acme_aliyun.store import Store
 from tests.certcheck import check_stored
@@ -223,8 +224,8 @@ def test_renewal_time_is_a_random_moment_inside_the_window_and_stays(tmp_path, c
     assert ca.count("renewalInfo") == 1
 
     row = _status(ini)
-    assert datetime.datetime.fromisoformat(row["renew_at"]) == chosen and row["renew_source"] == "ari"
-    assert row["ari_window"]["start"] == window[0].isoformat() and not row["due"]
+    assert row["renew_at"] == jsondoc.rfc3339(chosen) and row["renew_source"] == "ari"
+    assert row["ari_window"]["start"] == jsondoc.rfc3339(window[0]) and not row["due"]
     text = run_cli("-c", ini, "status", timeout=60).stdout
     assert "ARI window %s to %s, chosen %s" % (window[0].strftime("%Y-%m-%d %H:%M UTC"),
                                                window[1].strftime("%Y-%m-%d %H:%M UTC"),
@@ -245,7 +246,7 @@ def test_renewal_time_is_a_random_moment_inside_the_window_and_stays(tmp_path, c
     assert run_cli("-q", "-c", ini, "issue", timeout=60).returncode == 0
     moved = datetime.datetime.fromisoformat(_ari_meta(tmp_path)["chosen"])
     assert ca.scenario.ari_window[0] <= moved <= ca.scenario.ari_window[1]
-    assert datetime.datetime.fromisoformat(_status(ini)["renew_at"]) == moved
+    assert _status(ini)["renew_at"] == jsondoc.rfc3339(moved)
 
 
 def test_a_window_ending_after_expiry_falls_back_to_the_lifetime_rule(tmp_path, ca):
@@ -256,8 +257,7 @@ def test_a_window_ending_after_expiry_falls_back_to_the_lifetime_rule(tmp_path, 
     bundle = Store(str(tmp_path / "state")).load("site").bundle
     row = _status(ini)
     assert row["renew_source"] == "lifetime"
-    assert datetime.datetime.fromisoformat(row["renew_at"]) == ari.fallback_renewal_time(bundle.not_before,
-                                                                                         bundle.not_after)
+    assert row["renew_at"] == jsondoc.rfc3339(ari.fallback_renewal_time(bundle.not_before, bundle.not_after))
 
 
 # --- 2. a deactivated account stays deactivated --------------------------------------------------
@@ -330,7 +330,7 @@ def test_directory_lists_only_acme_endpoints(tmp_path, ca):
     other = [ln for ln in r.stdout.splitlines() if ln.startswith("Other keys")]
     assert len(other) == 1 and len(other[0]) < 100 and "ourWebsite" in other[0] and TRAP[:10] in other[0], other
     assert TRAP not in r.stdout
-    doc = json.loads(run_cli("-c", ini, "directory", "--json", timeout=60).stdout)
+    doc = json.loads(run_cli("-c", ini, "directory", "--json", timeout=60).stdout)["directory"]
     assert TRAP not in doc["endpoints"] and doc["other_keys"][TRAP] == "https://example.invalid/" + TRAP
     assert set(doc["endpoints"]) == set(endpoint_lines)
 

@@ -34,16 +34,17 @@ def summary(ok=False, n=1, error=None):
     for i in range(n):
         certs.append({
             "name": "site%d" % i if n > 1 else "site", "action": "unchanged" if ok else "failed",
-            "reason": "renewal due", "error": None if ok else error,
-            "next_renewal": "2031-02-03T04:05:06+00:00",
+            "reason": "renewal due", "error": None if ok else {"message": error, "code": None, "request_id": None},
+            "renew_at": "2031-02-03T04:05:06Z",
             "targets": [
                 {"kind": "cdn", "target": "cdn.example.com", "status": "deployed" if ok else "failed",
                  "reason": "" if ok else "Throttling.User with %s" % CANARY,
-                 "error_code": None if ok else "Throttling.User", "request_id": "5F0C-REQ-ID"},
+                 "error": None if ok else {"message": "Throttling.User with %s" % CANARY, "code": "Throttling.User",
+                                           "request_id": "5F0C-REQ-ID"}},
                 {"kind": "apigateway", "target": "0123456789abcdef0123456789abcdef:api.example.com",
-                 "status": "unchanged", "reason": "", "error_code": None, "request_id": None},
+                 "status": "unchanged", "reason": "", "error": None},
             ]})
-    return {"ok": ok, "dry_run": False, "host": "ecs-web-1", "certificates": certs}
+    return {"schema": 1, "command": "run", "ok": ok, "dry_run": False, "host": "ecs-web-1", "certificates": certs}
 
 
 class Receiver:
@@ -121,10 +122,10 @@ def test_generic_posts_summary_and_text(receiver):
     doc = json.loads(got["body"])
     assert doc["ok"] is False and doc["host"] == "ecs-web-1"
     assert doc["certificates"][0]["name"] == "site"
-    assert doc["certificates"][0]["targets"][0]["request_id"] == "5F0C-REQ-ID"
+    assert doc["schema"] == 1 and doc["certificates"][0]["targets"][0]["error"]["request_id"] == "5F0C-REQ-ID"
     assert "acme-aliyun" in doc["text"] and "FAILED" in doc["text"]
     assert "site: failed" in doc["text"] and "Throttling.User" in doc["text"] and "5F0C-REQ-ID" in doc["text"]
-    assert "[private key redacted]" in doc["certificates"][0]["error"]
+    assert "[private key redacted]" in doc["certificates"][0]["error"]["message"]
     assert_clean(got["body"])
 
 
@@ -238,7 +239,7 @@ def test_text_is_bounded(receiver, fmt):
     if fmt != "generic":
         assert len(body) < 20000
     else:
-        assert all(len(c["error"]) <= notify.MAX_FIELD_CHARS for c in doc["certificates"])
+        assert all(len(c["error"]["message"]) <= notify.MAX_FIELD_CHARS for c in doc["certificates"])
 
 
 # --- failures are warnings, never exceptions, never the token ------------------------------------

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, NoReturn, Optional, Sequence
 from acme_aliyun import __version__
 from acme_aliyun import log as logsetup
 from acme_aliyun.cli import account, certs, completion, directory, run
-from acme_aliyun.cli.common import context, load_config, out
+from acme_aliyun.cli.common import command_name, context, load_config, out, out_json, wants_json
 from acme_aliyun.errors import ToolError, UsageError
 
 __all__ = ["main", "build_parser", "locate_config", "out", "context", "load_config"]
@@ -105,10 +105,12 @@ def _run(args: argparse.Namespace) -> int:
         return args.func(args) or 0
     except ToolError as e:
         print("error: %s" % logsetup.redact(str(e)), file=sys.stderr)
+        _json_failure(args, str(e))
         return e.exit_code
     except PermissionError as e:      # a file the other layers did not expect to be refused
         from acme_aliyun.perms import permission_error
         print("error: %s" % logsetup.redact(permission_error(e.filename or ".", "use")), file=sys.stderr)
+        _json_failure(args, permission_error(e.filename or ".", "use"))
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -120,7 +122,15 @@ def _run(args: argparse.Namespace) -> int:
             log.exception("internal error")
         print("internal error: %s: %s (run with -v for details)" % (type(e).__name__, logsetup.redact(str(e))),
               file=sys.stderr)
+        _json_failure(args, "internal error: %s: %s" % (type(e).__name__, e))
         return 1
+
+
+def _json_failure(args: argparse.Namespace, message: str) -> None:
+    """With --json, a failed command's stdout is still one document: the envelope and its error."""
+    if wants_json(args):
+        from acme_aliyun import jsondoc
+        out_json(jsondoc.failure(command_name(args), message))
 
 
 def _stdout_closed() -> bool:

@@ -5,7 +5,7 @@ import json
 import os
 from typing import Any, Tuple
 
-from acme_aliyun.cli.common import load_config, out
+from acme_aliyun.cli.common import load_config, out, out_json, wants_json
 from acme_aliyun.errors import UsageError
 from acme_aliyun.kinds import KEY_TYPES
 
@@ -60,7 +60,12 @@ def cmd_account_show(args: argparse.Namespace) -> int:
     from acme_aliyun.protocol import account as acct
     cfg, client = _account_client(args)
     acct.find(client)
-    _print_account(acct.fetch(client))
+    a = acct.fetch(client)
+    if wants_json(args):
+        from acme_aliyun import jsondoc
+        out_json(jsondoc.account(a))
+    else:
+        _print_account(a)
     return 0
 
 
@@ -121,7 +126,9 @@ def register(sub: Any) -> None:
     asub.required = True
     asub.add_parser("register", help="create the account (and its key when missing)").set_defaults(
         func=cmd_account_register)
-    asub.add_parser("show", help="find the account by its key and print it").set_defaults(func=cmd_account_show)
+    s = asub.add_parser("show", help="find the account by its key and print it")
+    s.add_argument("--json", action="store_true", help="print the account as one JSON document (docs/json.md)")
+    s.set_defaults(func=cmd_account_show)
     asub.add_parser("update", help="set the contacts from acme.ini").set_defaults(func=cmd_account_update)
     r = asub.add_parser("rollover", help="replace the account key (RFC 8555 §7.3.5)")
     r.add_argument("--key-type", choices=KEY_TYPES, help="type of the new key (default: same as the old)")

@@ -2,47 +2,71 @@
 
 import argparse
 import datetime
-import json
 import logging
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List
 
-from acme_aliyun.cli.common import context, out
+from acme_aliyun.cli.common import context, out, out_json, say, wants_json
 from acme_aliyun.errors import ToolError, UsageError
 from acme_aliyun.kinds import CertAction, CopyStatus
 from acme_aliyun.report import recorded_issue_text, when
+
+if TYPE_CHECKING:
+    from acme_aliyun.report import CertOutcome
 
 log = logging.getLogger(__name__)
 REASONS = {"unspecified": 0, "keyCompromise": 1, "superseded": 4, "cessationOfOperation": 5}
 
 
 def cmd_issue(args: argparse.Namespace) -> int:
-    from acme_aliyun import copies, issuer
+    from acme_aliyun.report import RunReport
     ctx = context(args)
     certs = ctx.certs(args.names)
-    failed = 0
+    outcomes = []
     with ctx.store.lock(wait=True):
         client = ctx.acme()
         for cert in certs:
-            try:
-                r = issuer.issue(cert, ctx.store, client, ctx.cloud, force=args.force, progress=ctx.progress,
-                                 timeout=ctx.cfg.acme.validation_timeout,
-                                 ledger=None if args.force else ctx.ledger)
-            except ToolError as e:
-                if isinstance(e, UsageError):
-                    raise
-                failed += 1
-                out("%s: failed: %s" % (cert.name, e))
-                continue
-            failed += r.action == CertAction.DEFERRED
-            when = r.renew_at.strftime("%Y-%m-%d %H:%M UTC") if r.renew_at else "-"
-            out("%s: %s (%s); next renewal %s" % (cert.name, r.action, r.reason, when))
-            copied = copies.sync(cert, r.stored)
-            if copied.status == CopyStatus.FAILED:
-                failed += 1
-                out("%s: copy failed: %s" % (cert.name, copied.error))
+            o = _issue_one(ctx, client, cert, args)
+            outcomes.append(o)
+            if not wants_json(args):
+                _print_issued(o)
         log.debug("ACME requests: %d", client.request_count)
     ctx.close()
+    failed = sum(o.error is not None or o.action == CertAction.DEFERRED or o.copies == CopyStatus.FAILED
+                 for o in outcomes)
+    if wants_json(args):
+        doc = RunReport(outcomes).to_dict("issue", {c.name: c.domains for c in certs})
+        doc["ok"] = not failed
+        out_json(doc)
     return 1 if failed else 0
+
+
+def _issue_one(ctx: Any, client: Any, cert: Any, args: argparse.Namespace) -> "CertOutcome":
+    """Issue one certificate when due, then its KeyFile/ChainFile copies; a CA or cloud failure is its outcome."""
+    from acme_aliyun import copies, issuer
+    from acme_aliyun.report import CertOutcome
+    try:
+        r = issuer.issue(cert, ctx.store, client, ctx.cloud, force=args.force, progress=ctx.progress,
+                         timeout=ctx.cfg.acme.validation_timeout, ledger=None if args.force else ctx.ledger)
+    except ToolError as e:
+        if isinstance(e, UsageError):
+            raise
+        return CertOutcome(cert.name, CertAction.FAILED, error=str(e))
+    copied = copies.sync(cert, r.stored)
+    bundle = getattr(r.stored, "bundle", None)
+    return CertOutcome(cert.name, r.action, r.reason, next_renewal=r.renew_at,
+                       not_after=bundle.not_after if bundle is not None else None, copies=copied.status,
+                       copy_error=copied.error if copied.status == CopyStatus.FAILED else None)
+
+
+def _print_issued(o: "CertOutcome") -> None:
+    """The text lines of one certificate's `issue` outcome."""
+    if o.error is not None:
+        out("%s: failed: %s" % (o.name, o.error))
+        return
+    nxt = o.next_renewal.strftime("%Y-%m-%d %H:%M UTC") if o.next_renewal else "-"
+    out("%s: %s (%s); next renewal %s" % (o.name, o.action, o.reason, nxt))
+    if o.copies == CopyStatus.FAILED:
+        out("%s: copy failed: %s" % (o.name, o.copy_error))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -54,11 +78,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         from acme_aliyun import runner
         targets = runner.describe_all(ctx)
     code = 1 if targets and any(t["error"] or t["matches"] is False for t in targets) else 0
-    if args.json:
-        doc = {"certificates": rows}
-        if targets is not None:
-            doc["targets"] = targets
-        out(json.dumps(doc, indent=2, sort_keys=True))
+    if wants_json(args):
+        from acme_aliyun import edgecheck, jsondoc
+        if getattr(args, "probe", False):
+            code = max(code, edgecheck.status(ctx, say(args)))
+        out_json(jsondoc.status(rows, targets, ok=code == 0))
         return code
     _print_certificates(rows)
     if targets is not None:
@@ -161,10 +185,11 @@ def register(sub: Any) -> None:
     s.add_argument("--force", action="store_true", help="issue even when not due")
     s.add_argument("--staging", action="store_true",
                    help="rehearse with Let's Encrypt staging in <StateDir>-staging; no copies, no deploy")
+    s.add_argument("--json", action="store_true", help="print the outcome as one JSON document (docs/json.md)")
     s.set_defaults(func=cmd_issue)
 
     s = sub.add_parser("status", aliases=["certificates"], help="certificates, expiry and renewal times")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print the status as one JSON document (docs/json.md)")
     s.add_argument("--targets", action="store_true", help="also read what each cloud target serves")
     s.add_argument("--probe", action="store_true",
                    help="also open TLS to each target domain and show the serial the edge serves")

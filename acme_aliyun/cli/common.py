@@ -6,7 +6,7 @@ the package that imports them (no import circle, tests/shape/test_import_graph.p
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Dict
 
 from acme_aliyun import log as logsetup
 
@@ -18,6 +18,31 @@ if TYPE_CHECKING:       # the verbs load config and context only when run (compl
 def out(text: str = "") -> None:
     """One line of command output, with every registered secret redacted."""
     print(logsetup.redact(text))
+
+
+def wants_json(args: argparse.Namespace) -> bool:
+    """True when the verb was given --json: stdout then holds one JSON document and nothing else."""
+    return bool(getattr(args, "json", False))
+
+
+def out_json(doc: Dict[str, Any]) -> None:
+    """The command's one JSON document (jsondoc.py, docs/json.md), redacted like every output."""
+    from acme_aliyun import jsondoc
+    out(jsondoc.dumps(doc))
+
+
+def say(args: argparse.Namespace) -> Callable[..., None]:
+    """Where a verb's extra text lines go: `out`, or stderr when stdout holds the JSON document."""
+    if not wants_json(args):
+        return out
+    return lambda text="": print(logsetup.redact(text), file=sys.stderr)
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """The command as the JSON documents name it: aliases folded, two-word verbs joined."""
+    verb = {"renew": "issue", "certificates": "status"}.get(args.command, args.command)
+    action = getattr(args, "cloud_command", None) or getattr(args, "account_command", None)
+    return "%s %s" % (verb, action) if action else verb
 
 
 def load_config(args: argparse.Namespace) -> "Config":

@@ -1,10 +1,9 @@
 """The `directory` verb: what the CA's directory offers, as text or JSON."""
 
 import argparse
-import json
 from typing import Any, List
 
-from acme_aliyun.cli.common import load_config, out
+from acme_aliyun.cli.common import load_config, out, out_json, wants_json
 
 # The directory keys that name endpoints: RFC 8555 §7.1.1 and RFC 9773 §3 (profiles live in meta).
 DIRECTORY_ENDPOINTS = ("newNonce", "newAccount", "newOrder", "newAuthz", "revokeCert", "keyChange", "renewalInfo")
@@ -18,9 +17,9 @@ def cmd_directory(args: argparse.Namespace) -> int:
     d = client.directory
     endpoints = {k: v for k, v in d.urls.items() if k in DIRECTORY_ENDPOINTS}
     others = sorted(k for k in d.urls if k not in DIRECTORY_ENDPOINTS)
-    if args.json:
-        out(json.dumps({"url": d.url, "endpoints": endpoints, "other_keys": {k: d.urls[k] for k in others},
-                        "meta": d.meta}, indent=2, sort_keys=True))
+    if wants_json(args):
+        from acme_aliyun import jsondoc
+        out_json(jsondoc.directory(d.url, endpoints, {k: d.urls[k] for k in others}, d.meta))
         return 0
     out("Directory: %s" % d.url)
     for name in DIRECTORY_ENDPOINTS:
@@ -52,5 +51,5 @@ def _short_list(names: List[str], width: int = 24, count: int = 5) -> str:
 
 def register(sub: Any) -> None:
     s = sub.add_parser("directory", help="show the CA's endpoints and meta")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print the directory as one JSON document (docs/json.md)")
     s.set_defaults(func=cmd_directory)

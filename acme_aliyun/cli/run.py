@@ -1,12 +1,11 @@
 """CLI verbs that do the main job: run, deploy, cloud check. Output: a summary table or --json."""
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
 from acme_aliyun import log as logsetup
-from acme_aliyun.cli.common import context, out
+from acme_aliyun.cli.common import command_name, context, out, out_json, say, wants_json
 from acme_aliyun.errors import LockHeld
 from acme_aliyun.kinds import CertAction, TargetStatus
 
@@ -45,29 +44,38 @@ def print_summary(report: "RunReport") -> None:
 
 
 def _finish(ctx, report, args):
-    if getattr(args, "json", False):
-        out(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+    doc = report.to_dict(command_name(args), {c.name: c.domains for c in ctx.cfg.certs.values()})
+    if wants_json(args):
+        out_json(doc)
     elif not args.quiet or not report.ok:
         print_summary(report)
     if not report.dry_run:
         from acme_aliyun import notify
-        notify.send(ctx.cfg.notify, report, failed=not report.ok)
+        notify.send(ctx.cfg.notify, doc, failed=not report.ok)
     return report.exit_code
 
 
-def _refused(ctx, error):
+def _refused(ctx, error, args):
     """The run cannot start at all (the account was deactivated): one line, and the webhook is told."""
     print("error: %s" % logsetup.redact(str(error)), file=sys.stderr)
-    _notify_failure(ctx, error)
+    _json_failure(args, error)
+    _notify_failure(ctx, error, args)
     return error.exit_code
 
 
-def _notify_failure(ctx, error):
+def _json_failure(args, error):
+    if wants_json(args):
+        from acme_aliyun import jsondoc
+        out_json(jsondoc.failure(command_name(args), str(error)))
+
+
+def _notify_failure(ctx, error, args):
     """The run could not report per certificate (unknown name, state folder unusable...): the webhook
-    still hears of it, once the config has loaded."""
+    still hears of it (the failure document), once the config has loaded."""
     from acme_aliyun import notify
     from acme_aliyun.report import RunReport
-    notify.send(ctx.cfg.notify, RunReport.failure(logsetup.redact(str(error))), failed=True)
+    doc = RunReport.failure(logsetup.redact(str(error))).to_dict(command_name(args))
+    notify.send(ctx.cfg.notify, doc, failed=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -80,14 +88,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     except LockHeld as e:
         if e.stale:             # not the usual overlap: say so even with --quiet, and notify
             print(logsetup.redact("warning: %s" % e), file=sys.stderr)
-            _notify_failure(ctx, e)
+            _notify_failure(ctx, e, args)
         elif not args.quiet:
             print("error: %s" % e, file=sys.stderr)
+        _json_failure(args, e)
         return e.exit_code
     except AccountDeactivated as e:
-        return _refused(ctx, e)
+        return _refused(ctx, e, args)
     except Exception as e:
-        _notify_failure(ctx, e)
+        _notify_failure(ctx, e, args)
         raise
     return _finish(ctx, report, args)
 
@@ -100,14 +109,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         report = runner.run(ctx, [args.name], wait=True, force_deploy=args.force, dry_run=args.dry_run,
                             issue_when="missing")
     except AccountDeactivated as e:
-        return _refused(ctx, e)
+        return _refused(ctx, e, args)
     except Exception as e:
-        _notify_failure(ctx, e)
+        _notify_failure(ctx, e, args)
         raise
     code = _finish(ctx, report, args)
     if args.verify_edge and not args.dry_run:
         from acme_aliyun import edgecheck
-        code = max(code, edgecheck.verify(ctx, args.name, args.wait, out))
+        code = max(code, edgecheck.verify(ctx, args.name, args.wait, say(args)))
     return code
 
 
@@ -116,19 +125,26 @@ def cmd_cloud_check(args: argparse.Namespace) -> int:
     ctx = context(args, read_only=True, progress=True)
     certs = ctx.certs(args.names) if args.names else list(ctx.cfg.certs.values())
     groups = _check_groups(ctx.cfg, certs, every_profile=not args.names)
-    ok = True
+    ok, reports = True, []
     for profile, (merged, dns) in groups:
         settings = ctx.cfg.cloud_for(profile)
         report = deployer.cloud_check(settings, merged, client=ctx.cloud(profile), write=args.write,
                                       extra=[_probe_dns_zones] if dns else [])
+        reports.append((profile, report))
+        ok = ok and report.ok
+        if wants_json(args):
+            continue
         named = len(groups) > 1 or profile is not None
         out("Credentials%s: %s" % (" " + settings.section if named else "", report.source))
         for p in report.probes:
             out("  %-10s %-40s %s  %s" % (p.kind, p.target, "ok  " if p.ok else "FAIL", p.detail))
         if not report.probes:
             out("  (no targets configured)")
-        ok = ok and report.ok
+    if wants_json(args):
+        from acme_aliyun import jsondoc
+        out_json(jsondoc.cloud_check(reports))
     return 0 if ok else 1
+
 
 
 def _check_groups(cfg, certs, every_profile):
@@ -168,7 +184,7 @@ def _probe_dns_zones(client):
 def register(sub: Any) -> None:
     s = sub.add_parser("run", help="issue or renew what is due, then deploy where it differs (for timers)")
     s.add_argument("names", nargs="*", metavar="NAME")
-    s.add_argument("--json", action="store_true", help="print the summary as one JSON document")
+    s.add_argument("--json", action="store_true", help="print the summary as one JSON document (docs/json.md)")
     s.add_argument("--no-wait", action="store_true", help="exit 3 at once if another run holds the lock")
     s.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
                    help="give up waiting for the lock after this long (exit 3)")
@@ -181,7 +197,7 @@ def register(sub: Any) -> None:
     s.add_argument("name", metavar="NAME")
     s.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     s.add_argument("--force", action="store_true", help="replace even certificates that live longer")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print the summary as one JSON document (docs/json.md)")
     s.add_argument("--verify-edge", action="store_true",
                    help="then open TLS to each target domain until it serves the new serial ([probe] Resolve)")
     s.add_argument("--wait", type=float, default=600, metavar="SECONDS", help="how long --verify-edge waits")
@@ -192,6 +208,7 @@ def register(sub: Any) -> None:
     csub.required = True
     k = csub.add_parser("check", help="show the credential source and probe each target with read calls")
     k.add_argument("names", nargs="*", metavar="NAME")
+    k.add_argument("--json", action="store_true", help="print the result as one JSON document (docs/json.md)")
     k.add_argument("--write", action="store_true",
                    help="also upload a throwaway self-signed certificate to CAS and delete it (proves write access)")
     k.set_defaults(func=cmd_cloud_check)

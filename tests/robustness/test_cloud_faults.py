@@ -207,22 +207,22 @@ def test_a_target_that_keeps_failing_is_reported_and_the_rest_finish(tmp_path, p
     assert doc["ok"] is False
     cert, failed = _failed_img(doc)
     assert [t["target"] for t in failed] == ["img.demo.test"], cert["targets"]
-    assert failed[0]["error_code"] == "InternalError"
-    assert failed[0]["request_id"] in {c.request_id for c in img_failures(second_calls)}
+    assert failed[0]["error"]["code"] == "InternalError"
+    assert failed[0]["error"]["request_id"] in {c.request_id for c in img_failures(second_calls)}
     assert sorted(t["status"] for t in cert["targets"]) == ["failed"] + ["unchanged"] * (demo.WILDCARD_TARGETS - 1)
     assert not [c for c in second_calls if c.write and "img.demo.test" not in c.targets]
 
     # one notification per failed run, naming the target, the code and the request id
     assert len(hook.bodies) == 2, hook.bodies
-    for (ctype, body), rid in zip(hook.bodies, [line, failed[0]["request_id"]]):
+    for (ctype, body), rid in zip(hook.bodies, [line, failed[0]["error"]["request_id"]]):
         assert ctype.startswith("application/json")
         note = json.loads(body)
         assert note["ok"] is False
         _, nfailed = _failed_img(note)
-        assert [(t["target"], t["error_code"]) for t in nfailed] == [("img.demo.test", "InternalError")]
-        assert nfailed[0]["request_id"] and nfailed[0]["request_id"] in rid
+        assert [(t["target"], t["error"]["code"]) for t in nfailed] == [("img.demo.test", "InternalError")]
+        assert nfailed[0]["error"]["request_id"] and nfailed[0]["error"]["request_id"] in rid
         assert "img.demo.test" in note["text"] and "InternalError" in note["text"]
-        assert nfailed[0]["request_id"] in note["text"]
+        assert nfailed[0]["error"]["request_id"] in note["text"]
         assert demo.SECRET.encode() not in body and b"PRIVATE KEY" not in body
     first_note, _ = _failed_img(json.loads(hook.bodies[0][1]))
     assert sum(1 for t in first_note["targets"] if t["status"] == "deployed") == demo.WILDCARD_TARGETS - 1

@@ -32,7 +32,7 @@ def test_a_failed_copy_is_reported_and_repaired_by_the_next_run(tmp_path, pebble
     assert forced.returncode == 1, forced.stdout + forced.stderr
     doc = json.loads(forced.stdout)["certificates"][0]
     assert doc["action"] == "renewed" and doc["copies"] == "failed", doc
-    assert "solo.chain.pem" in doc["copy_error"] and not doc["error"], doc
+    assert "solo.chain.pem" in doc["copy_error"]["message"] and not doc["error"], doc
     again = cli("-c", ini, "run")
     assert again.returncode == 1 and "copy" in again.stdout, again.stdout + again.stderr
     chain.rmdir()

@@ -128,7 +128,7 @@ def test_a_lock_held_longer_than_a_run_can_take_is_reported(tmp_path, pebble, cl
             holder.wait()
         assert r.returncode == 3, r.stdout + r.stderr
         assert "pid %d" % holder.pid in r.stderr and "longer than a run can take" in r.stderr, r.stderr
-        assert len(hook.bodies) == 1 and "longer than a run can take" in hook.json()[0]["error"]
+        assert len(hook.bodies) == 1 and "longer than a run can take" in hook.json()[0]["error"]["message"]
 
 
 class _Redirect(BaseHTTPRequestHandler):

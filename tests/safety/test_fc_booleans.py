@@ -23,4 +23,4 @@ def test_an_unknown_boolean_is_an_error_in_the_answer(value, monkeypatch):
         fc.parse_event({"action": "run", "force": value})
     monkeypatch.setenv("ACME_ALIYUN_CONFIG", "/nonexistent/acme.ini")
     answer = json.loads(fc.handler(json.dumps({"force": value}).encode(), None))
-    assert answer["ok"] is False and "force" in answer["error"], answer
+    assert answer["ok"] is False and "force" in answer["error"]["message"], answer

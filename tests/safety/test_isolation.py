@@ -36,7 +36,7 @@ def test_no_credentials_fails_each_certificate_and_notifies(tmp_path, pebble, em
         doc = json.loads(r.stdout)
         assert [c["name"] for c in doc["certificates"]] == ["one", "two"]
         for c in doc["certificates"]:
-            assert c["action"] == "issued" and "credentials" in c["error"], c
+            assert c["action"] == "issued" and "credentials" in c["error"]["message"], c
         assert len(hook.bodies) == 1
         note = hook.json()[0]
         assert note["ok"] is False and len(note["certificates"]) == 2
@@ -87,4 +87,4 @@ def test_an_unknown_certificate_name_still_notifies(tmp_path, pebble, emu, cli):
         ini = _ini(tmp_path, pebble, emu, hook.url, targets=False)
         r = cli("-c", ini, "run", "nosuch")
         assert r.returncode == 2, r.stdout + r.stderr
-        assert len(hook.bodies) == 1 and "nosuch" in hook.json()[0]["error"]
+        assert len(hook.bodies) == 1 and "nosuch" in hook.json()[0]["error"]["message"]

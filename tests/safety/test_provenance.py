@@ -62,7 +62,7 @@ def test_a_certificate_from_another_directory_is_not_deployed_and_is_replaced(tm
     _set_directory(ini, "https://127.0.0.1:1/dir")          # the new CA, unreachable for now
     st = cli("-c", ini, "status", "--json", env=env)
     row = json.loads(st.stdout)["certificates"][0]
-    assert row["due"] and "CA changed" in row["reason"], row
+    assert row["due"] and "CA changed" in row["renew_reason"], row
     d = cli("-c", ini, "deploy", "site", env=env)
     assert d.returncode == 1 and "CA changed" in d.stdout, d.stdout + d.stderr
     assert not emu.cdn_state(CDN).get("cert_name"), emu.cdn_state(CDN)   # the old CA's certificate stayed home

@@ -1,6 +1,6 @@
-"""The typed run report (report.py) and the vocabularies of kinds.py: the JSON shape the webhook
-and `run --json` see is the same words as before, it reads back into the same report, and
-notify renders the typed report and its to_dict() shape alike."""
+"""The typed run report (report.py) and the vocabularies of kinds.py: the JSON document the webhook
+and `run --json` see (jsondoc.py, docs/json.md) uses the same words, it reads back into the same
+report, and notify renders the typed report and its to_dict() document alike."""
 
 import datetime
 import json
@@ -28,21 +28,27 @@ def _report():
 def test_the_json_shape_has_the_plain_words():
     doc = json.loads(json.dumps(_report().to_dict()))
     site = doc["certificates"][0]
-    assert (doc["ok"], doc["host"], site["action"], site["copies"]) == (False, "ecs-web-1", "renewed", "written")
+    assert (doc["schema"], doc["command"], doc["ok"], doc["host"], site["action"], site["copies"]) == (
+        1, "run", False, "ecs-web-1", "renewed", "written")
     assert [t["status"] for t in site["targets"]] == ["deployed", "failed", "unchanged"]
     assert site["counts"] == {"deployed": 1, "unchanged": 1, "refused": 0, "failed": 1, "planned": 0}
-    assert site["next_renewal"] == "2031-02-03T04:05:00+00:00"
+    assert site["renew_at"] == "2031-02-03T04:05:00Z"
+    assert site["targets"][1]["error"] == {"message": "Throttling", "code": "Throttling.User", "request_id": "REQ-1"}
+    assert doc["certificates"][1]["copy_error"]["message"] == "cannot write /srv/x.pem"
 
 
 def test_the_json_shape_reads_back_into_the_same_report():
     report = _report()
     again = RunReport.from_dict(json.loads(json.dumps(report.to_dict())))
-    assert again.to_dict() == report.to_dict()
+    assert {**again.to_dict(), "generated_at": 0} == {**report.to_dict(), "generated_at": 0}
     assert again.outcomes[0].targets[1].status is TargetStatus.FAILED and not again.ok
 
 
-def test_a_failure_report_keeps_its_short_shape():
-    assert RunReport.failure("no [cert:x] section").to_dict().keys() == {"ok", "host", "error"}
+def test_a_failure_report_is_the_bare_envelope():
+    doc = RunReport.failure("no [cert:x] section").to_dict()
+    assert doc.keys() == {"schema", "command", "generated_at", "host", "ok", "error"}
+    assert (doc["ok"], doc["error"]["message"]) == (False, "no [cert:x] section")
+    assert RunReport.from_dict(doc).error == "no [cert:x] section"
 
 
 def test_notify_renders_the_typed_report_and_its_dict_alike():
