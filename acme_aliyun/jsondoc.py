@@ -136,7 +136,7 @@ def outcome(o: "CertOutcome", domains: Optional[Sequence[str]] = None) -> Json:
     """A CertOutcome of run/deploy/issue as a certificate object."""
     names = list(domains) if domains is not None else list(o.domains) or None
     return certificate(
-        o.name, domains=names, not_after=rfc3339(o.not_after), renew_at=rfc3339(o.next_renewal),
+        o.name, domains=names, serial=o.serial, not_after=rfc3339(o.not_after), renew_at=rfc3339(o.next_renewal),
         action=str(o.action), reason=o.reason or None, challenge=o.challenge,
         error=error(o.error), deferred_until=rfc3339(o.deferred_until),
         copies=str(o.copies) or "none", copy_error=error(o.copy_error), reload_error=error(o.reload_error),

@@ -52,6 +52,7 @@ class CertOutcome:
     targets: List[TargetResult] = field(default_factory=list)
     next_renewal: Optional[datetime.datetime] = None
     not_after: Optional[datetime.datetime] = None
+    serial: Optional[str] = None         # the stored certificate's serial (hex)
     copies: CopyStatus = CopyStatus.NONE     # KeyFile/ChainFile
     copy_error: Optional[str] = None
     reload_error: Optional[str] = None   # ReloadCommand failed (retried on the next run)
@@ -180,6 +181,7 @@ def _outcome_from(c: Json) -> CertOutcome:
         reason=_text(c.get("reason")), error=_message(c.get("error")),
         targets=[_target_from(t) for t in targets if isinstance(t, dict)] if isinstance(targets, list) else [],
         next_renewal=_time(c.get("renew_at")), not_after=_time(c.get("not_after")),
+        serial=_optional(c.get("serial")),
         copies=_enum(CopyStatus, c.get("copies") or "", CopyStatus.NONE), copy_error=_message(c.get("copy_error")),
         reload_error=_message(c.get("reload_error")), deferred_until=_time(c.get("deferred_until")),
         domains=[str(d) for d in domains] if isinstance(domains, list) else [],

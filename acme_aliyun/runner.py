@@ -99,7 +99,7 @@ def _one(ctx, cert, force_issue, force_deploy, dry_run, issue_when, deploy):
         if out.error is None:
             out.error = "no certificate to deploy"
         return out
-    out.not_after = stored.bundle.not_after
+    out.not_after, out.serial = stored.bundle.not_after, stored.bundle.serial
     if out.next_renewal is None:
         out.next_renewal = renewal.decide(stored, cert, directory_url=ctx.cfg.acme.directory_url).renew_at
     if not deploy or not cert.targets:

@@ -227,6 +227,7 @@ def test_run_and_deploy_json_name_the_failed_target_and_the_webhook_carries_the_
     assert by_target[SHOP]["status"] in ("deployed", "unchanged") and by_target[SHOP]["error"] is None
     assert by_target[GHOST]["status"] == "failed" and by_target[GHOST]["error"]["code"], by_target[GHOST]
     assert by_target[SHOP]["not_after"] == jsondoc.rfc3339(_stored(world).not_after)
+    assert cert["serial"] == _stored(world).serial
     [body] = world.hook.json()[before:]
     assert body["text"] and check(body, "run")
     assert {**body, "text": None, "generated_at": None} == {**doc, "text": None, "generated_at": None}

@@ -54,7 +54,8 @@ def _issue_one(ctx: Any, client: Any, cert: Any, args: argparse.Namespace) -> "C
     copied = copies.sync(cert, r.stored)
     bundle = getattr(r.stored, "bundle", None)
     return CertOutcome(cert.name, r.action, r.reason, next_renewal=r.renew_at,
-                       not_after=bundle.not_after if bundle is not None else None, copies=copied.status,
+                       not_after=bundle.not_after if bundle is not None else None,
+                       serial=bundle.serial if bundle is not None else None, copies=copied.status,
                        copy_error=copied.error if copied.status == CopyStatus.FAILED else None)
 
 
