@@ -329,3 +329,222 @@ def test_file_system_errors_are_one_line_tool_errors(tmp_path, pairs):
     (tmp_path / "state" / "certs").write_text("not a folder")
     with pytest.raises(ToolError, match="state folder .*certs"):
         st.save("site", *pairs[0], {})
+
+
+# --- bookkeeping files beside the pairs: account URLs, account standing, failed attempts -----------
+
+def test_account_urls_per_ca_and_key_round_trip(tmp_path):
+    state = tmp_path / "state"
+    st = Store(str(state))
+    ca1, ca2 = "https://ca.test/dir", "https://other.test/dir"
+    assert st.account_url(ca1, "thumb1") is None
+    st.remember_account(ca1, "thumb1", "https://ca.test/acct/1")
+    st.remember_account(ca2, "thumb1", "https://other.test/acct/9")
+    assert mode(state / "accounts.json") == 0o600 and mode(state) == 0o700
+    again = Store(str(state))
+    assert again.account_url(ca1, "thumb1") == "https://ca.test/acct/1"
+    assert again.account_url(ca2, "thumb1") == "https://other.test/acct/9"
+    assert again.account_url(ca1, "thumb2") is None
+    again.forget_account(ca1, "thumb1")
+    before = (state / "accounts.json").stat().st_ino
+    again.forget_account(ca1, "thumb1")                       # nothing to forget: the file is not rewritten
+    assert (state / "accounts.json").stat().st_ino == before
+    assert Store(str(state)).account_url(ca1, "thumb1") is None
+    assert Store(str(state)).account_url(ca2, "thumb1") == "https://other.test/acct/9"
+
+
+@pytest.mark.parametrize("content", ["not json", "[1, 2]", '{"https://ca.test/dir#t": ""}',
+                                     '{"https://ca.test/dir#t": 5}'])
+def test_an_unusable_account_cache_means_no_known_url(tmp_path, content):
+    (tmp_path / "accounts.json").write_text(content)
+    st = Store(str(tmp_path))
+    assert st.account_url("https://ca.test/dir", "t") is None
+    st.remember_account("https://ca.test/dir", "u", "https://ca.test/acct/2")
+    assert st.account_url("https://ca.test/dir", "u") == "https://ca.test/acct/2"
+
+
+def test_account_state_per_ca_and_cleared(tmp_path):
+    st = Store(str(tmp_path))
+    path = tmp_path / "account-state.json"
+    ca1, ca2 = "https://ca.test/dir", "https://other.test/dir"
+    assert st.read_account_state(ca1) == {}
+    st.write_account_state(ca1, None)                       # nothing recorded: no file made
+    assert not path.exists()
+    st.write_account_state(ca1, {"deactivated": "2025-01-01T00:00:00Z"})
+    st.write_account_state(ca2, {"deactivated": "2025-02-01T00:00:00Z"})
+    assert mode(path) == 0o600
+    assert Store(str(tmp_path)).read_account_state(ca1) == {"deactivated": "2025-01-01T00:00:00Z"}
+    st.write_account_state(ca1, None)
+    assert st.read_account_state(ca1) == {}
+    assert json.loads(path.read_text()) == {ca2: {"deactivated": "2025-02-01T00:00:00Z"}}
+    for broken in ("{", "[]", '{"%s": 3}' % ca2):
+        path.write_text(broken)
+        assert st.read_account_state(ca2) == {}
+    path.write_text("[]")
+    st.write_account_state(ca1, {"x": 1})                   # a broken file is replaced, not merged
+    assert json.loads(path.read_text()) == {ca1: {"x": 1}}
+
+
+def test_failed_attempts_round_trip_and_clear(tmp_path):
+    st = Store(str(tmp_path))
+    assert st.read_attempts("site") == {}
+    st.write_attempts("site", {"failures": 2, "last_error": "rateLimited"})
+    path = os.path.join(st.cert_dir("site"), "attempts.json")
+    assert mode(path) == 0o600
+    assert Store(str(tmp_path)).read_attempts("site") == {"failures": 2, "last_error": "rateLimited"}
+    st.write_attempts("site", None)
+    st.write_attempts("site", None)
+    assert not os.path.exists(path) and st.read_attempts("site") == {}
+    for broken in ("{", "[1]"):
+        with open(path, "w") as fh:
+            fh.write(broken)
+        assert st.read_attempts("site") == {}
+
+
+# --- messages users see, and the fall-back between versions ----------------------------------------
+
+def test_a_bad_name_is_refused_with_the_rule(tmp_path):
+    with pytest.raises(UsageError) as info:
+        Store(str(tmp_path)).cert_dir("a b")
+    assert str(info.value) == ("invalid certificate name 'a b': use letters, digits, '.', '_' and '-' only "
+                               "(at most 200, not starting with '.')")
+
+
+def test_meta_times_are_utc_whatever_the_local_zone(tmp_path, pairs, monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        saved = Store(str(tmp_path)).save("site", *pairs[0], {})
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    expected = saved.bundle.not_after.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert saved.meta["not_after"] == expected
+    assert Store(str(tmp_path)).load("site").meta["not_after"] == expected
+
+
+def test_write_copy_folder_modes_and_message(tmp_path):
+    write_copy(str(tmp_path / "k" / "d" / "site.key"), b"secret", private=True)
+    write_copy(str(tmp_path / "c" / "d" / "chain.pem"), "chain", private=False)
+    assert mode(tmp_path / "k") == 0o700 and mode(tmp_path / "k" / "d") == 0o700
+    assert mode(tmp_path / "c") == 0o755 and mode(tmp_path / "c" / "d") == 0o755
+    target = tmp_path / "c" / "d" / "chain.pem" / "below"
+    with pytest.raises(ToolError) as info:
+        write_copy(str(target), "x", private=False)
+    assert str(info.value) == "cannot write %s: Not a directory" % target
+
+
+def test_save_tightens_the_certs_folder_and_adds_nothing_else(tmp_path, pairs, monkeypatch):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    state = tmp_path / "state"
+    (state / "certs").mkdir(parents=True, mode=0o755)
+    os.chmod(state / "certs", 0o755)
+    st = Store(str(state))
+    st.save("site", *pairs[0], {})
+    st.journal_challenges("site", "http-01:webroot", [Challenge("a.example.test", "http-01", "t", "t.k")])
+    assert mode(state / "certs") == 0o700
+    assert sorted(os.listdir(state)) == ["certs"]
+    assert "challenges.json" in os.listdir(st.cert_dir("site"))
+    assert os.listdir(cwd) == []
+
+
+def test_save_works_from_a_working_directory_on_another_file_system(tmp_path, pairs, monkeypatch):
+    if os.stat("/dev/shm").st_dev == os.stat(str(tmp_path)).st_dev:
+        pytest.skip("/dev/shm is on the same file system as the test folder")
+    with __import__("tempfile").TemporaryDirectory(dir="/dev/shm") as cwd:
+        monkeypatch.chdir(cwd)
+        st = Store(str(tmp_path))
+        st.save("site", *pairs[0], {})
+        assert st.load("site").key_pem == pairs[0][0]
+
+
+def test_a_stray_file_among_the_versions_does_not_stop_a_save(tmp_path, pairs):
+    st = Store(str(tmp_path))
+    st.save("site", *pairs[0], {})
+    stray = os.path.join(st.cert_dir("site"), "versions", "stray-file")
+    with open(stray, "w") as fh:
+        fh.write("x")
+    st.save("site", *pairs[1], {})
+    assert st.load("site").key_pem == pairs[1][0]
+
+
+def _version_dir(st, version):
+    return os.path.join(st.cert_dir("site"), "versions", version)
+
+
+def _mismatch(st, version, other_key):
+    with open(os.path.join(_version_dir(st, version), "privkey.pem"), "wb") as fh:
+        fh.write(other_key)
+
+
+def test_fall_back_takes_the_newest_usable_version_and_says_which(tmp_path, pairs, caplog):
+    st = Store(str(tmp_path / "a"))
+    va = st.save("site", *pairs[0], {}).version
+    vb = st.save("site", *pairs[1], {}).version
+    other = Store(str(tmp_path / "b"))
+    oldest = "19990101T000000Z-00000000"
+    shutil.copytree(_version_dir(other, other.save("site", *pairs[2], {}).version), _version_dir(st, oldest))
+    _mismatch(st, vb, pairs[0][0])
+    loaded = st.load("site")
+    assert (loaded.version, loaded.key_pem, loaded.name, loaded.path) == (va, pairs[0][0], "site", st.cert_dir("site"))
+    why = "stored certificate site (%s): private key and certificate do not match" % _version_dir(st, vb)
+    assert caplog.messages[-1] == "%s; using the previous version %s" % (why, va)
+    _mismatch(st, va, pairs[1][0])
+    assert st.load("site").key_pem == pairs[2][0]          # past a second unusable one, to the oldest
+    _mismatch(st, oldest, pairs[1][0])
+    shutil.copytree(_version_dir(other, os.listdir(os.path.join(other.cert_dir("site"), "versions"))[0]),
+                    _version_dir(st, ".partial"))         # a crash leftover: never used
+    caplog.clear()
+    assert st.load("site") is None
+    assert caplog.messages[-1] == "%s, and no earlier version is usable: the certificate will be issued again" % why
+
+
+def test_each_kind_of_damage_is_named(tmp_path, pairs, caplog):
+    st = Store(str(tmp_path))
+    st.save("site", *pairs[0], {})
+    v = st.save("site", *pairs[1], {}).version
+    what = "stored certificate site (%s)" % _version_dir(st, v)
+    key_path = os.path.join(_version_dir(st, v), "privkey.pem")
+    with open(key_path, "rb") as fh:
+        key = fh.read()
+    with open(key_path, "ab") as fh:
+        fh.write("trailing text after the key: \u00e9\n".encode("utf-8"))
+    assert st.load("site").version != v
+    assert caplog.messages[-1].startswith("%s: unreadable key or certificate: 'ascii' codec can't encode" % what)
+    with open(key_path, "wb") as fh:
+        fh.write(key)
+    assert st.load("site").version == v
+    with open(os.path.join(_version_dir(st, v), "meta.json"), "w") as fh:
+        fh.write("[1]")
+    assert st.load("site").meta == {}
+    with open(os.path.join(_version_dir(st, v), "meta.json"), "w") as fh:
+        fh.write("{")
+    assert st.load("site").meta == {}
+    assert caplog.messages[-1] == ("%s: meta.json is corrupt (Expecting property name enclosed in double quotes: "
+                                   "line 1 column 2 (char 1)); ignoring it" % what)
+    with open(os.path.join(_version_dir(st, v), "fullchain.pem"), "a") as fh:
+        fh.write("\n")
+    assert st.load("site").version != v
+    assert caplog.messages[-1].startswith("%s: fullchain.pem is not cert.pem + chain.pem; " % what)
+    with open(os.path.join(_version_dir(st, v), "chain.pem"), "ab") as fh:
+        fh.write(b"\xe9")
+    st.load("site")
+    assert caplog.messages[-1].startswith("%s is corrupt: 'ascii' codec can't decode byte 0xe9" % what)
+    with open(os.path.join(_version_dir(st, v), "chain.pem"), "w") as fh:
+        fh.write(pairs[1][2])
+    with open(os.path.join(_version_dir(st, v), "fullchain.pem"), "w") as fh:
+        fh.write("not a certificate")
+    st.load("site")
+    assert caplog.messages[-1].startswith("%s: unreadable key or certificate: " % what)
+
+
+def test_an_unreadable_journal_is_ignored_with_a_warning(tmp_path, caplog):
+    st = Store(str(tmp_path))
+    st.journal_challenges("site", "dns-01:hook", [Challenge("example.test", "dns-01", "t", "t.k")])
+    path = os.path.join(st.cert_dir("site"), "challenges.json")
+    with open(path, "w") as fh:
+        fh.write('{"runs": [{"solver": 1}]}')
+    assert st.pending_challenges("site") == []
+    assert caplog.messages[-1] == "ignoring unreadable challenge journal %s: 'challenges'" % path
