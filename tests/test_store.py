@@ -1,6 +1,8 @@
 """The state folder: layout, modes, atomic pair switch under crashes, lock, journal."""
 
+import contextlib
 import datetime
+import fcntl
 import json
 import os
 import random
@@ -8,6 +10,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 import pytest
@@ -453,7 +457,7 @@ def test_save_tightens_the_certs_folder_and_adds_nothing_else(tmp_path, pairs, m
 def test_save_works_from_a_working_directory_on_another_file_system(tmp_path, pairs, monkeypatch):
     if os.stat("/dev/shm").st_dev == os.stat(str(tmp_path)).st_dev:
         pytest.skip("/dev/shm is on the same file system as the test folder")
-    with __import__("tempfile").TemporaryDirectory(dir="/dev/shm") as cwd:
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as cwd:
         monkeypatch.chdir(cwd)
         st = Store(str(tmp_path))
         st.save("site", *pairs[0], {})
@@ -548,3 +552,97 @@ def test_an_unreadable_journal_is_ignored_with_a_warning(tmp_path, caplog):
         fh.write('{"runs": [{"solver": 1}]}')
     assert st.pending_challenges("site") == []
     assert caplog.messages[-1] == "ignoring unreadable challenge journal %s: 'challenges'" % path
+
+
+# --- the lock: who holds it, how long we wait, when it looks stuck ------------------------------
+
+@contextlib.contextmanager
+def _held_with(state, content):
+    """Hold <state>/.lock through another open file (as another process would), with this content."""
+    fd = os.open(os.path.join(str(state), ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, content, 0)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _refusal(st, **kwargs):
+    with pytest.raises(LockHeld) as info:
+        with st.lock(**kwargs):
+            pass
+    return info.value
+
+
+def test_the_lock_names_its_holder_in_every_form(tmp_path):
+    st = Store(str(tmp_path))
+    started = int(time.time())
+    hhmm = time.strftime("%H:%M", time.localtime(started))
+    for content, holder in ((b"%d\n%d\n" % (4242, started), " (pid 4242, started %s)" % hhmm),
+                            (b"4242\n", " (pid 4242)"), (b"4242\nlater\n", " (pid 4242)"),
+                            (b"", ""), (b"x\n1\n", "")):
+        with _held_with(tmp_path, content):
+            begun = time.monotonic()
+            held = _refusal(st, wait=False)
+            assert time.monotonic() - begun < 0.5
+        assert str(held) == "another run%s holds the lock on %s" % (holder, tmp_path), content
+        assert held.stale is False
+    assert mode(tmp_path / ".lock") == 0o600
+
+
+def test_a_lock_held_too_long_is_called_stale(tmp_path, caplog):
+    st = Store(str(tmp_path))
+    with _held_with(tmp_path, b"77\n"):
+        since = time.time() - store_mod.LOCK_STALE_AFTER - 120
+        os.utime(tmp_path / ".lock", (since, since))
+        held = _refusal(st, timeout=0.1)
+    day = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(since))
+    stale = "held since %s, longer than a run can take: is that run hanging?" % day
+    assert str(held) == "another run (pid 77) holds the lock on %s (waited 0.1s); %s" % (tmp_path, stale)
+    assert held.stale is True
+    with _held_with(tmp_path, b"77\n") as fd:
+        os.utime(tmp_path / ".lock", (since, since))
+        threading.Timer(0.3, lambda: fcntl.flock(fd, fcntl.LOCK_UN)).start()
+        with st.lock():
+            pass
+    assert "waiting for the lock on %s: %s" % (tmp_path, stale) in caplog.messages
+
+
+def test_waiting_for_the_lock_reports_progress_then_takes_it(tmp_path):
+    st = Store(str(tmp_path))
+    calls = []
+    with _held_with(tmp_path, b"%d\n%d\n" % (99, 0)) as fd:
+        threading.Timer(0.3, lambda: fcntl.flock(fd, fcntl.LOCK_UN)).start()
+        with st.lock(on_wait=lambda *a: calls.append(a)):
+            with open(tmp_path / ".lock") as fh:
+                assert fh.read().split()[0] == str(os.getpid())
+    started = time.strftime("%H:%M", time.localtime(0))
+    assert calls == [("waiting for the lock held by pid 99, started %s" % started, None)]
+    with _held_with(tmp_path, b""):
+        calls.clear()
+        _refusal(st, timeout=0.1, on_wait=lambda *a: calls.append(a))
+    assert calls == [("waiting for the lock held by another run", 0.1)]
+    calls.clear()
+    with st.lock(on_wait=lambda *a: calls.append(a)):       # free: no progress report
+        pass
+    assert calls == []
+
+
+def test_a_lock_file_that_cannot_be_opened_is_one_line(tmp_path, monkeypatch):
+    (tmp_path / ".lock").mkdir()
+    st = Store(str(tmp_path))
+    held = pytest.raises(ToolError, match="^cannot open the lock file %s/.lock: Is a directory$" % tmp_path)
+    with held:
+        with st.lock():
+            pass
+    os.rmdir(tmp_path / ".lock")
+
+    def refuse(path, *args):
+        raise PermissionError(13, "Permission denied", path)
+    monkeypatch.setattr(store_mod.os, "open", refuse)
+    with pytest.raises(ToolError) as info:
+        with st.lock():
+            pass
+    assert str(info.value).startswith("cannot open the lock file: cannot write %s/.lock: " % tmp_path)
