@@ -160,6 +160,7 @@ def test_levels_and_line_format_follow_verbose_and_quiet():
 
 
 def test_a_record_whose_arguments_do_not_fit_is_still_masked_and_traceback_kept():
+    logsetup.register_secret(SECRET)
     lg = logging.getLogger("acme_aliyun.test.badfmt")
     try:
         out = _capture()
@@ -177,6 +178,7 @@ def test_a_record_whose_arguments_do_not_fit_is_still_masked_and_traceback_kept(
 
 
 def test_stack_info_is_kept_and_masked():
+    logsetup.register_secret(SECRET)
     lg = logging.getLogger("acme_aliyun.test.stack")
     try:
         out = _capture()
