@@ -2,6 +2,8 @@
 
 import io
 import logging
+import random
+import string
 from urllib.parse import quote
 
 import pytest
@@ -61,10 +63,17 @@ def _lines(pem):
     return pem.strip().splitlines()[1:-1]
 
 
+def _fresh(n):
+    """n letters no earlier test (nor an earlier run in this process) registered: the redactor's
+    registry is process-wide."""
+    return "".join(random.choice(string.ascii_letters) for _ in range(n))
+
+
 def test_secrets_of_six_characters_are_masked_shorter_ones_are_not():
-    logsetup.register_secret("Qz6six")
-    logsetup.register_secret("Qz5fv")
-    assert logsetup.redact("a Qz6six b Qz5fv") == "a [redacted] b Qz5fv"
+    six, five = _fresh(6), _fresh(5)
+    logsetup.register_secret(six)
+    logsetup.register_secret(five)
+    assert logsetup.redact("a %s b %s" % (six, five)) == "a [redacted] b %s" % five
 
 
 def test_the_longer_of_two_overlapping_secrets_is_masked_whole():
@@ -93,7 +102,7 @@ def test_only_private_keys_are_registered_and_the_armour_is_no_secret():
 
 def test_a_short_last_body_line_is_masked_raw_and_url_encoded():
     """A body line of 16 characters is a secret of its own, raw and fully percent-encoded."""
-    tail = "abcd/efgh+ijklmn"
+    tail = _fresh(4) + "/" + _fresh(4) + "+" + _fresh(6)
     logsetup.register_key("-----BEGIN RSA PRIVATE KEY-----\n%s\n%s\n-----END RSA PRIVATE KEY-----\n"
                           % ("Qk" * 32, tail))
     assert logsetup.redact("[%s]" % tail) == "[[redacted]]"
@@ -147,6 +156,7 @@ def test_levels_and_line_format_follow_verbose_and_quiet():
         lg.debug("d1")
         lg.info("i1")
         assert out.getvalue() == "i1\n"
+        logging.getLogger("urllib3").setLevel(logging.NOTSET)      # as in a fresh process
         out = _capture(verbose=True)
         lg.debug("d2")
         logging.getLogger("urllib3.connectionpool").debug("Starting new HTTPS connection")
@@ -194,6 +204,8 @@ def test_the_cloud_sdk_loggers_stay_silent_even_with_handlers_of_their_own():
     sink = io.StringIO()
     names = ("aliyunsdkcore", "aliyunsdkcore.client", "aliyunsdkcore.http.http_response")
     added = []
+    for name in names:                           # as in a fresh process, whatever earlier tests did
+        logging.getLogger(name).disabled, logging.getLogger(name).propagate = False, True
     try:
         out = _capture(verbose=True)
         for name in names:
