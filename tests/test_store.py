@@ -349,7 +349,9 @@ def test_account_urls_per_ca_and_key_round_trip(tmp_path):
     assert again.account_url(ca1, "thumb1") == "https://ca.test/acct/1"
     assert again.account_url(ca2, "thumb1") == "https://other.test/acct/9"
     assert again.account_url(ca1, "thumb2") is None
+    os.chmod(state / "accounts.json", 0o644)
     again.forget_account(ca1, "thumb1")
+    assert mode(state / "accounts.json") == 0o600             # rewritten private
     before = (state / "accounts.json").stat().st_ino
     again.forget_account(ca1, "thumb1")                       # nothing to forget: the file is not rewritten
     assert (state / "accounts.json").stat().st_ino == before
@@ -646,3 +648,19 @@ def test_a_lock_file_that_cannot_be_opened_is_one_line(tmp_path, monkeypatch):
         with st.lock():
             pass
     assert str(info.value).startswith("cannot open the lock file: cannot write %s/.lock: " % tmp_path)
+
+
+def test_the_lock_file_is_private_and_a_refusal_comes_at_once_or_at_the_timeout(tmp_path):
+    old_umask = os.umask(0o022)
+    try:
+        st = Store(str(tmp_path))
+        with st.lock():
+            pass
+    finally:
+        os.umask(old_umask)
+    assert mode(tmp_path / ".lock") == 0o600
+    with _held_with(tmp_path, b"5\n"):
+        for kwargs, at_least in (({"wait": False, "timeout": 5}, 0), ({"timeout": 0.2}, 0.2)):
+            begun = time.monotonic()
+            _refusal(st, **kwargs)
+            assert at_least <= time.monotonic() - begun < at_least + 0.5, kwargs
