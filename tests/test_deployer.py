@@ -1,6 +1,7 @@
 """The deployer against the Alibaba Cloud emulator: plan, apply, read-back, refusals, faults."""
 
 import logging
+import time
 import urllib.parse
 
 import pytest
@@ -471,3 +472,51 @@ def test_cloud_check_resolves_credentials_itself_and_writes_nothing_by_default(e
     report = deployer.cloud_check(settings, TargetSpecs(cdn=[CDN[0]]))
     assert report.ok and [(p.kind, p.target) for p in report.probes] == [("cdn", CDN[0]), ("cas", "certificates")]
     assert emu.write_calls() == [] and report.source != "test"
+
+
+def test_read_back_reports_what_the_target_serves_when_someone_replaced_ours(emulator_factory, monkeypatch):  # noqa: F811
+    """Another actor (a console user, another tool) puts its certificate on the domain right after our
+    write: every read-back shows theirs, and the result says so with their certificate's name and expiry."""
+    lagging = seed(emulator_factory(listing_lag=1))       # the bulk confirmation does not show our write yet
+    client = make_client(lagging)
+    plan = deployer.plan(bundle(), "site", TargetSpecs(cdn=[CDN[0]]), client)
+    theirs = make_cert(NAMES, 30)
+    cdn = targets.KINDS["cdn"]
+    real_write = cdn.write
+
+    def write_then_replaced(client, specs, upload):
+        errors = real_write(client, specs, upload)
+        lagging.add_cdn_domain(CDN[0], cert_pem=theirs[0], key_pem=theirs[1], cert_name="someone-else")
+        return errors
+    monkeypatch.setattr(cdn, "write", write_then_replaced)
+    monkeypatch.setattr(deployer, "READBACK_DELAY", 1.0)
+    lagging.reset_calls()
+    begun = time.monotonic()
+    [r] = deployer.apply(plan, client)
+    elapsed = time.monotonic() - begun
+    assert (r.kind, r.target, r.status, r.error_code, r.reason) == (
+        "cdn", CDN[0], "failed", "ReadBackMismatch", "written, but it still serves someone-else")
+    assert r.deployed_not_after == CertBundle.from_pems(*theirs).not_after.replace(microsecond=0)
+    assert counts(lagging)["DescribeDomainCertificateInfo"] == deployer.READBACK_ATTEMPTS == 3
+    assert 2.0 <= elapsed < 3.0                                # a pause between reads, none after the last
+
+
+def test_a_read_back_that_finds_ours_says_what_it_now_serves(emulator_factory):  # noqa: F811
+    lagging = seed(emulator_factory(listing_lag=1))
+    client = make_client(lagging)
+    b = bundle()
+    plan = deployer.plan(b, "site", TargetSpecs(cdn=[CDN[0]], dcdn=[DCDN[0]]), client)
+    lagging.reset_calls()
+    results = deployer.apply(plan, client)
+    assert counts(lagging)["DescribeDomainCertificateInfo"] == 1      # read back on its own
+    name = unique_cert_name("site", b)
+    assert [(r.kind, r.target, r.status, r.reason, r.deployed_not_after) for r in results] == [
+        ("cdn", CDN[0], "deployed", "now serves %s" % name, b.not_after),
+        ("dcdn", DCDN[0], "deployed", "now serves %s" % name, b.not_after)]
+
+
+def test_status_shows_a_failed_group_read_with_its_code(emu):
+    client = make_client(emu)
+    [view] = deployer.describe_targets(TargetSpecs(apigateway=["0" * 32]), client, bundle(), "site")
+    assert (view.kind, view.target, view.cert_name, view.matches) == ("apigateway", "0" * 32, None, None)
+    assert view.error and "NotFound" in view.error
