@@ -413,6 +413,7 @@ def test_unchanged_refused_and_planned_reasons(emu):
         "unchanged", "already serves %s" % old_name, long_lived.not_after)
     short = bundle(days=90)
     [kept] = deployer.plan(short, "new", TargetSpecs(cdn=[CDN[0]]), client).results
+    assert (kept.kind, kept.target, kept.status) == ("cdn", CDN[0], "refused")
     assert kept.reason == ("it serves %s valid until %s, longer than this certificate (until %s); use --force to "
                            "replace it" % (old_name, long_lived.not_after.strftime("%Y-%m-%d"),
                                            short.not_after.strftime("%Y-%m-%d")))
@@ -520,3 +521,12 @@ def test_status_shows_a_failed_group_read_with_its_code(emu):
     [view] = deployer.describe_targets(TargetSpecs(apigateway=["0" * 32]), client, bundle(), "site")
     assert (view.kind, view.target, view.cert_name, view.matches) == ("apigateway", "0" * 32, None, None)
     assert view.error and "NotFound" in view.error
+
+
+def test_a_failed_write_is_reported_by_the_action_that_failed(emu):
+    emu.fail_domain("d2.example.test", "DomainInSafeMode", 400)
+    client = make_client(emu)
+    [r] = deployer.apply(deployer.plan(bundle(), "site", TargetSpecs(dcdn=["d2.example.test"]), client), client)
+    [call] = [c for c in emu.calls if c.request_id == r.request_id]
+    assert (r.status, r.error_code) == ("failed", "DomainInSafeMode")
+    assert r.reason.startswith(call.action), (r.reason, call.action)
