@@ -420,6 +420,9 @@ def test_unchanged_refused_and_planned_reasons(emu):
     new_name = unique_cert_name("new", short)
     [forced] = deployer.plan(short, "new", TargetSpecs(cdn=[CDN[0]]), client, force=True).results
     assert (forced.status, forced.reason) == ("planned", "will replace %s with %s (forced)" % (old_name, new_name))
+    assert forced.deployed_not_after == long_lived.not_after.replace(microsecond=0)
+    [renamed] = deployer.plan(long_lived, "renamed", TargetSpecs(cdn=[CDN[0]]), client).results
+    assert (renamed.status, renamed.reason) == ("unchanged", "already serves %s" % old_name)
     [fresh] = deployer.plan(short, "new", TargetSpecs(cdn=[CDN[1]]), client).results
     assert (fresh.status, fresh.reason, fresh.deployed_not_after) == ("planned", "will install %s" % new_name, None)
     [done] = deployer.apply(deployer.plan(short, "new", TargetSpecs(cdn=[CDN[1]]), client), client)
@@ -530,3 +533,10 @@ def test_a_failed_write_is_reported_by_the_action_that_failed(emu):
     [call] = [c for c in emu.calls if c.request_id == r.request_id]
     assert (r.status, r.error_code) == ("failed", "DomainInSafeMode")
     assert r.reason.startswith(call.action), (r.reason, call.action)
+
+
+def test_a_group_with_no_covered_domain_is_refused_by_name(emu):
+    client = make_client(emu)
+    [r] = deployer.plan(bundle(["unrelated.test"]), "x", TargetSpecs(apigateway=[GROUP2]), client).results
+    assert (r.kind, r.target, r.status, r.reason) == (
+        "apigateway", GROUP2, "refused", "the certificate covers none of the custom domains of %s" % GROUP2)
