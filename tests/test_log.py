@@ -204,8 +204,11 @@ def test_the_cloud_sdk_loggers_stay_silent_even_with_handlers_of_their_own():
     sink = io.StringIO()
     names = ("aliyunsdkcore", "aliyunsdkcore.client", "aliyunsdkcore.http.http_response")
     added = []
+    logging.disable(logging.NOTSET)
     for name in names:                           # as in a fresh process, whatever earlier tests did
-        logging.getLogger(name).disabled, logging.getLogger(name).propagate = False, True
+        sdk_logger = logging.getLogger(name)
+        sdk_logger.disabled, sdk_logger.propagate = False, True
+        sdk_logger.setLevel(logging.NOTSET)
     try:
         out = _capture(verbose=True)
         for name in names:
