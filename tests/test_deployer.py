@@ -1,6 +1,7 @@
 """The deployer against the Alibaba Cloud emulator: plan, apply, read-back, refusals, faults."""
 
 import logging
+import time
 import urllib.parse
 
 import pytest
@@ -351,3 +352,191 @@ def test_dcdn_and_api_gateway_writes_run_alongside_the_cdn_writes(emu):
     assert len(times["SetCdnDomainSSLCertificate"]) == 50
     assert max(times["SetDcdnDomainSSLCertificate"]) < last_batch
     assert max(times["SetDomainCertificate"]) < last_batch
+
+
+# --- the words and fields every outcome carries (issue 18: mutation bar) ---------------------------
+
+GROUP3 = "c3" * 16
+
+
+def test_status_view_of_every_kind_of_target(emu):
+    emu.add_api_group(GROUP3, ["shop.other.test"])          # no custom domain the certificate covers
+    client = make_client(emu)
+    b = bundle()
+    deployer.apply(deployer.plan(b, "site", TargetSpecs(cdn=[CDN[0]]), client), client)
+    specs = TargetSpecs(cdn=[CDN[0], CDN[1], "nope.example.test"], apigateway=[GROUP3])
+    views = {(v.kind, v.target): v for v in deployer.describe_targets(specs, client, b, "site")}
+    name = unique_cert_name("site", b)
+    assert views[("cdn", CDN[0])] == deployer.TargetView("cdn", CDN[0], name, b.not_after.replace(microsecond=0),
+                                                          True)
+    assert views[("cdn", CDN[1])] == deployer.TargetView("cdn", CDN[1], matches=False)
+    missing = views[("cdn", "nope.example.test")]
+    assert (missing.kind, missing.target, missing.matches) == ("cdn", "nope.example.test", None)
+    assert "InvalidDomain.NotFound" in missing.error
+    assert views[("apigateway", GROUP3)] == deployer.TargetView(
+        "apigateway", GROUP3, error="no matching custom domain in the group")
+    assert len(views) == 4
+    other = bundle()
+    plain = {(v.kind, v.target): v for v in deployer.describe_targets(specs, client)}
+    assert plain[("cdn", CDN[0])] == deployer.TargetView("cdn", CDN[0], name, b.not_after.replace(microsecond=0))
+    assert plain[("cdn", CDN[1])] == deployer.TargetView("cdn", CDN[1])
+    [view] = deployer.describe_targets(TargetSpecs(cdn=[CDN[0]]), client, other, "site")
+    assert view.matches is False
+
+
+def test_whole_plan_refusals_name_the_reason_for_every_target(emu):
+    client = make_client(emu)
+    full, _ = make_cert(NAMES, 90)
+    _, other_key = make_cert(NAMES, 90)
+    specs = TargetSpecs(cdn=CDN[:2], apigateway=[GROUP2])
+    plan = deployer.plan(CertBundle.from_pems(full, other_key), "x", specs, client)
+    assert [(r.kind, r.target, r.status, r.reason) for r in plan.results] == [
+        ("cdn", CDN[0], "refused", "the private key does not match the certificate"),
+        ("cdn", CDN[1], "refused", "the private key does not match the certificate"),
+        ("apigateway", GROUP2, "refused", "the private key does not match the certificate")]
+    assert deployer.apply(plan, client) == plan.results and emu.write_calls() == []
+    old = bundle(expired=True)
+    plan = deployer.plan(old, "x", specs, client)
+    assert {r.reason for r in plan.results} == {
+        "the certificate expired on %s" % old.not_after.strftime("%Y-%m-%d %H:%M UTC")}
+    assert (plan.cert_name, plan.base_name, plan.bundle) == (unique_cert_name("x", old), "x", old)
+    assert plan.all_specs == specs
+
+
+def test_unchanged_refused_and_planned_reasons(emu):
+    client = make_client(emu)
+    long_lived = bundle(days=200)
+    deployer.apply(deployer.plan(long_lived, "old", TargetSpecs(cdn=[CDN[0]]), client), client)
+    old_name = unique_cert_name("old", long_lived)
+    [same] = deployer.plan(long_lived, "old", TargetSpecs(cdn=[CDN[0]]), client).results
+    assert (same.status, same.reason, same.deployed_not_after) == (
+        "unchanged", "already serves %s" % old_name, long_lived.not_after)
+    short = bundle(days=90)
+    [kept] = deployer.plan(short, "new", TargetSpecs(cdn=[CDN[0]]), client).results
+    assert (kept.kind, kept.target, kept.status) == ("cdn", CDN[0], "refused")
+    assert kept.reason == ("it serves %s valid until %s, longer than this certificate (until %s); use --force to "
+                           "replace it" % (old_name, long_lived.not_after.strftime("%Y-%m-%d"),
+                                           short.not_after.strftime("%Y-%m-%d")))
+    new_name = unique_cert_name("new", short)
+    [forced] = deployer.plan(short, "new", TargetSpecs(cdn=[CDN[0]]), client, force=True).results
+    assert (forced.status, forced.reason) == ("planned", "will replace %s with %s (forced)" % (old_name, new_name))
+    assert forced.deployed_not_after == long_lived.not_after.replace(microsecond=0)
+    [renamed] = deployer.plan(long_lived, "renamed", TargetSpecs(cdn=[CDN[0]]), client).results
+    assert (renamed.status, renamed.reason) == ("unchanged", "already serves %s" % old_name)
+    [fresh] = deployer.plan(short, "new", TargetSpecs(cdn=[CDN[1]]), client).results
+    assert (fresh.status, fresh.reason, fresh.deployed_not_after) == ("planned", "will install %s" % new_name, None)
+    [done] = deployer.apply(deployer.plan(short, "new", TargetSpecs(cdn=[CDN[1]]), client), client)
+    assert (done.status, done.reason, done.deployed_not_after) == ("deployed", "now serves %s" % new_name,
+                                                                   short.not_after)
+
+
+def test_a_certificate_missing_a_configured_name_is_refused_with_both_lists(emu):
+    client = make_client(emu)
+    narrow = bundle(["cdn1.example.test", "www.cdn1.example.test"])
+    [r] = deployer.plan(narrow, "n", TargetSpecs(cdn=[CDN[1]]), client).results
+    assert (r.kind, r.target, r.status) == ("cdn", CDN[1], "refused")
+    assert r.reason == "the certificate (cdn1.example.test, www.cdn1.example.test) does not cover cdn2.example.test"
+
+
+def test_read_back_failure_is_named_with_code_and_request_id(emulator_factory):  # noqa: F811
+    lagging = seed(emulator_factory(listing_lag=1))
+    client = make_client(lagging, max_attempts=1)
+    plan = deployer.plan(bundle(), "site", TargetSpecs(cdn=[CDN[0]]), client)
+    lagging.schedule_faults({"DescribeDomainCertificateInfo": {1: "unavailable"}})
+    done = []
+    [r] = deployer.apply(plan, client, on_done=done.append)
+    assert (r.kind, r.target, r.status) == ("cdn", CDN[0], "failed")
+    assert r.reason.startswith("written, but the read-back failed: ") and r.error_code and r.request_id
+    assert done == [r]
+
+
+def test_a_listener_serving_other_names_is_refused_unless_forced(emulator_factory):  # noqa: F811
+    from tests.aliyun_emulator.products.clb import ClbAdmin
+    emu = emulator_factory()
+    emu.clb = ClbAdmin(emu)
+    emu.clb.add_load_balancer("lb-web1", https_ports=(443,), http_ports=())
+    foreign = emu.clb.add_server_certificate(*make_cert(["shop.other.test", "www.other.test"], 30), name="shop")
+    emu.clb.bind("lb-web1", 443, foreign)
+    client = make_client(emu)
+    b = bundle()
+    [r] = deployer.plan(b, "site", TargetSpecs(clb="lb-web1:443"), client).results
+    assert (r.kind, r.target, r.status) == ("clb", "lb-web1:443", "refused")
+    served = r.reason.rsplit("serves now with ", 1)[1].split(";")[0]
+    assert r.reason == ("the certificate (example.test, *.example.test) does not cover shop.other.test, "
+                        "www.other.test, which it serves now with %s; use --force to replace it" % served)
+    assert served != "another certificate"
+    [f] = deployer.plan(b, "site", TargetSpecs(clb="lb-web1:443"), client, force=True).results
+    assert f.status == "planned"
+
+
+def test_cloud_check_resolves_credentials_itself_and_writes_nothing_by_default(emu, monkeypatch):
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "testak")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "testsecret")
+    settings = make_client(emu).settings
+    report = deployer.cloud_check(settings, TargetSpecs(cdn=[CDN[0]]))
+    assert report.ok and [(p.kind, p.target) for p in report.probes] == [("cdn", CDN[0]), ("cas", "certificates")]
+    assert emu.write_calls() == [] and report.source != "test"
+
+
+def test_read_back_reports_what_the_target_serves_when_someone_replaced_ours(emulator_factory, monkeypatch):  # noqa: F811
+    """Another actor (a console user, another tool) puts its certificate on the domain right after our
+    write: every read-back shows theirs, and the result says so with their certificate's name and expiry."""
+    lagging = seed(emulator_factory(listing_lag=1))       # the bulk confirmation does not show our write yet
+    client = make_client(lagging)
+    plan = deployer.plan(bundle(), "site", TargetSpecs(cdn=[CDN[0]]), client)
+    theirs = make_cert(NAMES, 30)
+    cdn = targets.KINDS["cdn"]
+    real_write = cdn.write
+
+    def write_then_replaced(client, specs, upload):
+        errors = real_write(client, specs, upload)
+        lagging.add_cdn_domain(CDN[0], cert_pem=theirs[0], key_pem=theirs[1], cert_name="someone-else")
+        return errors
+    monkeypatch.setattr(cdn, "write", write_then_replaced)
+    monkeypatch.setattr(deployer, "READBACK_DELAY", 1.0)
+    lagging.reset_calls()
+    begun = time.monotonic()
+    [r] = deployer.apply(plan, client)
+    elapsed = time.monotonic() - begun
+    assert (r.kind, r.target, r.status, r.error_code, r.reason) == (
+        "cdn", CDN[0], "failed", "ReadBackMismatch", "written, but it still serves someone-else")
+    assert r.deployed_not_after == CertBundle.from_pems(*theirs).not_after.replace(microsecond=0)
+    assert counts(lagging)["DescribeDomainCertificateInfo"] == deployer.READBACK_ATTEMPTS == 3
+    assert 2.0 <= elapsed < 3.0                                # a pause between reads, none after the last
+
+
+def test_a_read_back_that_finds_ours_says_what_it_now_serves(emulator_factory):  # noqa: F811
+    lagging = seed(emulator_factory(listing_lag=1))
+    client = make_client(lagging)
+    b = bundle()
+    plan = deployer.plan(b, "site", TargetSpecs(cdn=[CDN[0]], dcdn=[DCDN[0]]), client)
+    lagging.reset_calls()
+    results = deployer.apply(plan, client)
+    assert counts(lagging)["DescribeDomainCertificateInfo"] == 1      # read back on its own
+    name = unique_cert_name("site", b)
+    assert [(r.kind, r.target, r.status, r.reason, r.deployed_not_after) for r in results] == [
+        ("cdn", CDN[0], "deployed", "now serves %s" % name, b.not_after),
+        ("dcdn", DCDN[0], "deployed", "now serves %s" % name, b.not_after)]
+
+
+def test_status_shows_a_failed_group_read_with_its_code(emu):
+    client = make_client(emu)
+    [view] = deployer.describe_targets(TargetSpecs(apigateway=["0" * 32]), client, bundle(), "site")
+    assert (view.kind, view.target, view.cert_name, view.matches) == ("apigateway", "0" * 32, None, None)
+    assert view.error and "NotFound" in view.error
+
+
+def test_a_failed_write_is_reported_by_the_action_that_failed(emu):
+    emu.fail_domain("d2.example.test", "DomainInSafeMode", 400)
+    client = make_client(emu)
+    [r] = deployer.apply(deployer.plan(bundle(), "site", TargetSpecs(dcdn=["d2.example.test"]), client), client)
+    [call] = [c for c in emu.calls if c.request_id == r.request_id]
+    assert (r.status, r.error_code) == ("failed", "DomainInSafeMode")
+    assert r.reason.startswith(call.action), (r.reason, call.action)
+
+
+def test_a_group_with_no_covered_domain_is_refused_by_name(emu):
+    client = make_client(emu)
+    [r] = deployer.plan(bundle(["unrelated.test"]), "x", TargetSpecs(apigateway=[GROUP2]), client).results
+    assert (r.kind, r.target, r.status, r.reason) == (
+        "apigateway", GROUP2, "refused", "the certificate covers none of the custom domains of %s" % GROUP2)

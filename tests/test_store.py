@@ -1,6 +1,8 @@
 """The state folder: layout, modes, atomic pair switch under crashes, lock, journal."""
 
+import contextlib
 import datetime
+import fcntl
 import json
 import os
 import random
@@ -8,6 +10,8 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 import pytest
@@ -329,3 +333,334 @@ def test_file_system_errors_are_one_line_tool_errors(tmp_path, pairs):
     (tmp_path / "state" / "certs").write_text("not a folder")
     with pytest.raises(ToolError, match="state folder .*certs"):
         st.save("site", *pairs[0], {})
+
+
+# --- bookkeeping files beside the pairs: account URLs, account standing, failed attempts -----------
+
+def test_account_urls_per_ca_and_key_round_trip(tmp_path):
+    state = tmp_path / "state"
+    st = Store(str(state))
+    ca1, ca2 = "https://ca.test/dir", "https://other.test/dir"
+    assert st.account_url(ca1, "thumb1") is None
+    st.remember_account(ca1, "thumb1", "https://ca.test/acct/1")
+    st.remember_account(ca2, "thumb1", "https://other.test/acct/9")
+    assert mode(state / "accounts.json") == 0o600 and mode(state) == 0o700
+    again = Store(str(state))
+    assert again.account_url(ca1, "thumb1") == "https://ca.test/acct/1"
+    assert again.account_url(ca2, "thumb1") == "https://other.test/acct/9"
+    assert again.account_url(ca1, "thumb2") is None
+    os.chmod(state / "accounts.json", 0o644)
+    again.forget_account(ca1, "thumb1")
+    assert mode(state / "accounts.json") == 0o600             # rewritten private
+    before = (state / "accounts.json").stat().st_ino
+    again.forget_account(ca1, "thumb1")                       # nothing to forget: the file is not rewritten
+    assert (state / "accounts.json").stat().st_ino == before
+    assert Store(str(state)).account_url(ca1, "thumb1") is None
+    assert Store(str(state)).account_url(ca2, "thumb1") == "https://other.test/acct/9"
+
+
+@pytest.mark.parametrize("content", ["not json", "[1, 2]", '{"https://ca.test/dir#t": ""}',
+                                     '{"https://ca.test/dir#t": 5}'])
+def test_an_unusable_account_cache_means_no_known_url(tmp_path, content):
+    (tmp_path / "accounts.json").write_text(content)
+    st = Store(str(tmp_path))
+    assert st.account_url("https://ca.test/dir", "t") is None
+    st.remember_account("https://ca.test/dir", "u", "https://ca.test/acct/2")
+    assert st.account_url("https://ca.test/dir", "u") == "https://ca.test/acct/2"
+
+
+def test_account_state_per_ca_and_cleared(tmp_path):
+    st = Store(str(tmp_path))
+    path = tmp_path / "account-state.json"
+    ca1, ca2 = "https://ca.test/dir", "https://other.test/dir"
+    assert st.read_account_state(ca1) == {}
+    st.write_account_state(ca1, None)                       # nothing recorded: no file made
+    assert not path.exists()
+    st.write_account_state(ca1, {"deactivated": "2025-01-01T00:00:00Z"})
+    st.write_account_state(ca2, {"deactivated": "2025-02-01T00:00:00Z"})
+    assert mode(path) == 0o600
+    assert Store(str(tmp_path)).read_account_state(ca1) == {"deactivated": "2025-01-01T00:00:00Z"}
+    st.write_account_state(ca1, None)
+    assert st.read_account_state(ca1) == {}
+    assert json.loads(path.read_text()) == {ca2: {"deactivated": "2025-02-01T00:00:00Z"}}
+    for broken in ("{", "[]", '{"%s": 3}' % ca2):
+        path.write_text(broken)
+        assert st.read_account_state(ca2) == {}
+    path.write_text("[]")
+    st.write_account_state(ca1, {"x": 1})                   # a broken file is replaced, not merged
+    assert json.loads(path.read_text()) == {ca1: {"x": 1}}
+
+
+def test_failed_attempts_round_trip_and_clear(tmp_path):
+    st = Store(str(tmp_path))
+    assert st.read_attempts("site") == {}
+    st.write_attempts("site", {"failures": 2, "last_error": "rateLimited"})
+    path = os.path.join(st.cert_dir("site"), "attempts.json")
+    assert mode(path) == 0o600
+    assert Store(str(tmp_path)).read_attempts("site") == {"failures": 2, "last_error": "rateLimited"}
+    st.write_attempts("site", None)
+    st.write_attempts("site", None)
+    assert not os.path.exists(path) and st.read_attempts("site") == {}
+    for broken in ("{", "[1]"):
+        with open(path, "w") as fh:
+            fh.write(broken)
+        assert st.read_attempts("site") == {}
+
+
+# --- messages users see, and the fall-back between versions ----------------------------------------
+
+def test_a_bad_name_is_refused_with_the_rule(tmp_path):
+    with pytest.raises(UsageError) as info:
+        Store(str(tmp_path)).cert_dir("a b")
+    assert str(info.value) == ("invalid certificate name 'a b': use letters, digits, '.', '_' and '-' only "
+                               "(at most 200, not starting with '.')")
+
+
+def test_meta_times_are_utc_whatever_the_local_zone(tmp_path, pairs, monkeypatch):
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        saved = Store(str(tmp_path)).save("site", *pairs[0], {})
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    expected = saved.bundle.not_after.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert saved.meta["not_after"] == expected
+    assert Store(str(tmp_path)).load("site").meta["not_after"] == expected
+
+
+def test_write_copy_folder_modes_and_message(tmp_path):
+    write_copy(str(tmp_path / "k" / "d" / "site.key"), b"secret", private=True)
+    write_copy(str(tmp_path / "c" / "d" / "chain.pem"), "chain", private=False)
+    assert mode(tmp_path / "k") == 0o700 and mode(tmp_path / "k" / "d") == 0o700
+    assert mode(tmp_path / "c") == 0o755 and mode(tmp_path / "c" / "d") == 0o755
+    target = tmp_path / "c" / "d" / "chain.pem" / "below"
+    with pytest.raises(ToolError) as info:
+        write_copy(str(target), "x", private=False)
+    assert str(info.value) == "cannot write %s: Not a directory" % target
+
+
+def test_save_tightens_the_certs_folder_and_adds_nothing_else(tmp_path, pairs, monkeypatch):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    state = tmp_path / "state"
+    (state / "certs").mkdir(parents=True, mode=0o755)
+    os.chmod(state / "certs", 0o755)
+    st = Store(str(state))
+    st.save("site", *pairs[0], {})
+    st.journal_challenges("site", "http-01:webroot", [Challenge("a.example.test", "http-01", "t", "t.k")])
+    assert mode(state / "certs") == 0o700
+    assert sorted(os.listdir(state)) == ["certs"]
+    assert "challenges.json" in os.listdir(st.cert_dir("site"))
+    assert os.listdir(cwd) == []
+
+
+def test_save_works_from_a_working_directory_on_another_file_system(tmp_path, pairs, monkeypatch):
+    if os.stat("/dev/shm").st_dev == os.stat(str(tmp_path)).st_dev:
+        pytest.skip("/dev/shm is on the same file system as the test folder")
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as cwd:
+        monkeypatch.chdir(cwd)
+        st = Store(str(tmp_path))
+        st.save("site", *pairs[0], {})
+        assert st.load("site").key_pem == pairs[0][0]
+
+
+def test_a_stray_file_among_the_versions_does_not_stop_a_save(tmp_path, pairs):
+    st = Store(str(tmp_path))
+    st.save("site", *pairs[0], {})
+    stray = os.path.join(st.cert_dir("site"), "versions", "stray-file")
+    with open(stray, "w") as fh:
+        fh.write("x")
+    st.save("site", *pairs[1], {})
+    assert st.load("site").key_pem == pairs[1][0]
+
+
+def _version_dir(st, version):
+    return os.path.join(st.cert_dir("site"), "versions", version)
+
+
+def _mismatch(st, version, other_key):
+    with open(os.path.join(_version_dir(st, version), "privkey.pem"), "wb") as fh:
+        fh.write(other_key)
+
+
+def test_fall_back_takes_the_newest_usable_version_and_says_which(tmp_path, pairs, caplog):
+    st = Store(str(tmp_path / "a"))
+    va = st.save("site", *pairs[0], {}).version
+    vb = st.save("site", *pairs[1], {}).version
+    other = Store(str(tmp_path / "b"))
+    oldest = "19990101T000000Z-00000000"
+    shutil.copytree(_version_dir(other, other.save("site", *pairs[2], {}).version), _version_dir(st, oldest))
+    _mismatch(st, vb, pairs[0][0])
+    loaded = st.load("site")
+    assert (loaded.version, loaded.key_pem, loaded.name, loaded.path) == (va, pairs[0][0], "site", st.cert_dir("site"))
+    why = "stored certificate site (%s): private key and certificate do not match" % _version_dir(st, vb)
+    assert caplog.messages[-1] == "%s; using the previous version %s" % (why, va)
+    _mismatch(st, va, pairs[1][0])
+    assert st.load("site").key_pem == pairs[2][0]          # past a second unusable one, to the oldest
+    _mismatch(st, oldest, pairs[1][0])
+    shutil.copytree(_version_dir(other, os.listdir(os.path.join(other.cert_dir("site"), "versions"))[0]),
+                    _version_dir(st, ".partial"))         # a crash leftover: never used
+    caplog.clear()
+    assert st.load("site") is None
+    assert caplog.messages[-1] == "%s, and no earlier version is usable: the certificate will be issued again" % why
+
+
+def test_each_kind_of_damage_is_named(tmp_path, pairs, caplog):
+    st = Store(str(tmp_path))
+    st.save("site", *pairs[0], {})
+    v = st.save("site", *pairs[1], {}).version
+    what = "stored certificate site (%s)" % _version_dir(st, v)
+    key_path = os.path.join(_version_dir(st, v), "privkey.pem")
+    with open(key_path, "rb") as fh:
+        key = fh.read()
+    with open(key_path, "ab") as fh:
+        fh.write("trailing text after the key: \u00e9\n".encode("utf-8"))
+    assert st.load("site").version != v
+    assert caplog.messages[-1].startswith("%s: unreadable key or certificate: 'ascii' codec can't encode" % what)
+    with open(key_path, "wb") as fh:
+        fh.write(key)
+    assert st.load("site").version == v
+    with open(os.path.join(_version_dir(st, v), "meta.json"), "w") as fh:
+        fh.write("[1]")
+    assert st.load("site").meta == {}
+    with open(os.path.join(_version_dir(st, v), "meta.json"), "w") as fh:
+        fh.write("{")
+    assert st.load("site").meta == {}
+    assert caplog.messages[-1] == ("%s: meta.json is corrupt (Expecting property name enclosed in double quotes: "
+                                   "line 1 column 2 (char 1)); ignoring it" % what)
+    with open(os.path.join(_version_dir(st, v), "fullchain.pem"), "a") as fh:
+        fh.write("\n")
+    assert st.load("site").version != v
+    assert caplog.messages[-1].startswith("%s: fullchain.pem is not cert.pem + chain.pem; " % what)
+    with open(os.path.join(_version_dir(st, v), "chain.pem"), "ab") as fh:
+        fh.write(b"\xe9")
+    st.load("site")
+    assert caplog.messages[-1].startswith("%s is corrupt: 'ascii' codec can't decode byte 0xe9" % what)
+    with open(os.path.join(_version_dir(st, v), "chain.pem"), "w") as fh:
+        fh.write(pairs[1][2])
+    with open(os.path.join(_version_dir(st, v), "fullchain.pem"), "w") as fh:
+        fh.write("not a certificate")
+    st.load("site")
+    assert caplog.messages[-1].startswith("%s: unreadable key or certificate: " % what)
+
+
+def test_an_unreadable_journal_is_ignored_with_a_warning(tmp_path, caplog):
+    st = Store(str(tmp_path))
+    st.journal_challenges("site", "dns-01:hook", [Challenge("example.test", "dns-01", "t", "t.k")])
+    path = os.path.join(st.cert_dir("site"), "challenges.json")
+    with open(path, "w") as fh:
+        fh.write('{"runs": [{"solver": 1}]}')
+    assert st.pending_challenges("site") == []
+    assert caplog.messages[-1] == "ignoring unreadable challenge journal %s: 'challenges'" % path
+
+
+# --- the lock: who holds it, how long we wait, when it looks stuck ------------------------------
+
+@contextlib.contextmanager
+def _held_with(state, content):
+    """Hold <state>/.lock through another open file (as another process would), with this content."""
+    fd = os.open(os.path.join(str(state), ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, content, 0)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _refusal(st, **kwargs):
+    with pytest.raises(LockHeld) as info:
+        with st.lock(**kwargs):
+            pass
+    return info.value
+
+
+def test_the_lock_names_its_holder_in_every_form(tmp_path):
+    st = Store(str(tmp_path))
+    started = int(time.time())
+    hhmm = time.strftime("%H:%M", time.localtime(started))
+    for content, holder in ((b"%d\n%d\n" % (4242, started), " (pid 4242, started %s)" % hhmm),
+                            (b"4242\n", " (pid 4242)"), (b"4242\nlater\n", " (pid 4242)"),
+                            (b"", ""), (b"x\n1\n", "")):
+        with _held_with(tmp_path, content):
+            begun = time.monotonic()
+            held = _refusal(st, wait=False)
+            assert time.monotonic() - begun < 0.5
+        assert str(held) == "another run%s holds the lock on %s" % (holder, tmp_path), content
+        assert held.stale is False
+    assert mode(tmp_path / ".lock") == 0o600
+
+
+def test_a_lock_held_too_long_is_called_stale(tmp_path, caplog):
+    st = Store(str(tmp_path))
+    with _held_with(tmp_path, b"77\n"):
+        since = time.time() - store_mod.LOCK_STALE_AFTER - 120
+        os.utime(tmp_path / ".lock", (since, since))
+        held = _refusal(st, timeout=0.1)
+    day = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(since))
+    stale = "held since %s, longer than a run can take: is that run hanging?" % day
+    assert str(held) == "another run (pid 77) holds the lock on %s (waited 0.1s); %s" % (tmp_path, stale)
+    assert held.stale is True
+    with _held_with(tmp_path, b"77\n") as fd:
+        os.utime(tmp_path / ".lock", (since, since))
+        threading.Timer(0.3, lambda: fcntl.flock(fd, fcntl.LOCK_UN)).start()
+        with st.lock():
+            pass
+    assert "waiting for the lock on %s: %s" % (tmp_path, stale) in caplog.messages
+
+
+def test_waiting_for_the_lock_reports_progress_then_takes_it(tmp_path):
+    st = Store(str(tmp_path))
+    calls = []
+    with _held_with(tmp_path, b"%d\n%d\n" % (99, 0)) as fd:
+        threading.Timer(0.3, lambda: fcntl.flock(fd, fcntl.LOCK_UN)).start()
+        with st.lock(on_wait=lambda *a: calls.append(a)):
+            with open(tmp_path / ".lock") as fh:
+                assert fh.read().split()[0] == str(os.getpid())
+    started = time.strftime("%H:%M", time.localtime(0))
+    assert calls == [("waiting for the lock held by pid 99, started %s" % started, None)]
+    with _held_with(tmp_path, b""):
+        calls.clear()
+        _refusal(st, timeout=0.1, on_wait=lambda *a: calls.append(a))
+    assert calls == [("waiting for the lock held by another run", 0.1)]
+    calls.clear()
+    with st.lock(on_wait=lambda *a: calls.append(a)):       # free: no progress report
+        pass
+    assert calls == []
+
+
+def test_a_lock_file_that_cannot_be_opened_is_one_line(tmp_path, monkeypatch):
+    (tmp_path / ".lock").mkdir()
+    st = Store(str(tmp_path))
+    held = pytest.raises(ToolError, match="^cannot open the lock file %s/.lock: Is a directory$" % tmp_path)
+    with held:
+        with st.lock():
+            pass
+    os.rmdir(tmp_path / ".lock")
+
+    def refuse(path, *args):
+        raise PermissionError(13, "Permission denied", path)
+    monkeypatch.setattr(store_mod.os, "open", refuse)
+    with pytest.raises(ToolError) as info:
+        with st.lock():
+            pass
+    assert str(info.value).startswith("cannot open the lock file: cannot write %s/.lock: " % tmp_path)
+
+
+def test_the_lock_file_is_private_and_a_refusal_comes_at_once_or_at_the_timeout(tmp_path):
+    old_umask = os.umask(0o022)
+    try:
+        st = Store(str(tmp_path))
+        with st.lock():
+            pass
+    finally:
+        os.umask(old_umask)
+    assert mode(tmp_path / ".lock") == 0o600
+    with _held_with(tmp_path, b"5\n"):
+        for kwargs, at_least in (({"wait": False, "timeout": 5}, 0), ({"timeout": 0.2}, 0.2)):
+            begun = time.monotonic()
+            _refusal(st, **kwargs)
+            assert at_least <= time.monotonic() - begun < at_least + 0.5, kwargs
