@@ -84,6 +84,12 @@ def run_tool(ini, *args, env=None, umask=None, timeout=180, fast_retry=False):
                           preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
 
 
+def run_demo_tool(ini, *args, env=None, timeout=180, fast_retry=False):
+    """run_tool with the demo's AccessKey (demo.tool_env()) unless env is given."""
+    return run_tool(ini, *args, env=env if env is not None else demo.tool_env(), timeout=timeout,
+                    fast_retry=fast_retry)
+
+
 # --- private keys -------------------------------------------------------------------------------
 
 _PEM = re.compile(rb"-----BEGIN ([A-Z ]*)PRIVATE KEY-----(.*?)-----END \1PRIVATE KEY-----", re.S)

@@ -7,8 +7,11 @@ import textwrap
 
 import pytest
 
-from tests.key_guard import _no_key_in_url_query, pytest_runtest_protocol, pytest_sessionfinish  # noqa: F401
+from tests import relay
+from tests.key_guard import _no_key_in_url_query, pytest_runtest_protocol  # noqa: F401
+from tests.key_guard import pytest_sessionfinish as _key_guard_sessionfinish
 from tests.pebble import Pebble
+from tests.relay import pytest_testnodedown  # noqa: F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -107,10 +110,21 @@ def cli():
     return run_cli
 
 
-def pytest_terminal_summary(terminalreporter):
-    """What the secrets audit covered (tests/robustness/test_secrets.py), when it ran."""
+def pytest_sessionfinish(session, exitstatus):
+    """The key guard's verdict; an xdist worker also hands the secrets audit's list to the controller."""
+    _key_guard_sessionfinish(session, exitstatus)
     module = sys.modules.get("tests.robustness.test_secrets")
-    if module is not None and module.AUDITED:
+    if relay.is_worker(session.config) and module is not None:
+        relay.send(session.config, "secrets_audit", module.AUDITED)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What the secrets audit covered (tests/robustness/test_secrets.py), when it ran: in this
+    process, or in the xdist workers (tests/relay.py)."""
+    module = sys.modules.get("tests.robustness.test_secrets")
+    audited = relay.gathered("secrets_audit", module.AUDITED if module is not None else ())
+    if audited and not relay.is_worker(terminalreporter.config):
+        from tests.robustness.test_secrets import audit_summary
         terminalreporter.section("secrets audit")
-        for line in module.audit_summary():
+        for line in audit_summary(audited):
             terminalreporter.write_line(line)
