@@ -15,6 +15,11 @@ from tests.relay import pytest_testnodedown  # noqa: F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# The suite starts the tool as a separate process many hundreds of times: let those processes keep
+# the compiled acme_aliyun modules in __pycache__ (git-ignored) rather than compile all of them on
+# every start, where the environment says not to write bytecode (about a fifth of their CPU time).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch):
