@@ -119,6 +119,20 @@ def emu(pebble):
 
 
 @pytest.fixture
+def restore_logging():
+    """cli.main() run in-process puts its handler on the root logger, pointing at the captured stderr:
+    take it off again and put the root level back (modules use it with pytest.mark.usefixtures)."""
+    import logging
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for h in list(root.handlers):
+        if getattr(h, "_acme_aliyun", False):
+            root.removeHandler(h)
+    root.setLevel(level)
+
+
+@pytest.fixture
 def cli():
     return run_cli
 

@@ -18,16 +18,7 @@ from tests.fakeca import FakeCA
 N = 12
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    import logging
-    root = logging.getLogger()
-    level = root.level
-    yield
-    for h in list(root.handlers):
-        if getattr(h, "_acme_aliyun", False):
-            root.removeHandler(h)
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")   # tests/conftest.py
 
 
 def _context(remaining_ms):

@@ -7,7 +7,6 @@ clock moves past the window, later runs order the next 60, 60 and 20. No sleepin
 """
 
 import datetime
-import logging
 import os
 
 import pytest
@@ -23,15 +22,7 @@ UTC = datetime.timezone.utc
 T0 = datetime.datetime(2026, 12, 1, 3, 0, tzinfo=UTC)      # a Tuesday
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    root = logging.getLogger()
-    level = root.level
-    yield
-    for h in list(root.handlers):
-        if getattr(h, "_acme_aliyun", False):
-            root.removeHandler(h)
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")   # tests/conftest.py
 
 
 @pytest.fixture
