@@ -20,6 +20,7 @@ import re
 import stat
 import subprocess
 import sys
+from typing import Dict, Optional
 from urllib.parse import quote
 
 from tests import demo
@@ -84,7 +85,8 @@ def run_tool(ini, *args, env=None, umask=None, timeout=180, fast_retry=False):
                           preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
 
 
-def run_demo_tool(ini, *args, env=None, timeout=180, fast_retry=False):
+def run_demo_tool(ini: str, *args: str, env: Optional[Dict[str, str]] = None, timeout: float = 180,
+                  fast_retry: bool = False) -> "subprocess.CompletedProcess[str]":
     """run_tool with the demo's AccessKey (demo.tool_env()) unless env is given."""
     return run_tool(ini, *args, env=env if env is not None else demo.tool_env(), timeout=timeout,
                     fast_retry=fast_retry)

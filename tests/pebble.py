@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from typing import Callable, TypeVar
 
 import requests
 from cryptography import x509
@@ -20,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.netutil import free_port, wait_port
+
+T = TypeVar("T")
 
 
 def make_tls_ca(folder):
@@ -74,7 +77,7 @@ def stop_process(proc):
             proc.wait()
 
 
-def start_retrying(start_once, new_ports, log_path, attempts=3):
+def start_retrying(start_once: Callable[[], T], new_ports: Callable[[], None], log_path: str, attempts: int = 3) -> T:
     """start_once(), again on fresh ports when the server quit because one was taken meanwhile.
 
     free_port() frees the port it found before the server binds it; with the suite spread over
