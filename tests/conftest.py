@@ -101,11 +101,12 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_collection_modifyitems(config, items):
-    """In an xdist worker, the tests marked slow go first (the rest keep their order): with make test's
-    --dist loadscope --no-loadscope-reorder their modules are handed out first, so the longest test
-    starts at once instead of last. Every worker sorts alike, as xdist requires."""
+    """In an xdist worker, the modules holding a test marked slow go first, each in its own order (the
+    rest keep theirs): with make test's --dist loadscope --no-loadscope-reorder they are handed out
+    first, so the longest test starts at once instead of last. Every worker sorts alike, as xdist needs."""
     if relay.is_worker(config):
-        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+        slow = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+        items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow)
 
 
 @pytest.fixture
