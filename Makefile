@@ -5,6 +5,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 PYTEST_ARGS ?=
+# pytest-xdist workers. Most of the suite waits (on Pebble, on the tool run as a subprocess, on the
+# emulator) rather than computes, so more workers than the 2 cores pay; WORKERS=0 runs in one process.
+# --dist loadscope: a module's tests run in one worker, in order, its module-scoped fixtures set up
+# once (loadgroup would be finer, but pytest 9.2's node ids break its xdist_group marks). Modules go
+# out in collection order, where tests/conftest.py puts the slow-marked ones first. Bytecode is
+# cached (tests/conftest.py says why).
+WORKERS ?= 4
 
 .PHONY: test typecheck demo bench setup pebble clean mutate
 
@@ -23,7 +30,7 @@ pebble:
 	fi
 
 test: setup typecheck
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -q -n $(WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 # mypy first: the whole package, then protocol/ and targets/ with every function annotated
 typecheck: setup

@@ -20,6 +20,7 @@ import re
 import stat
 import subprocess
 import sys
+from typing import Dict, Optional
 from urllib.parse import quote
 
 from tests import demo
@@ -82,6 +83,13 @@ def run_tool(ini, *args, env=None, umask=None, timeout=180, fast_retry=False):
     env["PYTHONPATH"] = (os.path.join(ROOT, "tests", "fastretry") + os.pathsep if fast_retry else "") + ROOT
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
                           preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
+
+
+def run_demo_tool(ini: str, *args: str, env: Optional[Dict[str, str]] = None, timeout: float = 180,
+                  fast_retry: bool = False) -> "subprocess.CompletedProcess[str]":
+    """run_tool with the demo's AccessKey (demo.tool_env()) unless env is given."""
+    return run_tool(ini, *args, env=env if env is not None else demo.tool_env(), timeout=timeout,
+                    fast_retry=fast_retry)
 
 
 # --- private keys -------------------------------------------------------------------------------

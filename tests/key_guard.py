@@ -3,13 +3,16 @@
 Every emulator the suite starts logs its calls through CallLog.append; the guard wraps
 that one method for the whole session and notes each record flagged key_in_query with
 the test that was running (setup, call or teardown). A test whose emulators received
-such a request fails; a flagged request outside any test fails the session. The
+such a request fails; a flagged request outside any test fails the session (under xdist the
+workers relay theirs to the controller, tests/relay.py). The
 emulator's own tests (tests/emulator/) send keys in the query on purpose and are exempt.
 """
 
 import threading
 
 import pytest
+
+from tests import relay
 
 EXEMPT = ("tests/emulator/",)
 _current = {"test": None}
@@ -59,7 +62,13 @@ def _no_key_in_url_query(request):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    """A flagged request outside any test fails the session; an xdist worker hands its own to the
+    controller (tests/relay.py), which owns the exit status."""
     stray = [(t, a) for t, a in _flagged if t is None]
+    if relay.is_worker(session.config):
+        relay.send(session.config, "key_guard_stray", stray)
+        return
+    stray = relay.gathered("key_guard_stray", stray)
     if stray:
         session.exitstatus = 1
         print("\nprivate-key material travelled in a URL query outside any test: %s" % stray)

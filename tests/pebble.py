@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from typing import Callable, TypeVar
 
 import requests
 from cryptography import x509
@@ -20,6 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.netutil import free_port, wait_port
+
+T = TypeVar("T")
 
 
 def make_tls_ca(folder):
@@ -74,6 +77,22 @@ def stop_process(proc):
             proc.wait()
 
 
+def start_retrying(start_once: Callable[[], T], new_ports: Callable[[], None], log_path: str, attempts: int = 3) -> T:
+    """start_once(), again on fresh ports when the server quit because one was taken meanwhile.
+
+    free_port() frees the port it found before the server binds it; with the suite spread over
+    xdist workers, each starting its own servers, another process may take it in between."""
+    for attempt in range(attempts):
+        try:
+            return start_once()
+        except RuntimeError:
+            with open(log_path, errors="replace") as fh:
+                taken = "address already in use" in fh.read()
+            if not taken or attempt + 1 == attempts:
+                raise
+            new_ports()
+
+
 class ChallTestSrv:
     """pebble-challtestsrv: mock DNS for Pebble, TXT records through its management API."""
 
@@ -94,6 +113,12 @@ class ChallTestSrv:
         return "127.0.0.1:%d" % self.dns_port
 
     def start(self):
+        return start_retrying(self._start_once, self._new_ports, os.path.join(self.workdir, "challtestsrv.log"))
+
+    def _new_ports(self):
+        self.dns_port, self.mgmt_port = free_port(), free_port()
+
+    def _start_once(self):
         log = open(os.path.join(self.workdir, "challtestsrv.log"), "ab")
         self.proc = subprocess.Popen(
             ["pebble-challtestsrv", "-dns01", self.dns_address, "-management", "127.0.0.1:%d" % self.mgmt_port,
@@ -131,6 +156,7 @@ class Pebble:
         self.port = free_port()
         self.mgmt_port = free_port()
         self.http_port = http_port or free_port()   # where http-01 is validated
+        self._fixed_http_port = bool(http_port)
         self.tls_port = free_port()
         self.eab_keys = eab_keys
         self.validity_seconds = int(validity_days * 86400)   # Let's Encrypt's classic 90 days
@@ -158,6 +184,14 @@ class Pebble:
             raise RuntimeError("pebble is not installed (apt-get install pebble)")
         self.tls = make_tls_ca(self.workdir)
         self.challtestsrv.start()
+        return start_retrying(self._start_once, self._new_ports, os.path.join(self.workdir, "pebble.log"))
+
+    def _new_ports(self):
+        self.port, self.mgmt_port, self.tls_port = free_port(), free_port(), free_port()
+        if not self._fixed_http_port:
+            self.http_port = free_port()
+
+    def _start_once(self):
         conf = {
             "pebble": {
                 "listenAddress": "127.0.0.1:%d" % self.port,

@@ -1,15 +1,7 @@
 """The cloud side through the CLI without credentials (cloud check and a wrong secret: robustness/test_secrets.py)."""
 
-import subprocess
-import sys
-
 from tests import demo
-
-
-def _run(ini, *args, env=None):
-    return subprocess.run([sys.executable, "-m", "acme_aliyun", "-c", ini] + list(args),
-                          env=env or demo.tool_env(), capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
+from tests.canary import run_demo_tool as _run
 
 
 def test_no_credentials_at_all_is_a_usage_error(tmp_path, pebble, emu):

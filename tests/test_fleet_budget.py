@@ -13,21 +13,13 @@ import pytest
 
 from acme_aliyun import fc, parallel
 from acme_aliyun.store import Store
+from tests.conftest import write_ini
 from tests.fakeca import FakeCA
 
 N = 12
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    import logging
-    root = logging.getLogger()
-    level = root.level
-    yield
-    for h in list(root.handlers):
-        if getattr(h, "_acme_aliyun", False):
-            root.removeHandler(h)
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")   # tests/conftest.py
 
 
 def _context(remaining_ms):
@@ -40,11 +32,8 @@ def function(tmp_path, monkeypatch):
     webroot = tmp_path / "www"
     webroot.mkdir()
     with FakeCA(tmp_path / "ca", webroot=str(webroot)) as ca:
-        text = "[acme]\nACMEDirectory = %s\nAccountKeyFile = account.key\nCABundle = %s\n" % (
-            ca.directory_url, ca.ca_bundle)
-        for i in range(N):
-            text += "\n[cert:c%02d]\nDomains = c%02d.fc.example.test\nWebroot = %s\n" % (i, i, webroot)
-        (tmp_path / "acme.ini").write_text(text)
+        write_ini(tmp_path, ca, "".join("\n[cert:c%02d]\nDomains = c%02d.fc.example.test\nWebroot = %s\n"
+                                        % (i, i, webroot) for i in range(N)))
         monkeypatch.setenv("ACME_ALIYUN_CONFIG", str(tmp_path / "acme.ini"))
         monkeypatch.setenv("ACME_ALIYUN_STATE_DIR", str(tmp_path / "nas"))
         yield ca, Store(str(tmp_path / "nas"))

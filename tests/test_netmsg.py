@@ -6,8 +6,6 @@ answers, and a name under the reserved .invalid TLD whose lookup fails in-proces
 replaced for .invalid names, so no resolver is asked over the network)."""
 
 import socket
-import subprocess
-import sys
 
 import pytest
 
@@ -15,6 +13,7 @@ from acme_aliyun import netmsg
 from acme_aliyun.protocol.client import AcmeClient
 from acme_aliyun.protocol.errors import AcmeTransportError
 from tests import demo
+from tests.canary import run_demo_tool as _run
 from tests.netutil import free_port
 from tests.tlsserver import TLSServer, self_signed
 
@@ -89,19 +88,13 @@ def test_reason_reads_the_sdk_text():
 
 # --- the cloud side, through the CLI and the real SDK --------------------------------------
 
-def _run(ini, *args, env=None):
-    return subprocess.run([sys.executable, "-m", "acme_aliyun", "-c", ini] + list(args),
-                          env=env or demo.tool_env(), capture_output=True, text=True, timeout=180,
-                          stdin=subprocess.DEVNULL)
-
-
 def test_cloud_connection_refused_is_host_and_cause(tmp_path, pebble, emu):
     ini = demo.write_demo_ini(str(tmp_path), pebble, emu)
     port = free_port()
     text = open(ini).read().replace(emu.endpoint, "127.0.0.1:%d" % port)
     with open(ini, "w") as fh:
         fh.write(text.replace("[aliyun]\n", "[aliyun]\nConnectTimeout = 1\n"))
-    r = _run(ini, "cloud", "check")
+    r = _run(ini, "cloud", "check", fast_retry=True)    # the product's attempts, shorter waits
     assert r.returncode == 1
     fails = [line for line in r.stdout.splitlines() if "FAIL" in line]
     assert fails and all(line.endswith("127.0.0.1:%d: connection refused" % port) for line in fails), r.stdout

@@ -7,7 +7,6 @@ clock moves past the window, later runs order the next 60, 60 and 20. No sleepin
 """
 
 import datetime
-import logging
 import os
 
 import pytest
@@ -18,22 +17,14 @@ from acme_aliyun.regdomain import registered_domain
 from acme_aliyun.store import Store
 from acme_aliyun.report import when
 from tests import summary
-from tests.conftest import run_cli
+from tests.conftest import run_cli, write_ini
 from tests.fakeca import FakeCA
 
 UTC = datetime.timezone.utc
 T0 = datetime.datetime(2026, 12, 1, 3, 0, tzinfo=UTC)      # a Tuesday
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    root = logging.getLogger()
-    level = root.level
-    yield
-    for h in list(root.handlers):
-        if getattr(h, "_acme_aliyun", False):
-            root.removeHandler(h)
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")   # tests/conftest.py
 
 
 @pytest.fixture
@@ -46,14 +37,10 @@ def clock(monkeypatch):
 def _fleet_ini(folder, ca, count, limits):
     webroot = os.path.join(folder, "www")
     os.makedirs(webroot, exist_ok=True)
-    text = ("[acme]\nACMEDirectory = %s\nAccountKeyFile = account.key\nCABundle = %s\nStateDir = state\n"
-            "Parallel = 16\n\n[limits]\n%s\n" % (ca.directory_url, ca.ca_bundle, limits))   # 16: a fast suite
-    for i in range(count):
-        text += "\n[cert:c%03d]\nDomains = c%03d.shop.example.com\nChallenge = http-01\nWebroot = www\n" % (i, i)
-    path = os.path.join(folder, "acme.ini")
-    with open(path, "w") as fh:
-        fh.write(text)
-    return path
+    body = "[limits]\n%s\n" % limits + "".join(
+        "\n[cert:c%03d]\nDomains = c%03d.shop.example.com\nChallenge = http-01\nWebroot = www\n" % (i, i)
+        for i in range(count))
+    return write_ini(folder, ca, body, extra_acme="Parallel = 16")          # 16: a fast suite
 
 
 def test_two_hundred_certificates_spread_over_the_weeks_by_the_per_domain_limit(tmp_path, clock, capsys):

@@ -1,6 +1,7 @@
 """kill -9 of `run --force` at named steps: the store, the DNS, the lock and the cloud stay sane.
 
-One emulator and one state folder across all trials, as on a real host. Before
+One emulator and one state folder across all trials of a lane, as on a real host (the
+trials are dealt over lanes that run side by side, each on a world of its own). Before
 the trials both certificates are issued and deployed once; each trial then starts
 `run --force` (so issuance AND deploy are exercised) with
 ACME_ALIYUN_TEST_KILL_AT=<point>:<n> (acme_aliyun/killpoint.py), so the process
@@ -26,6 +27,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import dns.message
 import dns.query
@@ -47,6 +49,7 @@ TARGETS = {   # what write_demo_ini deploys each certificate to
 ZONE = "demo.test"
 CHALLENGE_NAME = "_acme-challenge.demo.test."
 KILL_POINTS = {"file-write": 1, "cloud-call": 2}   # point (acme_aliyun/killpoint.py): try every nth occurrence
+LANES = {"file-write": 1, "cloud-call": 2}         # worlds a point's trials are dealt over, side by side
 MAX_TRIALS_PER_POINT = 40
 RUN_TIMEOUT = 120
 
@@ -175,46 +178,60 @@ def _trial_checks(ini, store, emu, pebble, why):
 
 @pytest.mark.slow
 def test_kill_dash_nine_during_run_force(tmp_path):
-    """A Pebble of its own that never reuses an authorization (the default reuses half of them, at
-    random): every forced run then goes through the same steps, and the trials land the same."""
-    with Pebble(str(tmp_path / "pebble"), env={"PEBBLE_AUTHZREUSE": "0"}) as pebble:
-        emu = demo.start_emulator(pebble)
-        try:
-            phases = _trials(tmp_path, pebble, emu)
-        finally:
-            emu.stop()
+    """The trials run in lanes side by side, each with a Pebble, an emulator and a state folder of its own
+    (the tool's processes never share one): a point's n are dealt over LANES[point] lanes (lane i of L
+    tries n = 1 + i*stride, 1 + (i+L)*stride, ...), so together they try the same n as one lane would,
+    and the test takes the longest lane, not the sum. A Pebble that never reuses an authorization (the
+    default reuses half of them, at random): every forced run then goes through the same steps, and
+    the trials land the same."""
+    lanes = [(point, range(1 + i * stride, stride * MAX_TRIALS_PER_POINT, stride * LANES[point]))
+             for point, stride in KILL_POINTS.items() for i in range(LANES[point])]
+    phases = Counter()
+    with ThreadPoolExecutor(len(lanes)) as pool:
+        done = [pool.submit(_lane, tmp_path / ("%s-%d" % (point, ns.start)), point, ns) for point, ns in lanes]
+        for future in done:
+            phases.update(future.result())
     assert phases["issuance"] >= 5 and phases["deploy"] >= 3, "the kills missed a phase: %s" % dict(phases)
 
 
-def _trials(tmp_path, pebble, emu):
-    ini = add_copy_files(demo.write_demo_ini(str(tmp_path), pebble, emu))
+def _lane(folder, point, ns):
+    """The trials of one lane (kill point, its n) on a world of its own: {phase: kills}."""
+    with Pebble(str(folder / "pebble"), env={"PEBBLE_AUTHZREUSE": "0"}) as pebble:
+        emu = demo.start_emulator(pebble)
+        try:
+            return _trials(folder, pebble, emu, point, ns)
+        finally:
+            emu.stop()
+
+
+def _trials(folder, pebble, emu, point, ns):
+    ini = add_copy_files(demo.write_demo_ini(str(folder), pebble, emu))
     with open(ini) as fh:           # one certificate at a time: the nth write/call is the same step every run
         text = fh.read()
     with open(ini, "w") as fh:
         fh.write(text.replace("[acme]\n", "[acme]\nParallel = 1\n", 1))
-    store = Store(str(tmp_path / "state"))
+    store = Store(str(folder / "state"))
     first = run_tool(ini, "run")
     assert first.returncode == 0, outcome(first)
     assert_clean_state(store, emu, pebble, "after the first run")
     phases, trials = Counter(), []
-    for point, stride in KILL_POINTS.items():
-        for n in range(1, stride * MAX_TRIALS_PER_POINT, stride):
-            finished, printed = _kill_at(ini, point, n, str(tmp_path / "killed.log"))
-            phase = phase_at_kill(printed, finished)
-            phases[phase] += 1
-            trials.append("%s:%d=%s" % (point, n, phase))
-            why = "ACME_ALIYUN_TEST_KILL_AT=%s:%d (phase %s; the killed run printed:\n%s)" % (point, n, phase, printed)
-            _trial_checks(ini, store, emu, pebble, why)
-            if finished:            # the run got past the last such point: the next point
-                break
-        else:
-            pytest.fail("%s: still reached after %d occurrences" % (point, stride * MAX_TRIALS_PER_POINT))
+    for n in ns:
+        finished, printed = _kill_at(ini, point, n, str(folder / "killed.log"))
+        phase = phase_at_kill(printed, finished)
+        phases[phase] += 1
+        trials.append("%s:%d=%s" % (point, n, phase))
+        why = "ACME_ALIYUN_TEST_KILL_AT=%s:%d (phase %s; the killed run printed:\n%s)" % (point, n, phase, printed)
+        _trial_checks(ini, store, emu, pebble, why)
+        if finished:            # the run got past the last such point
+            break
+    else:
+        pytest.fail("%s: still reached after %d occurrences" % (point, ns[-1]))
     final = run_tool(ini, "run", "--force")          # a whole forced run uses up the kills' pending keys
     assert final.returncode == 0, outcome(final)
     for name in CERTS:
         assert not os.path.exists(os.path.join(store.cert_dir(name), "pending-key.pem")), name
     leftovers = [os.path.relpath(os.path.join(root, f), store.state_dir)
                  for root, _, files in os.walk(store.state_dir) for f in files if f.startswith(".tmp-")]
-    print("%d trials, kills by phase: %s; temp files left by kills: %s\n%s"
-          % (len(trials), dict(phases), leftovers or "none", " ".join(trials)))
+    print("%s: %d trials, kills by phase: %s; temp files left by kills: %s\n%s"
+          % (point, len(trials), dict(phases), leftovers or "none", " ".join(trials)))
     return phases

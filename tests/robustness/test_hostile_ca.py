@@ -259,17 +259,7 @@ def site(tmp_path):
         yield s
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging():
-    """cli.main() puts a handler on the root logger pointing at the captured stderr: take it off again."""
-    import logging
-    root = logging.getLogger()
-    level = root.level
-    yield
-    for h in list(root.handlers):
-        if getattr(h, "_acme_aliyun", False):
-            root.removeHandler(h)
-    root.setLevel(level)
+pytestmark = pytest.mark.usefixtures("restore_logging")   # tests/conftest.py
 
 
 def _status_kb(field):

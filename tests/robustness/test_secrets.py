@@ -18,6 +18,7 @@ import traceback
 
 import pytest
 
+import acme_aliyun.targets  # noqa: F401  (registers the products CloudClient.call("cdn", ...) below needs)
 from acme_aliyun import cli
 from acme_aliyun.cloud.credentials import CredentialProvider
 from acme_aliyun.cloud.sdk import CloudClient, CloudError
@@ -125,7 +126,7 @@ def test_successful_run(world):
 
 def test_run_with_faults(world, fresh):
     world.emu.set_faults(0.3, kinds=("throttling", "unavailable", "internal", "reset"), seed=7)
-    r = world.run("run", "--force")
+    r = world.run("run", "--force", fast_retry=True)       # the product's attempts, shorter waits
     assert r.returncode in (0, 1) and "Traceback" not in r.stderr, r.stdout + r.stderr
     assert any(c.fault for c in world.emu.calls)
     world.audit("run --force with faults", [r], fresh, modes=True)
@@ -136,7 +137,7 @@ def test_every_upload_reset(world, fresh):
     writes = ("SetCdnDomainSSLCertificate", "BatchSetCdnDomainServerCertificate", "SetDcdnDomainSSLCertificate",
               "SetDomainCertificate")
     world.emu.set_faults(1.0, kinds=("reset",), seed=3, actions=writes)
-    r = world.run("run", "--force", "--json", "shop")
+    r = world.run("run", "--force", "--json", "shop", fast_retry=True)
     assert r.returncode == 1, r.stdout + r.stderr
     doc = json.loads(r.stdout)
     assert [t["status"] for c in doc["certificates"] for t in c["targets"]] == ["failed"]
@@ -231,7 +232,8 @@ def _closed_port():
 
 def test_acme_server_down(world, fresh):
     ini = world.write_ini("acme-down.ini", directory="https://127.0.0.1:%d/dir" % _closed_port())
-    results = [world.run("run", "--force", ini=ini), world.run("-v", "run", "--force", ini=ini)]
+    results = [world.run("run", "--force", ini=ini, fast_retry=True),
+               world.run("-v", "run", "--force", ini=ini, fast_retry=True)]
     for r in results:
         assert r.returncode != 0, r.stdout + r.stderr
         assert (r.stdout + r.stderr).strip()
@@ -245,7 +247,7 @@ def test_cloud_endpoint_down(world, fresh):
     text = text.replace("[aliyun]\n", "[aliyun]\nConnectTimeout = 1\n")
     with open(ini, "w") as fh:
         fh.write(text)
-    r = world.run("-v", "cloud", "check", ini=ini)
+    r = world.run("-v", "cloud", "check", ini=ini, fast_retry=True)
     assert r.returncode == 1 and "connection refused" in r.stdout, r.stdout + r.stderr
     world.audit("cloud endpoint down (-v cloud check)", [r], fresh)
 
@@ -403,10 +405,12 @@ def test_second_profile_secrets(world, fresh, account_two, tmp_path):
                 fresh, modes=True)
 
 
-def audit_summary():
-    """The lines conftest's terminal-summary hook prints: what was audited, path by path."""
-    lines = ["secrets audit: %d paths" % len(AUDITED)]
-    for path, canaries, keys, texts, files in AUDITED:
+def audit_summary(audited=None):
+    """The lines conftest's terminal-summary hook prints: what was audited (AUDITED, or the rows the
+    xdist workers relayed), path by path."""
+    audited = AUDITED if audited is None else audited
+    lines = ["secrets audit: %d paths" % len(audited)]
+    for path, canaries, keys, texts, files in audited:
         lines.append("  %-62s %d canaries + %d private keys over %3d texts, %3d files"
                      % (path, canaries, keys, texts, files))
     return lines

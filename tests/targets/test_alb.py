@@ -3,13 +3,11 @@
 import pytest
 
 from acme_aliyun import deployer, targets
-from acme_aliyun.pki import CertBundle
 from acme_aliyun.targets import alb
 from tests.aliyun_emulator.products.alb import AlbAdmin
 from tests.aliyun_emulator.testcerts import make_cert
 from tests.cloud.emuhelp import make_client
-
-NAMES = ["example.test", "*.example.test"]
+from tests.targets.deploy import NAMES, bundle, run
 
 
 @pytest.fixture
@@ -22,14 +20,6 @@ def emu(emulator_factory):  # noqa: F811
     admin.add_listener("lsn-http1", protocol="HTTP")
     e.alb = admin
     return e
-
-
-def bundle(names=NAMES, days=90):
-    return CertBundle.from_pems(*make_cert(names, days))
-
-
-def run(client, b, specs, force=False):
-    return {r.target: r for r in deployer.apply(deployer.plan(b, "site", specs, client, force=force), client)}
 
 
 def cas_id(emu, b):

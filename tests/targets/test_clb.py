@@ -3,13 +3,11 @@
 import pytest
 
 from acme_aliyun import deployer, targets
-from acme_aliyun.pki import CertBundle
 from acme_aliyun.targets import clb
 from tests.aliyun_emulator.products.clb import ClbAdmin
 from tests.aliyun_emulator.testcerts import make_cert
 from tests.cloud.emuhelp import make_client
-
-NAMES = ["example.test", "*.example.test"]
+from tests.targets.deploy import bundle, run
 
 
 @pytest.fixture
@@ -20,14 +18,6 @@ def emu(emulator_factory):  # noqa: F811
     admin.add_load_balancer("lb-sh1", region="cn-shanghai")
     e.clb = admin
     return e
-
-
-def bundle(names=NAMES, days=90):
-    return CertBundle.from_pems(*make_cert(names, days))
-
-
-def run(client, b, specs, force=False):
-    return {r.target: r for r in deployer.apply(deployer.plan(b, "site", specs, client, force=force), client)}
 
 
 SPECS = "lb-web1:443, lb-web1:443:www.example.test, cn-shanghai/lb-sh1:443"

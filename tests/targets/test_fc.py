@@ -5,12 +5,13 @@ import pytest
 from acme_aliyun import deployer, targets
 from acme_aliyun.cloud import roa
 from acme_aliyun.cloud.sdk import CloudError
-from acme_aliyun.pki import CertBundle
 from tests.aliyun_emulator.products import fc as emu_fc
 from tests.aliyun_emulator.testcerts import make_cert
 from tests.cloud.emuhelp import make_client
+from tests.targets.deploy import NAMES, bundle, runner
 
-NAMES = ["example.test", "*.example.test"]
+run = runner("fc")
+
 ROUTES = {"routes": [{"path": "/api/*", "functionName": "api", "qualifier": "prod", "methods": ["GET"]},
                      {"path": "/*", "functionName": "web", "qualifier": "LATEST", "methods": ["GET", "POST"]}]}
 CORS = {"allowOrigins": ["https://example.test"], "maxAge": 600}
@@ -24,15 +25,6 @@ def emu(emulator_factory):  # noqa: F811
     for i in range(3):
         emu_fc.add_custom_domain(e, "f%d.example.test" % i)
     return e
-
-
-def bundle(days=90, names=NAMES):
-    return CertBundle.from_pems(*make_cert(names, days))
-
-
-def run(client, b, *specs, dry_run=False):
-    results = deployer.apply(deployer.plan(b, "site", targets.specs(fc=list(specs)), client), client, dry_run)
-    return {r.target: r for r in results}
 
 
 def test_first_deploy_keeps_routes_turns_on_https_and_a_rerun_writes_nothing(emu):

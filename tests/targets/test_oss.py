@@ -3,12 +3,13 @@
 import pytest
 
 from acme_aliyun import deployer, targets
-from acme_aliyun.pki import CertBundle
 from tests.aliyun_emulator.products import oss as emu_oss
 from tests.aliyun_emulator.testcerts import make_cert
 from tests.cloud.emuhelp import make_client
+from tests.targets.deploy import NAMES, bundle, runner
 
-NAMES = ["example.test", "*.example.test"]
+run = runner("oss")
+
 FILES = "site-files:files.example.test"
 
 
@@ -18,15 +19,6 @@ def emu(emulator_factory):  # noqa: F811
     emu_oss.add_bucket(e, "site-files", "cn-hangzhou", ["files.example.test", "img.example.test"])
     emu_oss.add_bucket(e, "sh-assets", "cn-shanghai", ["static.example.test", "www.other.test"])
     return e
-
-
-def bundle(days=90, names=NAMES):
-    return CertBundle.from_pems(*make_cert(names, days))
-
-
-def run(client, b, *specs, dry_run=False):
-    results = deployer.apply(deployer.plan(b, "site", targets.specs(oss=list(specs)), client), client, dry_run)
-    return {r.target: r for r in results}
 
 
 def cname(emu, target):

@@ -3,12 +3,11 @@
 import pytest
 
 from acme_aliyun import deployer, targets
-from acme_aliyun.pki import CertBundle
 from tests.aliyun_emulator.products import waf as emu_waf
-from tests.aliyun_emulator.testcerts import make_cert
 from tests.cloud.emuhelp import make_client
+from tests.targets.deploy import bundle, runner
 
-NAMES = ["example.test", "*.example.test"]
+run = runner("waf")
 
 
 @pytest.fixture
@@ -18,15 +17,6 @@ def emu(emulator_factory):  # noqa: F811
     emu_waf.add_waf_domain(e, "plain.example.test", https_ports=())
     emu_waf.add_waf_domain(e, "intl.example.test", region="ap-southeast-1")
     return e
-
-
-def bundle(days=90, names=NAMES):
-    return CertBundle.from_pems(*make_cert(names, days))
-
-
-def run(client, b, *specs, dry_run=False):
-    results = deployer.apply(deployer.plan(b, "site", targets.specs(waf=list(specs)), client), client, dry_run)
-    return {r.target: r for r in results}
 
 
 def test_first_deploy_reads_back_and_a_rerun_writes_nothing(emu):

@@ -1,0 +1,32 @@
+"""The set-up the target tests share: a certificate bundle and one plan-and-apply against the emulator.
+
+Each target module (alb, clb, fc, oss, waf) used to write these three pieces again; they live here so
+that a change to how a test deploys is made once.
+"""
+
+from typing import Any, Callable, Dict, List, Mapping
+
+from acme_aliyun import deployer, targets
+from acme_aliyun.pki import CertBundle
+from tests.aliyun_emulator.testcerts import make_cert
+
+NAMES = ["example.test", "*.example.test"]
+
+
+def bundle(days: int = 90, names: List[str] = NAMES) -> CertBundle:
+    """A fresh certificate for names, valid for days."""
+    return CertBundle.from_pems(*make_cert(names, days))
+
+
+def run(client: Any, b: CertBundle, specs: Mapping[str, Any], force: bool = False,
+        dry_run: bool = False) -> Dict[str, Any]:
+    """{target: result} of deploying b to specs (targets.specs(...)) as certificate "site"."""
+    plan = deployer.plan(b, "site", specs, client, force=force)
+    return {r.target: r for r in deployer.apply(plan, client, dry_run)}
+
+
+def runner(kind: str) -> Callable[..., Dict[str, Any]]:
+    """run(client, b, *targets, dry_run=False) for the targets of one kind (kind = its acme.ini key)."""
+    def run_kind(client: Any, b: CertBundle, *specs: str, dry_run: bool = False) -> Dict[str, Any]:
+        return run(client, b, targets.specs(**{kind: list(specs)}), dry_run=dry_run)
+    return run_kind
