@@ -32,39 +32,30 @@ def _issue(ca, client, key_type="ec-256"):
     return leaf.public_bytes(serialization.Encoding.DER), leaf.serial_number, cert_key
 
 
-def test_the_ordering_account_revokes_with_a_reason(ca):
+def _issue_and_revoke(ca, *reason):
+    """Issue with the ordering account, revoke with it (reason as given, or none): (DER, serial, kid)."""
     client = _client(ca)
     try:
         der, serial, _ = _issue(ca, client)
-        order.revoke(client, der, 4)
+        order.revoke(client, der, *reason)
+        return der, serial, client.kid
     finally:
         client.close()
+
+
+def test_the_ordering_account_revokes_with_a_reason(ca):
+    der, serial, kid = _issue_and_revoke(ca, 4)
     assert ca.revoked == {serial: 4}
     seen = ca.seen("revokeCert")[-1]
     assert seen.payload == {"certificate": jose.b64u(der), "reason": 4}
-    assert seen.protected["kid"] == client.kid and "jwk" not in seen.protected
+    assert seen.protected["kid"] == kid and "jwk" not in seen.protected
     assert ca.violations == []
 
 
-def test_without_a_reason_none_is_sent(ca):
-    client = _client(ca)
-    try:
-        der, serial, _ = _issue(ca, client)
-        order.revoke(client, der)
-    finally:
-        client.close()
-    assert ca.seen("revokeCert")[-1].payload == {"certificate": jose.b64u(der)}
-    assert ca.revoked == {serial: 0}
-
-
-def test_reason_zero_is_sent_as_zero(ca):
-    client = _client(ca)
-    try:
-        der, serial, _ = _issue(ca, client)
-        order.revoke(client, der, 0)
-    finally:
-        client.close()
-    assert ca.seen("revokeCert")[-1].payload == {"certificate": jose.b64u(der), "reason": 0}
+@pytest.mark.parametrize("reason, sent", [((), {}), ((0,), {"reason": 0})], ids=["none", "zero"])
+def test_without_a_reason_none_is_sent_and_zero_is_sent_as_zero(ca, reason, sent):
+    der, serial, _ = _issue_and_revoke(ca, *reason)
+    assert ca.seen("revokeCert")[-1].payload == {"certificate": jose.b64u(der), **sent}
     assert ca.revoked == {serial: 0}
 
 
