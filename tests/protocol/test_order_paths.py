@@ -32,19 +32,8 @@ def ca(tmp_path):
 
 def _run(ca, timeout=10.0, names=NAMES, **opts):
     """obtain() with recorded sleeps and progress; (Issued or the exception, sleeps, progress lines)."""
-    sleeps, lines = [], []
-    client = _client(ca)
-    csr = pki.csr_der(pki.make_csr(pki.generate_key("ec-256"), names))
-    options = order.OrderOptions("http-01", timeout=timeout, sleep=sleeps.append,
-                                 progress=lambda msg, limit=None: lines.append(msg), **opts)
-    try:
-        try:
-            result = order.obtain(client, names, csr, Solver(), options)
-        except AcmeError as e:
-            result = e
-    finally:
-        client.close()
-    return result, sleeps, lines
+    result, sleeps, lines = _run_with(ca, Solver(), timeout, names=names, **opts)
+    return result, sleeps, [msg for msg, _ in lines]
 
 
 def _self_signed_pem(cn):
@@ -472,15 +461,16 @@ class _Recorder(Solver):
         self.progress("waiting for %d TXT record(s)" % len(challenges), limit=7)
 
 
-def _run_with(ca, solver, timeout=10.0, **opts):
+def _run_with(ca, solver, timeout=10.0, names=NAMES, **opts):
+    """obtain() through solver; (Issued or the exception, sleeps, (progress line, limit) pairs)."""
     sleeps, lines = [], []
     client = _client(ca)
-    csr = pki.csr_der(pki.make_csr(pki.generate_key("ec-256"), NAMES))
+    csr = pki.csr_der(pki.make_csr(pki.generate_key("ec-256"), names))
     options = order.OrderOptions("http-01", timeout=timeout, sleep=sleeps.append,
                                  progress=lambda msg, limit=None: lines.append((msg, limit)), **opts)
     try:
         try:
-            result = order.obtain(client, NAMES, csr, solver, options)
+            result = order.obtain(client, names, csr, solver, options)
         except AcmeError as e:
             result = e
     finally:
