@@ -571,8 +571,8 @@ def test_a_domain_named_both_by_its_group_and_on_its_own_is_planned_once(emu):
 
 def test_a_listing_that_trails_the_write_is_settled_by_the_per_domain_read(emulator_factory):  # noqa: F811
     """The bulk listing still shows the certificate we replaced; the per-domain read shows ours: the
-    domain is unchanged (named from that read), and the CAS id that read gives is reused for the
-    next domain without asking CAS again."""
+    domain is unchanged (named from that read), and the next domain gets a reference to the same
+    upload, with no second upload."""
     emu = seed(emulator_factory(listing_lag=3))
     theirs = make_cert(NAMES, 30)
     emu.add_cdn_domain(CDN[0], cert_pem=theirs[0], key_pem=theirs[1], cert_name="someone-else")
@@ -589,7 +589,7 @@ def test_a_listing_that_trails_the_write_is_settled_by_the_per_domain_read(emula
     emu.reset_calls()
     assert statuses(deployer.apply(plan, client)) == {("cdn", CDN[0]): "unchanged", ("cdn", CDN[1]): "deployed"}
     cas_calls = [c.action for c in emu.calls if c.action in ("ListUserCertificateOrder", "UploadUserCertificate")]
-    assert cas_calls == ["ListUserCertificateOrder"]          # the clean-up's listing only
+    assert cas_calls == ["ListUserCertificateOrder"]          # found by its name; nothing uploaded
     assert emu.cdn_state(CDN[1])["cert_id"] == emu.cdn_state(CDN[0])["cert_id"]
 
 
@@ -721,3 +721,24 @@ def test_a_read_back_showing_another_unnamed_certificate_fails(emulator_factory,
     [r] = deployer.apply(plan, client)
     assert (r.status, r.error_code, r.reason) == (
         "failed", "ReadBackMismatch", "written, but it still serves another certificate")
+
+
+def test_direct_mode_reuses_the_hub_id_a_trailing_listing_hid(emulator_factory):  # noqa: F811
+    """upload = direct: no CAS call of ours. A domain the plan read on its own already serves this
+    certificate, so its hub id is reused for the next domain: no inline seed upload."""
+    emu = seed(emulator_factory(listing_lag=3))
+    theirs = make_cert(NAMES, 30)
+    emu.add_cdn_domain(CDN[0], cert_pem=theirs[0], key_pem=theirs[1], cert_name="someone-else")
+    b = bundle()
+    client = make_client(emu, upload="direct")
+    assert statuses(deployer.apply(deployer.plan(b, "site", TargetSpecs(cdn=[CDN[0]]), client), client)) == {
+        ("cdn", CDN[0]): "deployed"}
+    client = make_client(emu, upload="direct")
+    plan = deployer.plan(b, "site", TargetSpecs(cdn=[CDN[0], CDN[1]]), client)
+    assert statuses(plan.results) == {("cdn", CDN[0]): "unchanged", ("cdn", CDN[1]): "planned"}
+    emu.reset_calls()
+    assert statuses(deployer.apply(plan, client)) == {("cdn", CDN[0]): "unchanged", ("cdn", CDN[1]): "deployed"}
+    [write] = emu.write_calls()
+    assert (write.action, write.targets) == ("SetCdnDomainSSLCertificate", (CDN[1],))
+    assert "CertId" in write.params_keys and "SSLPri" not in write.params_keys      # by reference, no PEM
+    assert emu.cdn_state(CDN[1])["cert_id"] == emu.cdn_state(CDN[0])["cert_id"]
