@@ -647,6 +647,12 @@ def test_judge_wording_for_reads_with_and_without_a_name():
                                           % (later.strftime("%Y-%m-%d"), b.not_after.strftime("%Y-%m-%d")))
     replaced = deployer._judge(spec, Served(serial="01", not_after=earlier), b, name, False)
     assert (replaced.status, replaced.reason) == ("planned", "will replace the certificate with %s" % name)
+    # a listener holding several certificates, one of them for our names and longer-lived: no single expiry
+    several = Served(candidates=(Served(cert_name="sni-old", not_after=later, serial="01", names=("example.test",)),))
+    held = deployer._judge(spec, several, b, name, False)
+    assert (held.status, held.reason) == ("refused", "it serves a certificate valid until ?, longer than this "
+                                          "certificate (until %s); use --force to replace it"
+                                          % b.not_after.strftime("%Y-%m-%d"))
 
 
 def test_the_clean_up_reads_what_each_by_reference_target_serves(emulator_factory):  # noqa: F811
@@ -742,3 +748,13 @@ def test_direct_mode_reuses_the_hub_id_a_trailing_listing_hid(emulator_factory):
     assert (write.action, write.targets) == ("SetCdnDomainSSLCertificate", (CDN[1],))
     assert "CertId" in write.params_keys and "SSLPri" not in write.params_keys      # by reference, no PEM
     assert emu.cdn_state(CDN[1])["cert_id"] == emu.cdn_state(CDN[0])["cert_id"]
+
+
+def test_a_kind_whose_writes_all_failed_is_not_read_again(emu):
+    emu.fail_domain("d2.example.test", "DomainInSafeMode", 400)
+    client = make_client(emu)
+    plan = deployer.plan(bundle(), "site", TargetSpecs(dcdn=["d2.example.test"]), client)
+    emu.reset_calls()
+    [r] = deployer.apply(plan, client)
+    assert (r.status, r.error_code) == ("failed", "DomainInSafeMode")
+    assert "DescribeDcdnHttpsDomainList" not in counts(emu) and "DescribeDcdnDomainCertificateInfo" not in counts(emu)
