@@ -1,13 +1,16 @@
 """The deployer against the Alibaba Cloud emulator: plan, apply, read-back, refusals, faults."""
 
+import dataclasses
+import datetime
 import logging
+import threading
 import time
 import urllib.parse
 
 import pytest
 
 from acme_aliyun import deployer, targets
-from acme_aliyun.targets.served import unique_cert_name
+from acme_aliyun.targets.served import Served, unique_cert_name
 from acme_aliyun.pki import CertBundle
 from tests.aliyun_emulator.testcerts import make_cert
 from tests.cloud.emuhelp import emulator_factory, make_client, sealed_env  # noqa: F401 (fixtures)
@@ -547,7 +550,6 @@ def test_a_group_with_no_covered_domain_is_refused_by_name(emu):
 def test_reads_run_side_by_side_up_to_the_worker_cap():
     """WORKERS reads at once (one per kind and per group): twelve jobs that each wait for all
     twelve finish only if all twelve run together."""
-    import threading
     together = threading.Barrier(deployer.WORKERS, timeout=5)
     assert deployer._pool_map(lambda i: (together.wait(), i)[1], list(range(deployer.WORKERS))) == list(
         range(deployer.WORKERS))
@@ -619,7 +621,7 @@ def _clb_spec():
 
 def test_a_listener_serving_an_unnamed_certificate_is_refused_with_generic_wording():
     b = bundle()
-    served = targets.served.Served(not_after=b.not_after, names=("shop.other.test",))
+    served = Served(not_after=b.not_after, names=("shop.other.test",))
     r = deployer._uncovered(_clb_spec(), served, b, False)
     assert r.reason == ("the certificate (example.test, *.example.test) does not cover shop.other.test, which it "
                         "serves now with another certificate; use --force to replace it")
@@ -628,8 +630,6 @@ def test_a_listener_serving_an_unnamed_certificate_is_refused_with_generic_wordi
 def test_judge_wording_for_reads_with_and_without_a_name():
     """What a per-target read may show: our exact name (trusted whatever expiry the read reports),
     our serial without a name, or another certificate without a name."""
-    import datetime
-    from acme_aliyun.targets.served import Served
     spec = SPECS["cdn"][0]
     b = bundle()
     name = unique_cert_name("site", b)
@@ -689,7 +689,6 @@ def test_an_old_upload_only_an_inline_target_still_names_is_deleted(emu, monkeyp
 
 def _hub_only_reads(monkeypatch, keep_name):
     """CDN per-domain reads as a product that reports the hub id but no PEM (no serial) gives them."""
-    import dataclasses
     cdn = targets.KINDS["cdn"]
     real = cdn.read_one
 
