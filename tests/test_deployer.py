@@ -1,13 +1,16 @@
 """The deployer against the Alibaba Cloud emulator: plan, apply, read-back, refusals, faults."""
 
+import dataclasses
+import datetime
 import logging
+import threading
 import time
 import urllib.parse
 
 import pytest
 
 from acme_aliyun import deployer, targets
-from acme_aliyun.targets.served import unique_cert_name
+from acme_aliyun.targets.served import Served, unique_cert_name
 from acme_aliyun.pki import CertBundle
 from tests.aliyun_emulator.testcerts import make_cert
 from tests.cloud.emuhelp import emulator_factory, make_client, sealed_env  # noqa: F401 (fixtures)
@@ -540,3 +543,217 @@ def test_a_group_with_no_covered_domain_is_refused_by_name(emu):
     [r] = deployer.plan(bundle(["unrelated.test"]), "x", TargetSpecs(apigateway=[GROUP2]), client).results
     assert (r.kind, r.target, r.status, r.reason) == (
         "apigateway", GROUP2, "refused", "the certificate covers none of the custom domains of %s" % GROUP2)
+
+
+# --- branches reached only with particular replies (issue 18 mutation pass) ----------------------
+
+def test_reads_run_side_by_side_up_to_the_worker_cap():
+    """WORKERS reads at once (one per kind and per group): twelve jobs that each wait for all
+    twelve finish only if all twelve run together."""
+    together = threading.Barrier(deployer.WORKERS, timeout=5)
+    assert deployer._pool_map(lambda i: (together.wait(), i)[1], list(range(deployer.WORKERS))) == list(
+        range(deployer.WORKERS))
+
+
+def test_a_bare_group_is_not_covered_by_another_groups_domain(emu):
+    client = make_client(emu)
+    b = bundle(["api2.example.test"])
+    results = deployer.plan(b, "x", TargetSpecs(apigateway=[GROUP1, GROUP2]), client).results
+    assert [(r.target, r.status, r.reason) for r in results] == [
+        (GROUP1, "refused", "the certificate covers none of the custom domains of %s" % GROUP1),
+        (GROUP2 + ":api2.example.test", "planned", "will install %s" % unique_cert_name("x", b))]
+
+
+def test_a_domain_named_both_by_its_group_and_on_its_own_is_planned_once(emu):
+    client = make_client(emu)
+    b = bundle()
+    results = deployer.plan(b, "x", TargetSpecs(apigateway=[GROUP1, GROUP1 + ":api1.example.test"]), client).results
+    assert [(r.target, r.status) for r in results] == [(GROUP1 + ":api1.example.test", "planned")]
+
+
+def test_a_listing_that_trails_the_write_is_settled_by_the_per_domain_read(emulator_factory):  # noqa: F811
+    """The bulk listing still shows the certificate we replaced; the per-domain read shows ours: the
+    domain is unchanged (named from that read), and the next domain gets a reference to the same
+    upload, with no second upload."""
+    emu = seed(emulator_factory(listing_lag=3))
+    theirs = make_cert(NAMES, 30)
+    emu.add_cdn_domain(CDN[0], cert_pem=theirs[0], key_pem=theirs[1], cert_name="someone-else")
+    b = bundle()
+    name = unique_cert_name("site", b)
+    client = make_client(emu)
+    [first] = deployer.apply(deployer.plan(b, "site", TargetSpecs(cdn=[CDN[0]]), client), client)
+    assert (first.status, first.reason) == ("deployed", "now serves %s" % name)
+    client = make_client(emu)
+    plan = deployer.plan(b, "site", TargetSpecs(cdn=[CDN[0], CDN[1]]), client)
+    assert [(r.target, r.status, r.reason, r.deployed_not_after) for r in plan.results] == [
+        (CDN[0], "unchanged", "already serves this certificate (%s)" % name, b.not_after),
+        (CDN[1], "planned", "will install %s" % name, None)]
+    emu.reset_calls()
+    assert statuses(deployer.apply(plan, client)) == {("cdn", CDN[0]): "unchanged", ("cdn", CDN[1]): "deployed"}
+    cas_calls = [c.action for c in emu.calls if c.action in ("ListUserCertificateOrder", "UploadUserCertificate")]
+    assert cas_calls == ["ListUserCertificateOrder"]          # found by its name; nothing uploaded
+    assert emu.cdn_state(CDN[1])["cert_id"] == emu.cdn_state(CDN[0])["cert_id"]
+
+
+def test_a_domain_serving_our_certificate_that_does_not_cover_it_is_refused(emu):
+    """Ours by name and serial, yet the configured domain is not among its names: refused, not unchanged."""
+    narrow = bundle(["cdn1.example.test"])
+    emu.add_cdn_domain(CDN[1], cert_pem=narrow.fullchain_pem, key_pem=narrow.key_pem,
+                       cert_name=unique_cert_name("n", narrow))
+    [r] = deployer.plan(narrow, "n", TargetSpecs(cdn=[CDN[1]]), make_client(emu)).results
+    assert (r.status, r.reason) == ("refused", "the certificate (cdn1.example.test) does not cover cdn2.example.test")
+
+
+def test_a_listener_serving_names_we_cover_is_replaced_without_force(emulator_factory):  # noqa: F811
+    from tests.aliyun_emulator.products.clb import ClbAdmin
+    emu = emulator_factory()
+    emu.clb = ClbAdmin(emu)
+    emu.clb.add_load_balancer("lb-web1", https_ports=(443,), http_ports=())
+    emu.clb.bind("lb-web1", 443, emu.clb.add_server_certificate(*make_cert(NAMES, 30), name="old-one"))
+    b = bundle()
+    [r] = deployer.plan(b, "site", TargetSpecs(clb="lb-web1:443"), make_client(emu)).results
+    assert (r.status, r.reason) == ("planned", "will replace old-one with %s" % unique_cert_name("site", b))
+
+
+def _clb_spec():
+    return TargetSpecs(clb="lb-web1:443")["clb"][0]
+
+
+def test_a_listener_serving_an_unnamed_certificate_is_refused_with_generic_wording():
+    b = bundle()
+    served = Served(not_after=b.not_after, names=("shop.other.test",))
+    r = deployer._uncovered(_clb_spec(), served, b, False)
+    assert r.reason == ("the certificate (example.test, *.example.test) does not cover shop.other.test, which it "
+                        "serves now with another certificate; use --force to replace it")
+
+
+def test_judge_wording_for_reads_with_and_without_a_name():
+    """What a per-target read may show: our exact name (trusted whatever expiry the read reports),
+    our serial without a name, or another certificate without a name."""
+    spec = SPECS["cdn"][0]
+    b = bundle()
+    name = unique_cert_name("site", b)
+    later = b.not_after + datetime.timedelta(days=30)
+    earlier = b.not_after - datetime.timedelta(days=30)
+    by_name = deployer._judge(spec, Served(cert_name=name, not_after=later), b, name, False)
+    assert (by_name.status, by_name.reason, by_name.deployed_not_after) == (
+        "unchanged", "already serves this certificate (%s)" % name, b.not_after)
+    by_serial = deployer._judge(spec, Served(serial=b.serial, not_after=b.not_after), b, name, False)
+    assert (by_serial.status, by_serial.reason) == ("unchanged", "already serves this certificate (serial %s)"
+                                                    % b.serial)
+    kept = deployer._judge(spec, Served(serial="01", not_after=later), b, name, False)
+    assert (kept.status, kept.reason) == ("refused", "it serves a certificate valid until %s, longer than this "
+                                          "certificate (until %s); use --force to replace it"
+                                          % (later.strftime("%Y-%m-%d"), b.not_after.strftime("%Y-%m-%d")))
+    replaced = deployer._judge(spec, Served(serial="01", not_after=earlier), b, name, False)
+    assert (replaced.status, replaced.reason) == ("planned", "will replace the certificate with %s" % name)
+    # a listener holding several certificates, one of them for our names and longer-lived: no single expiry
+    several = Served(candidates=(Served(cert_name="sni-old", not_after=later, serial="01", names=("example.test",)),))
+    held = deployer._judge(spec, several, b, name, False)
+    assert (held.status, held.reason) == ("refused", "it serves a certificate valid until ?, longer than this "
+                                          "certificate (until %s); use --force to replace it"
+                                          % b.not_after.strftime("%Y-%m-%d"))
+
+
+def test_the_clean_up_reads_what_each_by_reference_target_serves(emulator_factory):  # noqa: F811
+    """The listing names what each domain serves: no per-domain read. While the listing trails
+    our write (it shows the domain without HTTPS) the domain is read on its own."""
+    emu = seed(emulator_factory(listing_lag=2))
+    b = bundle()
+    name = unique_cert_name("site", b)
+    client = make_client(emu)
+    deployer.apply(deployer.plan(b, "site", TargetSpecs(cdn=[CDN[0]]), client), client)
+    [stored] = emu.cas_certificates()
+    specs = {"cdn": TargetSpecs(cdn=[CDN[0]])["cdn"]}
+    emu.reset_calls()
+    assert deployer._served_references(make_client(emu), specs) == ({stored["cert_id"]}, {name})
+    assert (counts(emu)["DescribeCdnHttpsDomainList"], counts(emu)["DescribeDomainCertificateInfo"]) == (1, 1)
+    emu.reset_calls()
+    assert deployer._served_references(make_client(emu), specs) == (set(), {name})
+    assert counts(emu) == {"DescribeCdnHttpsDomainList": 1}
+
+
+def test_an_old_upload_only_an_inline_target_still_names_is_deleted(emu, monkeypatch):
+    """API Gateway holds its own copy of the PEM: an old CAS upload it still names is not in use."""
+    monkeypatch.setattr("acme_aliyun.targets.cas.FIND_DELAY", 0.0)
+    client = make_client(emu)
+    old = bundle(NAMES + ["shop.other.test"])
+    specs = TargetSpecs(cdn=[CDN[0]], apigateway=[GROUP1 + ":shop.other.test"])
+    deployer.apply(deployer.plan(old, "site", specs, client), client)
+    new = bundle(NAMES)
+    results = deployer.apply(deployer.plan(new, "site", specs, make_client(emu)), make_client(emu))
+    assert statuses(results) == {("cdn", CDN[0]): "deployed", ("apigateway", GROUP1 + ":shop.other.test"): "refused"}
+    assert emu.apigw_domain_state(GROUP1, "shop.other.test")["cert_name"] == unique_cert_name("site", old)
+    assert [c["serial"] for c in emu.cas_certificates()] == [new.cert.serial_number]
+
+
+def _hub_only_reads(monkeypatch, keep_name):
+    """CDN per-domain reads as a product that reports the hub id but no PEM (no serial) gives them."""
+    cdn = targets.KINDS["cdn"]
+    real = cdn.read_one
+
+    def read_one(client, spec):
+        now = real(client, spec)
+        return dataclasses.replace(now, serial=None, cert_name=now.cert_name if keep_name else None)
+    monkeypatch.setattr(cdn, "read_one", read_one)
+
+
+def test_a_read_back_showing_our_hub_id_without_a_serial_is_deployed(emulator_factory, monkeypatch):  # noqa: F811
+    lagging = seed(emulator_factory(listing_lag=1))
+    client = make_client(lagging)
+    b = bundle()
+    plan = deployer.plan(b, "site", TargetSpecs(cdn=[CDN[0]]), client)
+    _hub_only_reads(monkeypatch, keep_name=False)
+    [r] = deployer.apply(plan, client)
+    assert (r.status, r.reason) == ("deployed", "now serves %s" % unique_cert_name("site", b))
+
+
+def test_a_read_back_showing_another_unnamed_certificate_fails(emulator_factory, monkeypatch):  # noqa: F811
+    lagging = seed(emulator_factory(listing_lag=1))
+    client = make_client(lagging)
+    plan = deployer.plan(bundle(), "site", TargetSpecs(cdn=[CDN[0]]), client)
+    theirs = make_cert(NAMES, 30)
+    cdn = targets.KINDS["cdn"]
+    real_write = cdn.write
+
+    def write_then_replaced(client, specs, upload):
+        errors = real_write(client, specs, upload)
+        lagging.add_cdn_domain(CDN[0], cert_pem=theirs[0], key_pem=theirs[1], cert_name="someone-else")
+        return errors
+    monkeypatch.setattr(cdn, "write", write_then_replaced)
+    monkeypatch.setattr(deployer, "READBACK_DELAY", 0.0)
+    _hub_only_reads(monkeypatch, keep_name=False)
+    [r] = deployer.apply(plan, client)
+    assert (r.status, r.error_code, r.reason) == (
+        "failed", "ReadBackMismatch", "written, but it still serves another certificate")
+
+
+def test_direct_mode_reuses_the_hub_id_a_trailing_listing_hid(emulator_factory):  # noqa: F811
+    """upload = direct: no CAS call of ours. A domain the plan read on its own already serves this
+    certificate, so its hub id is reused for the next domain: no inline seed upload."""
+    emu = seed(emulator_factory(listing_lag=3))
+    theirs = make_cert(NAMES, 30)
+    emu.add_cdn_domain(CDN[0], cert_pem=theirs[0], key_pem=theirs[1], cert_name="someone-else")
+    b = bundle()
+    client = make_client(emu, upload="direct")
+    assert statuses(deployer.apply(deployer.plan(b, "site", TargetSpecs(cdn=[CDN[0]]), client), client)) == {
+        ("cdn", CDN[0]): "deployed"}
+    client = make_client(emu, upload="direct")
+    plan = deployer.plan(b, "site", TargetSpecs(cdn=[CDN[0], CDN[1]]), client)
+    assert statuses(plan.results) == {("cdn", CDN[0]): "unchanged", ("cdn", CDN[1]): "planned"}
+    emu.reset_calls()
+    assert statuses(deployer.apply(plan, client)) == {("cdn", CDN[0]): "unchanged", ("cdn", CDN[1]): "deployed"}
+    [write] = emu.write_calls()
+    assert (write.action, write.targets) == ("SetCdnDomainSSLCertificate", (CDN[1],))
+    assert "CertId" in write.params_keys and "SSLPri" not in write.params_keys      # by reference, no PEM
+    assert emu.cdn_state(CDN[1])["cert_id"] == emu.cdn_state(CDN[0])["cert_id"]
+
+
+def test_a_kind_whose_writes_all_failed_is_not_read_again(emu):
+    emu.fail_domain("d2.example.test", "DomainInSafeMode", 400)
+    client = make_client(emu)
+    plan = deployer.plan(bundle(), "site", TargetSpecs(dcdn=["d2.example.test"]), client)
+    emu.reset_calls()
+    [r] = deployer.apply(plan, client)
+    assert (r.status, r.error_code) == ("failed", "DomainInSafeMode")
+    assert "DescribeDcdnHttpsDomainList" not in counts(emu) and "DescribeDcdnDomainCertificateInfo" not in counts(emu)

@@ -10,6 +10,7 @@ import pytest
 
 from acme_aliyun import log as logsetup
 from acme_aliyun import pki
+from acme_aliyun import targets  # noqa: F401  registers the cdn product with the SDK layer (as every entry point does)
 from acme_aliyun.cloud.credentials import CredentialProvider
 from acme_aliyun.cloud.sdk import CloudClient, CloudError
 from acme_aliyun.cloud.settings import CloudSettings
