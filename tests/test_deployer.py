@@ -628,16 +628,21 @@ def test_a_listener_serving_an_unnamed_certificate_is_refused_with_generic_wordi
 
 
 def test_judge_wording_for_reads_with_and_without_a_name():
-    """What a per-target read may show: our exact name (trusted whatever expiry the read reports),
-    our serial without a name, or another certificate without a name."""
+    """What a per-target read may show: our exact name with our expiry, our exact name on a certificate
+    with another expiry (someone else's upload under our name: not ours), our serial without a name,
+    or another certificate without a name."""
     spec = SPECS["cdn"][0]
     b = bundle()
     name = unique_cert_name("site", b)
     later = b.not_after + datetime.timedelta(days=30)
     earlier = b.not_after - datetime.timedelta(days=30)
-    by_name = deployer._judge(spec, Served(cert_name=name, not_after=later), b, name, False)
+    by_name = deployer._judge(spec, Served(cert_name=name, not_after=b.not_after), b, name, False)
     assert (by_name.status, by_name.reason, by_name.deployed_not_after) == (
         "unchanged", "already serves this certificate (%s)" % name, b.not_after)
+    foreign = deployer._judge(spec, Served(cert_name=name, not_after=later), b, name, False)
+    assert (foreign.status, foreign.reason) == ("refused", "it serves %s valid until %s, longer than this "
+                                                "certificate (until %s); use --force to replace it"
+                                                % (name, later.strftime("%Y-%m-%d"), b.not_after.strftime("%Y-%m-%d")))
     by_serial = deployer._judge(spec, Served(serial=b.serial, not_after=b.not_after), b, name, False)
     assert (by_serial.status, by_serial.reason) == ("unchanged", "already serves this certificate (serial %s)"
                                                     % b.serial)

@@ -116,7 +116,8 @@ class Served:
         return (self,) + self.candidates
 
     def is_ours(self, cert_name: Optional[str], bundle: CertBundle) -> bool:
-        """Same certificate: our exact CertName, the same serial, or name evidence + same expiry.
+        """Same certificate: the same fingerprint or serial; else our exact CertName or name evidence,
+        either with the same expiry (a certificate someone uploaded under our name is not ours).
         With candidates: one of them is."""
         if self.candidates:
             return any(c.is_ours(cert_name, bundle) for c in self.candidates)
@@ -126,11 +127,13 @@ class Served:
             return self.fingerprint in digests(bundle)
         if self.serial:
             return self.serial.lower() == bundle.serial.lower()
-        if cert_name and self.cert_name == cert_name:
-            return True
-        if name_evidence(self.cert_name, bundle):
-            return self.not_after is None or abs((self.not_after - bundle.not_after).total_seconds()) < 86400
+        if (cert_name and self.cert_name == cert_name) or name_evidence(self.cert_name, bundle):
+            return self.same_expiry(bundle)
         return False
+
+    def same_expiry(self, bundle: CertBundle) -> bool:
+        """The reading shows no expiry, or one within a day of the bundle's (products round dates)."""
+        return self.not_after is None or abs((self.not_after - bundle.not_after).total_seconds()) < 86400
 
     def shows_upload(self, cert_name: str, bundle: CertBundle) -> bool:
         """A listing (CertName and dates, no PEM) shows our upload: our exact CertName, which
@@ -141,7 +144,7 @@ class Served:
             return False
         if self.serial and self.serial.lower() != bundle.serial.lower():
             return False
-        return self.not_after is None or abs((self.not_after - bundle.not_after).total_seconds()) < 86400
+        return self.same_expiry(bundle)
 
     def outlives(self, bundle: CertBundle) -> bool:
         """Does the deployed certificate expire later than the bundle's (by more than a minute)?

@@ -233,3 +233,13 @@ def test_name_stem_trims_only_separators():
     b = _bundle()
     suffix = "-%s-%s" % (b.not_after.strftime("%Y%m%d"), b.serial.lower()[:8])
     assert unique_cert_name("Xylophone.X", b) == "Xylophone.X" + suffix
+
+
+def test_our_exact_cert_name_on_a_certificate_with_another_expiry_is_not_ours():
+    """Someone uploaded another certificate under our CertName first: the name alone proves nothing."""
+    b = _bundle()
+    for ours in ("site-cert", unique_cert_name("site", b)):
+        assert Served(ours, b.not_after + 23 * HOUR).is_ours(ours, b)
+        assert Served(ours, None).is_ours(ours, b)               # a read without dates: the name decides
+        assert not Served(ours, b.not_after - 30 * 24 * HOUR).is_ours(ours, b)
+        assert not Served(ours, b.not_after + 25 * HOUR).is_ours(ours, b)
