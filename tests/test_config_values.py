@@ -606,7 +606,8 @@ def test_notify_defaults_and_every_key(tmp_path):
 
 
 NOTIFY_ERRORS = {
-    "Webhook = https://h.test\nFormat = slack": "acme.ini [notify] Format: 'slack' is not one of generic, dingtalk, feishu, wecom",
+    "Webhook = https://h.test\nFormat = slack": "acme.ini [notify] Format: 'slack' is not one of generic, "
+                                                "dingtalk, feishu, wecom",
     "Webhook = ftp://h.test/x": "acme.ini [notify] Webhook: ftp://h.test/x is not an http(s) URL",
     "Webhook = https:///x": "acme.ini [notify] Webhook: https:///x is not an http(s) URL",
     "Webhook = https://[x/y": "acme.ini [notify] Webhook: https://[x/y is not an http(s) URL",
@@ -708,3 +709,50 @@ def test_relative_path_of_the_ini_itself(tmp_path, monkeypatch):
     cfg = config.load("acme.ini")
     assert cfg.path == str(tmp_path / "acme.ini")
     assert cfg.acme.account_key_file == str(tmp_path / "account.key")
+
+
+# --- what loading does besides parsing -----------------------------------------------------------
+
+def test_loading_masks_every_profiles_secret_and_the_webhook_token(tmp_path):
+    """Secrets are masked from the moment the file is read. Fresh values: the redactor's registry is
+    process-wide, so a value another test registered would prove nothing."""
+    import uuid
+    from acme_aliyun.log import redact
+    s0, s1, token = ("cfgv-%s" % uuid.uuid4().hex for _ in range(3))
+    assert redact("%s %s %s" % (s0, s1, token)) == "%s %s %s" % (s0, s1, token)
+    _load(tmp_path, ACME + SITE + "[aliyun]\nAccessKeyId = id0\nAccessKeySecret = %s\n"
+          "[aliyun:two]\nAccessKeyId = id1\nAccessKeySecret = %s\n"
+          "[notify]\nWebhook = https://hooks.example.test/send?access_token=%s\n" % (s0, s1, token))
+    masked = redact("%s %s %s" % (s0, s1, token))
+    assert s0 not in masked and s1 not in masked and token not in masked
+
+
+def test_the_first_unknown_key_in_alphabetical_order_is_named(tmp_path):
+    assert _error(tmp_path, ACME + SITE + "Zzz = 1\nAaa = 1\n") == "acme.ini [cert:site] Aaa: unknown key"
+
+
+def test_a_profile_name_holds_no_colon(tmp_path):
+    assert _error(tmp_path, ACME + SITE + "[aliyun:a:b]\n") == (
+        "acme.ini [aliyun:a:b]: profile name 'a:b': use letters, digits, '.', '_' or '-'")
+
+
+def test_fractional_timeouts(tmp_path):
+    cfg = _load(tmp_path, ACME + SITE + "[aliyun]\nConnectTimeout = 2.5\nReadTimeout = 7.5\nDNSWaitTimeout = 1.5\n"
+                "[notify]\nWebhook = https://h.test/x\nTimeout = 2.5\n[probe]\nTimeout = 2.5\n")
+    assert (cfg.cloud.connect_timeout, cfg.cloud.read_timeout, cfg.cloud.dns_wait_timeout) == (2.5, 7.5, 1.5)
+    assert (cfg.notify.timeout, cfg.probe.timeout) == (2.5, 2.5)
+
+
+def test_an_unreadable_file_names_owner_and_mode(tmp_path, monkeypatch):
+    """Tests run as root here, where chmod 000 still reads: the PermissionError is raised by a stand-in
+    open() in config's namespace."""
+    ini = _write(tmp_path, ACME + SITE)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(config, "open", refuse, raising=False)
+    with pytest.raises(ConfigError) as e:
+        config.load(str(ini))
+    from acme_aliyun.perms import permission_error
+    assert str(e.value) == permission_error(str(ini), "read")
+    assert (e.value.file, e.value.section, e.value.key) == (None, None, None)
