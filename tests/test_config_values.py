@@ -756,3 +756,32 @@ def test_an_unreadable_file_names_owner_and_mode(tmp_path, monkeypatch):
     from acme_aliyun.perms import permission_error
     assert str(e.value) == permission_error(str(ini), "read")
     assert (e.value.file, e.value.section, e.value.key) == (None, None, None)
+
+
+def test_port_one_is_a_port(tmp_path):
+    cfg = _load(tmp_path, ACME + SITE + "HTTPListen = 127.0.0.1:1\n"
+                "[notify]\nSMTP = m.test:1\nFrom = a@b.test\nTo = c@d.test\n")
+    assert (cfg.certs["site"].http_listen, cfg.notify.smtp) == ("127.0.0.1:1", "m.test:1")
+
+
+@pytest.mark.parametrize("typo,key", [("DNSEndpont", "DNSEndpoint"), ("STSEndpont", "STSEndpoint"),
+                                      ("CASEndpont", "CASEndpoint"), ("CDNEndpont", "CDNEndpoint")])
+def test_endpoint_key_typos_suggest_the_key_as_documented(tmp_path, typo, key):
+    assert _error(tmp_path, ACME + SITE + "[aliyun]\n%s = 127.0.0.1:1\n" % typo) == (
+        "acme.ini [aliyun] %s: unknown key; did you mean %s?" % (typo, key))
+
+
+def test_each_section_reader_asks_for_every_key_it_lists(tmp_path):
+    """A listed key the reader never asks for would be accepted and silently ignored. _Section.used
+    holds the keys asked for, in lower case."""
+    import configparser
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string("[aliyun]\n[notify]\nWebhook = https://h.test/x\nSMTP = m.test:25\nFrom = a@b.test\n"
+                       "To = c@d.test\n[probe]\n")
+    path = str(tmp_path / "acme.ini")
+    for name, keys, read in (("aliyun", config.aliyun_keys(), config._aliyun),
+                             ("notify", config.NOTIFY_KEYS, config._notify),
+                             ("probe", config.PROBE_KEYS, config._probe)):
+        sec = config._Section(path, parser, name, keys)
+        read(sec)
+        assert sec.used == {k.lower() for k in keys}, name
