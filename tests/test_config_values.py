@@ -744,18 +744,24 @@ def test_fractional_timeouts(tmp_path):
 
 
 def test_an_unreadable_file_names_owner_and_mode(tmp_path, monkeypatch):
-    """Tests run as root here, where chmod 000 still reads: the PermissionError is raised by a stand-in
-    open() in config's namespace."""
+    """Tests run as root here, where chmod 000 still reads: the PermissionError comes from a stand-in
+    open() in config's namespace. The file itself refused, or (not even listed) its folder."""
+    import pwd
     ini = _write(tmp_path, ACME + SITE)
 
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
     monkeypatch.setattr(config, "open", refuse, raising=False)
-    with pytest.raises(ConfigError) as e:
-        config.load(str(ini))
-    from acme_aliyun.perms import permission_error
-    assert str(e.value) == permission_error(str(ini), "read")
-    assert (e.value.file, e.value.section, e.value.key) == (None, None, None)
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    for path, where, head in ((ini, ini, ""),
+                              (tmp_path / "hidden.ini", tmp_path, "cannot read %s: " % (tmp_path / "hidden.ini"))):
+        st = os.stat(where)
+        owner = pwd.getpwuid(st.st_uid).pw_name
+        with pytest.raises(ConfigError) as e:
+            config.load(str(path))
+        assert str(e.value) == "%s%s is owned by %s and mode %04o; run as %s or chown it to %s" % (
+            head, where, owner, st.st_mode & 0o7777, owner, me)
+        assert (e.value.file, e.value.section, e.value.key) == (None, None, None)
 
 
 def test_port_one_is_a_port(tmp_path):
