@@ -481,9 +481,10 @@ def test_cloud_check_resolves_credentials_itself_and_writes_nothing_by_default(e
     assert emu.write_calls() == [] and report.source != "test"
 
 
-def test_read_back_reports_what_the_target_serves_when_someone_replaced_ours(emulator_factory, monkeypatch):  # noqa: F811
-    """Another actor (a console user, another tool) puts its certificate on the domain right after our
-    write: every read-back shows theirs, and the result says so with their certificate's name and expiry."""
+def _replaced_right_after_our_write(emulator_factory, monkeypatch):
+    """A CDN plan on an emulator whose bulk listing trails our write (listing_lag), where another
+    actor puts its own certificate ("someone-else") on the domain right after our write:
+    (emulator, client, plan, their (cert, key) PEMs)."""
     lagging = seed(emulator_factory(listing_lag=1))       # the bulk confirmation does not show our write yet
     client = make_client(lagging)
     plan = deployer.plan(bundle(), "site", TargetSpecs(cdn=[CDN[0]]), client)
@@ -496,6 +497,13 @@ def test_read_back_reports_what_the_target_serves_when_someone_replaced_ours(emu
         lagging.add_cdn_domain(CDN[0], cert_pem=theirs[0], key_pem=theirs[1], cert_name="someone-else")
         return errors
     monkeypatch.setattr(cdn, "write", write_then_replaced)
+    return lagging, client, plan, theirs
+
+
+def test_read_back_reports_what_the_target_serves_when_someone_replaced_ours(emulator_factory, monkeypatch):  # noqa: F811
+    """Another actor (a console user, another tool) puts its certificate on the domain right after our
+    write: every read-back shows theirs, and the result says so with their certificate's name and expiry."""
+    lagging, client, plan, theirs = _replaced_right_after_our_write(emulator_factory, monkeypatch)
     monkeypatch.setattr(deployer, "READBACK_DELAY", 1.0)
     lagging.reset_calls()
     begun = time.monotonic()
@@ -714,18 +722,7 @@ def test_a_read_back_showing_our_hub_id_without_a_serial_is_deployed(emulator_fa
 
 
 def test_a_read_back_showing_another_unnamed_certificate_fails(emulator_factory, monkeypatch):  # noqa: F811
-    lagging = seed(emulator_factory(listing_lag=1))
-    client = make_client(lagging)
-    plan = deployer.plan(bundle(), "site", TargetSpecs(cdn=[CDN[0]]), client)
-    theirs = make_cert(NAMES, 30)
-    cdn = targets.KINDS["cdn"]
-    real_write = cdn.write
-
-    def write_then_replaced(client, specs, upload):
-        errors = real_write(client, specs, upload)
-        lagging.add_cdn_domain(CDN[0], cert_pem=theirs[0], key_pem=theirs[1], cert_name="someone-else")
-        return errors
-    monkeypatch.setattr(cdn, "write", write_then_replaced)
+    lagging, client, plan, theirs = _replaced_right_after_our_write(emulator_factory, monkeypatch)
     monkeypatch.setattr(deployer, "READBACK_DELAY", 0.0)
     _hub_only_reads(monkeypatch, keep_name=False)
     [r] = deployer.apply(plan, client)

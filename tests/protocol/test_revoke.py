@@ -59,20 +59,23 @@ def test_without_a_reason_none_is_sent_and_zero_is_sent_as_zero(ca, reason, sent
     assert ca.revoked == {serial: 0}
 
 
-@pytest.mark.parametrize("key_type", ["ec-256", "rsa-2048"])
-def test_the_certificate_key_revokes_without_the_account(ca, key_type):
-    client = _client(ca)
+@pytest.mark.parametrize("key_type, revoker, reason", [
+    ("ec-256", "stranger", 1), ("rsa-2048", "stranger", 1), ("ec-256", "other account", 3)])
+def test_the_certificate_key_revokes_and_signs_alone(ca, key_type, revoker, reason):
+    """A client whose key has no account at this CA, or one with an account (a kid) of its own that must
+    not sign this request: only the certificate's key signs (jwk, no kid)."""
+    owner = _client(ca)
     try:
-        der, serial, cert_key = _issue(ca, client, key_type)
+        der, serial, cert_key = _issue(ca, owner, key_type)
     finally:
-        client.close()
-    # a client with a key that has no account at this CA: only the certificate's key signs
-    stranger = AcmeClient(ca.directory_url, key=pki.generate_key("ec-256"), sleep=lambda s: None)
+        owner.close()
+    other = _client(ca) if revoker == "other account" else \
+        AcmeClient(ca.directory_url, key=pki.generate_key("ec-256"), sleep=lambda s: None)
     try:
-        order.revoke(stranger, der, 1, cert_key=cert_key)
+        order.revoke(other, der, reason, cert_key=cert_key)
     finally:
-        stranger.close()
-    assert ca.revoked == {serial: 1}
+        other.close()
+    assert ca.revoked == {serial: reason}
     seen = ca.seen("revokeCert")[-1]
     assert seen.protected["jwk"] == jose.jwk(cert_key) and "kid" not in seen.protected
     assert ca.violations == []
@@ -113,17 +116,3 @@ def test_a_second_revocation_and_a_bad_reason_are_the_cas_refusals(ca):
     assert ca.revoked == {serial: 5}
 
 
-def test_the_certificate_key_signs_alone_even_on_a_client_with_another_account(ca):
-    owner = _client(ca)
-    try:
-        der, serial, cert_key = _issue(ca, owner)
-    finally:
-        owner.close()
-    other = _client(ca)              # has an account (a kid) of its own, which must not sign this request
-    try:
-        order.revoke(other, der, 3, cert_key=cert_key)
-    finally:
-        other.close()
-    assert ca.revoked == {serial: 3}
-    seen = ca.seen("revokeCert")[-1]
-    assert seen.protected["jwk"] == jose.jwk(cert_key) and "kid" not in seen.protected
