@@ -114,5 +114,3 @@ def test_a_second_revocation_and_a_bad_reason_are_the_cas_refusals(ca):
     finally:
         client.close()
     assert ca.revoked == {serial: 5}
-
-
