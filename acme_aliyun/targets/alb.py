@@ -33,7 +33,7 @@ from typing import Dict, List, Optional
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
 from acme_aliyun.kinds import TargetStatus
 from acme_aliyun.targets import cas
-from acme_aliyun.targets.base import each_item, split_region
+from acme_aliyun.targets.base import split_region
 from acme_aliyun.targets.base import (CasRef, Marker, ParseDefaults, Reading, TargetKind, TargetSpec, Upload,
                                       WriteErrors, merge_qps)
 from acme_aliyun.targets.served import Served, in_parallel, name_stem, write_each
@@ -80,10 +80,7 @@ class AlbKind(TargetKind):
 
     # --- config -------------------------------------------------------------------------------
 
-    def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:
-        return each_item(value, lambda item: self._one(item, defaults))
-
-    def _one(self, item: str, defaults: ParseDefaults) -> TargetSpec:
+    def parse_item(self, item: str, defaults: ParseDefaults) -> TargetSpec:
         region, rest = split_region(item)
         listener, colon, mode = (p.strip() for p in rest.partition(":"))
         listener = listener.lower()

@@ -13,8 +13,7 @@ from typing import Dict, List, Optional, Union
 
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
 from acme_aliyun.kinds import TargetStatus
-from acme_aliyun.names import NameError_, normalize_domain
-from acme_aliyun.targets.base import each_item, split_region
+from acme_aliyun.targets.base import split_region, target_domain
 from acme_aliyun.targets.base import (Marker, ParseDefaults, Probe, Reading, TargetKind, TargetSpec, Upload,
                                       WriteErrors, merge_qps)
 from acme_aliyun.targets.served import Served, parse_time, write_each
@@ -40,10 +39,7 @@ class ApiGatewayKind(TargetKind):
     endpoint_key = "APIGatewayEndpoint"
     facts = FACTS
 
-    def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:
-        return each_item(value, lambda item: self._one(item, defaults))
-
-    def _one(self, item: str, defaults: ParseDefaults) -> TargetSpec:
+    def parse_item(self, item: str, defaults: ParseDefaults) -> TargetSpec:
         region, rest = split_region(item)
         group, _, domain = rest.partition(":")
         group = group.strip().lower()
@@ -52,10 +48,7 @@ class ApiGatewayKind(TargetKind):
         prefix = region + "/" if region else ""
         if not domain.strip():
             return TargetSpec(self.name, prefix + group, scope=group, region=region or defaults.region)
-        try:
-            domain = normalize_domain(domain, allow_wildcard=True)
-        except NameError_ as e:
-            raise ValueError(str(e)) from None
+        domain = target_domain(domain)
         return TargetSpec(self.name, "%s%s:%s" % (prefix, group, domain), domain=domain, scope=group,
                           region=region or defaults.region)
 

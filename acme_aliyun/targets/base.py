@@ -1,7 +1,8 @@
 """The one interface every deploy target implements, and the shapes it trades in.
 
 A product is a TargetKind: its name and ini key, its API facts (handed to the cloud
-layer, which knows no product), parse() from the config value into TargetSpecs, and
+layer, which knows no product), parse() from the config value into TargetSpecs (by default
+each item through parse_item), and
 four cloud operations: read_many (bulk listings), read_one (one target, with the
 served PEM where the API gives it), write (set a certificate on many targets) and
 probe (`cloud check`). The deployer drives every kind through this interface alone,
@@ -18,6 +19,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
 from acme_aliyun.kinds import TargetStatus
+from acme_aliyun.names import NameError_, normalize_domain
 from acme_aliyun.pki import CertBundle
 from acme_aliyun.targets.served import Served, direct_name
 
@@ -107,9 +109,14 @@ class TargetKind(abc.ABC):
     reads_each: bool = False        # read_many reads every target on its own, as read_one does (no bulk
                                     # listing that could trail a write): the plan trusts that reading
 
-    @abc.abstractmethod
     def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:
-        """The config value as specs; ValueError with a plain message for bad input."""
+        """The config value as specs; ValueError with a plain message for bad input. By default
+        each comma-separated item through parse_item, each spec once."""
+        return each_item(value, lambda item: self.parse_item(item, defaults))
+
+    def parse_item(self, item: str, defaults: ParseDefaults) -> TargetSpec:
+        """One item of the config value as a spec (a kind implements this, or parse itself)."""
+        raise NotImplementedError("%s: implement parse or parse_item" % type(self).__name__)
 
     @abc.abstractmethod
     def read_many(self, client: CloudClient, specs: List[TargetSpec]) -> Dict[TargetSpec, Reading]:
@@ -168,6 +175,14 @@ def split_region(item: str) -> Tuple[str, str]:
     if slash and not REGION.match(region):
         raise ValueError("%r: %r is not a region id such as cn-shanghai" % (item, region))
     return region, rest
+
+
+def target_domain(raw: str, allow_wildcard: bool = True) -> str:
+    """A target's domain, normalised; ValueError with the plain reason for a bad one."""
+    try:
+        return normalize_domain(raw, allow_wildcard=allow_wildcard)
+    except NameError_ as e:
+        raise ValueError(str(e)) from None
 
 
 def each_item(value: str, one: Callable[[str], TargetSpec]) -> List[TargetSpec]:

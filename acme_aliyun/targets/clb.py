@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
 from acme_aliyun.names import NameError_, normalize_domain
 from acme_aliyun.targets import cas
-from acme_aliyun.targets.base import each_item, split_region
+from acme_aliyun.targets.base import split_region
 from acme_aliyun.targets.base import ParseDefaults, Reading, TargetKind, TargetSpec, Upload, WriteErrors, merge_qps
 from acme_aliyun.targets.served import Served, in_parallel, name_stem, parse_time, write_each
 
@@ -85,10 +85,7 @@ class ClbKind(TargetKind):
 
     # --- config -------------------------------------------------------------------------------
 
-    def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:
-        return each_item(value, lambda item: self._one(item, defaults))
-
-    def _one(self, item: str, defaults: ParseDefaults) -> TargetSpec:
+    def parse_item(self, item: str, defaults: ParseDefaults) -> TargetSpec:
         region, rest = split_region(item)
         parts = [p.strip() for p in rest.split(":")]
         if len(parts) not in (2, 3) or not _LB.match(parts[0].lower()):

@@ -9,8 +9,7 @@ import datetime
 from typing import Dict, Iterator, List, Optional, Set
 
 from acme_aliyun.cloud.sdk import CloudClient, CloudError
-from acme_aliyun.names import NameError_, normalize_domain
-from acme_aliyun.targets.base import TargetSpec
+from acme_aliyun.targets.base import TargetSpec, target_domain
 from acme_aliyun.targets.served import Served, parse_time
 
 
@@ -25,10 +24,7 @@ def accelerated_domains(kind: str, value: str) -> List[TargetSpec]:
         raw = item.strip()
         if raw.startswith(".") and not raw.startswith(".."):
             raw = "*" + raw
-        try:
-            name = normalize_domain(raw, allow_wildcard=True)
-        except NameError_ as e:
-            raise ValueError(str(e)) from None
+        name = target_domain(raw)
         api = name[1:] if name.startswith("*.") else name
         spec = TargetSpec(kind, api, domain=name)
         if spec not in out:

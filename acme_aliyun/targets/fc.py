@@ -21,8 +21,7 @@ from typing import Any, Dict, List, Optional
 
 from acme_aliyun.cloud import acs3, roa
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
-from acme_aliyun.names import NameError_, normalize_domain
-from acme_aliyun.targets.base import split_region
+from acme_aliyun.targets.base import split_region, target_domain
 from acme_aliyun.targets.base import (ParseDefaults, Reading, TargetKind, TargetSpec, Upload, WriteErrors,
                                       merge_qps)
 from acme_aliyun.targets.served import Served, write_each
@@ -66,19 +65,11 @@ class FcKind(TargetKind):
     endpoint_key = "FCEndpoint"
     facts = FACTS
 
-    def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:
-        out: List[TargetSpec] = []
-        for item in [i.strip() for i in value.split(",") if i.strip()]:
-            region, domain = split_region(item)
-            try:
-                domain = normalize_domain(domain, allow_wildcard=True)
-            except NameError_ as e:
-                raise ValueError(str(e)) from None
-            spec = TargetSpec(self.name, (region + "/" if region else "") + domain, domain=domain,
-                              region=region or defaults.region)
-            if spec not in out:
-                out.append(spec)
-        return out
+    def parse_item(self, item: str, defaults: ParseDefaults) -> TargetSpec:
+        region, domain = split_region(item)
+        domain = target_domain(domain)
+        return TargetSpec(self.name, (region + "/" if region else "") + domain, domain=domain,
+                          region=region or defaults.region)
 
     def get(self, client: CloudClient, spec: TargetSpec) -> Dict[str, Any]:
         return _call(client, "GetCustomDomain", "GET", _path(spec.domain), "custom domain %s" % spec.domain,

@@ -22,8 +22,7 @@ import oss2
 from acme_aliyun.cloud import oss as transport
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
 from acme_aliyun.kinds import TargetStatus
-from acme_aliyun.names import NameError_, normalize_domain
-from acme_aliyun.targets.base import each_item, split_region
+from acme_aliyun.targets.base import split_region, target_domain
 from acme_aliyun.targets.base import (Marker, ParseDefaults, Probe, Reading, TargetKind, TargetSpec, Upload,
                                       WriteErrors, merge_qps)
 from acme_aliyun.targets.served import Served, parse_time, write_each
@@ -79,10 +78,7 @@ class OssKind(TargetKind):
     facts = FACTS
     by_reference = True
 
-    def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:
-        return each_item(value, lambda item: self._one(item, defaults))
-
-    def _one(self, item: str, defaults: ParseDefaults) -> TargetSpec:
+    def parse_item(self, item: str, defaults: ParseDefaults) -> TargetSpec:
         region, rest = split_region(item)
         bucket, colon, domain = rest.partition(":")
         bucket = bucket.strip()
@@ -90,10 +86,7 @@ class OssKind(TargetKind):
             raise ValueError("%r: give bucket:domain (or region/bucket:domain)" % item)
         if not _BUCKET.match(bucket):
             raise ValueError("%r: %r is not a bucket name (3-63 of a-z, 0-9, '-')" % (item, bucket))
-        try:
-            domain = normalize_domain(domain, allow_wildcard=False)
-        except NameError_ as e:
-            raise ValueError(str(e)) from None
+        domain = target_domain(domain, allow_wildcard=False)
         prefix = region + "/" if region else ""
         return TargetSpec(self.name, "%s%s:%s" % (prefix, bucket, domain), domain=domain, scope=bucket,
                           region=region or defaults.region)

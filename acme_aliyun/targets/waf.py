@@ -16,7 +16,7 @@ import weakref
 from typing import Dict, List, Optional
 
 from acme_aliyun.cloud.sdk import CloudClient, CloudError, Product
-from acme_aliyun.names import NameError_, normalize_domain
+from acme_aliyun.targets.base import target_domain
 from acme_aliyun.targets.base import ParseDefaults, Reading, TargetKind, TargetSpec, Upload, WriteErrors, merge_qps
 from acme_aliyun.targets.served import Served, in_parallel, parse_time, write_each
 
@@ -87,22 +87,14 @@ class WafKind(TargetKind):
     by_reference = True
     reads_each = True
 
-    def parse(self, value: str, defaults: ParseDefaults) -> List[TargetSpec]:
-        out: List[TargetSpec] = []
-        for item in [i.strip() for i in value.split(",") if i.strip()]:
-            region, slash, domain = item.rpartition("/")
-            region = region.strip().lower()
-            if slash and region not in REGIONS:
-                raise ValueError("%r: the WAF 3.0 region is %s" % (item, " or ".join(REGIONS)))
-            try:
-                domain = normalize_domain(domain, allow_wildcard=True)
-            except NameError_ as e:
-                raise ValueError(str(e)) from None
-            spec = TargetSpec(self.name, (region + "/" if slash else "") + domain, domain=domain,
-                              region=region or waf_region(defaults.region))
-            if spec not in out:
-                out.append(spec)
-        return out
+    def parse_item(self, item: str, defaults: ParseDefaults) -> TargetSpec:
+        region, slash, domain = item.rpartition("/")
+        region = region.strip().lower()
+        if slash and region not in REGIONS:
+            raise ValueError("%r: the WAF 3.0 region is %s" % (item, " or ".join(REGIONS)))
+        domain = target_domain(domain)
+        return TargetSpec(self.name, (region + "/" if slash else "") + domain, domain=domain,
+                          region=region or waf_region(defaults.region))
 
     def read_many(self, client: CloudClient, specs: List[TargetSpec]) -> Dict[TargetSpec, Reading]:
         """No bulk read that carries the certificate: every domain is read on its own, a few at a
