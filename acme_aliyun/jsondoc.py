@@ -12,7 +12,7 @@ raise SCHEMA when a reader would notice.
 Every document: {"schema", "command", "generated_at", "host", "ok", "error"} plus the
 command's own keys; a command that fails before it has anything to report gives just
 that envelope with an error object. Every time is UTC with a "Z" (2026-11-29T05:40:00Z);
-a naive datetime is a bug and raises. Standard library only: the FC handler imports it
+a naive datetime is a bug and raises. Standard library and kinds.py only: the FC handler imports it
 on a cold start.
 """
 
@@ -21,13 +21,15 @@ import json
 import socket
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
+from acme_aliyun.kinds import BAD_STATUSES, CertAction, TargetStatus
+
 if TYPE_CHECKING:
     from acme_aliyun.report import CertOutcome, RunReport, TargetResult
 
 Json = Dict[str, Any]
 SCHEMA = 1
 COMMANDS = ("status", "run", "deploy", "issue", "cloud check", "account show", "directory")
-_BAD_TARGET = ("failed", "refused")
+_BAD_TARGET = tuple(str(s) for s in BAD_STATUSES)
 
 
 # --- scalars -------------------------------------------------------------------------------
@@ -103,8 +105,8 @@ CERT_KEYS = ("name", "domains", "serial", "issuer", "not_before", "not_after", "
              "due", "renew_source", "renew_reason", "ari_window", "deploy_blocked", "revoked", "action", "reason",
              "challenge", "error", "deferred_until", "failures", "last_error", "copies", "copy_error", "reload_error",
              "counts", "targets", "last_run")
-ACTIONS = ("issued", "renewed", "unchanged", "deferred", "failed", "pending", "planned")
-TARGET_STATUSES = ("deployed", "unchanged", "planned", "refused", "failed")
+ACTIONS = tuple(str(a) for a in CertAction)
+TARGET_STATUSES = tuple(str(s) for s in TargetStatus)
 
 
 def certificate(name: str, **fields: Any) -> Json:

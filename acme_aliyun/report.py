@@ -218,7 +218,7 @@ def _history_row(ctx: "Context", name: str, stored: Any, last: Optional[Json], n
     CA limit's wait (deferred_until: no new order before then), the revocation `revoke` recorded."""
     attempts = ctx.store.read_attempts(name)
     waits = [_time(attempts.get("next_attempt")), _time((last or {}).get("deferred_until"))]
-    ahead = [t for t in waits if t is not None and t.tzinfo is not None and t > now]
+    ahead = [t for t in waits if t is not None and t > now]      # read_time gives aware times
     meta = stored.meta if stored is not None else {}
     return {"last_run": last, "failures": int(attempts.get("failures") or 0),
             "last_error": attempts.get("last_error"), "deferred_until": max(ahead).isoformat() if ahead else None,

@@ -134,7 +134,8 @@ def _issue(ctx, cert, out, force):
     except ToolError as e:
         out.action, out.error = CertAction.FAILED, str(e)
         log.error("%s: issuance failed: %s", cert.name, e)
-        out.deferred_until = _parse_time(ctx.store.read_attempts(cert.name).get("next_attempt"))
+        from acme_aliyun.jsondoc import read_time
+        out.deferred_until = read_time(ctx.store.read_attempts(cert.name).get("next_attempt"))
         return issuer.current(ctx.store, cert)
     out.action, out.reason, out.next_renewal = r.action, r.reason, r.renew_at
     if r.action == CertAction.DEFERRED:
@@ -182,11 +183,6 @@ def _deploy(ctx, cert, stored, out, force_deploy, dry_run):
     return out
 
 
-def _parse_time(text):
-    try:
-        return datetime.datetime.fromisoformat(text) if isinstance(text, str) else None
-    except ValueError:
-        return None
 
 
 def _join(first, second):

@@ -64,8 +64,8 @@ def _print_issued(o: "CertOutcome") -> None:
     if o.error is not None:
         out("%s: failed: %s" % (o.name, o.error))
         return
-    nxt = o.next_renewal.strftime("%Y-%m-%d %H:%M UTC") if o.next_renewal else "-"
-    out("%s: %s (%s); next renewal %s" % (o.name, o.action, o.reason, nxt))
+    from acme_aliyun.report import when
+    out("%s: %s (%s); next renewal %s" % (o.name, o.action, o.reason, when(o.next_renewal)))
     if o.copies == CopyStatus.FAILED:
         out("%s: copy failed: %s" % (o.name, o.copy_error))
 
