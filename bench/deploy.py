@@ -47,10 +47,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-for _k in list(os.environ):
-    if _k.lower().endswith("_proxy") or _k.startswith(("ALIBABA_CLOUD_", "ALIYUN_", "ACME_ALIYUN_")):
-        del os.environ[_k]
-os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
+from bench import isolate  # noqa: E402
+
+isolate()
 
 from acme_aliyun import deployer  # noqa: E402
 from acme_aliyun.targets.served import unique_cert_name  # noqa: E402

@@ -40,10 +40,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-for _k in list(os.environ):
-    if _k.lower().endswith("_proxy") or _k.startswith(("ALIBABA_CLOUD_", "ALIYUN_", "ACME_ALIYUN_")):
-        del os.environ[_k]
-os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
+from bench import isolate  # noqa: E402
+
+isolate()
 
 from tests import fleet_setup  # noqa: E402
 from tests.pebble import Pebble  # noqa: E402

@@ -41,6 +41,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from bench import loopback_env  # noqa: E402
+
 os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
 
 RUNS = 5
@@ -61,9 +63,7 @@ class RunFailed(Exception):
 
 
 def base_env():
-    env = {k: v for k, v in os.environ.items()
-           if not k.lower().endswith("_proxy") and not k.startswith(("ALIBABA_CLOUD_", "ALIYUN_", "ACME_ALIYUN_"))}
-    env["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
+    env = loopback_env()
     env["PYTHONPATH"] = ROOT
     return env
 

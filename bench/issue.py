@@ -32,6 +32,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+from bench import loopback_env  # noqa: E402
+
 from tests.pebble import Pebble  # noqa: E402
 
 PEBBLE_ENV = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}
@@ -56,12 +58,8 @@ def names_for(n):
 
 
 def base_env():
-    """The caller's environment without proxies or cloud credentials."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.lower().endswith("_proxy")
-           and not k.startswith(("ALIBABA_CLOUD_", "ALIYUN_", "ACME_ALIYUN_", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"))}
-    env["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
-    return env
+    """The caller's environment without proxies, cloud credentials or CA bundle overrides."""
+    return loopback_env(also=("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"))
 
 
 def run(cmd, env, cwd=None, what=""):
