@@ -30,3 +30,16 @@ def runner(kind: str) -> Callable[..., Dict[str, Any]]:
     def run_kind(client: Any, b: CertBundle, *specs: str, dry_run: bool = False) -> Dict[str, Any]:
         return run(client, b, targets.specs(**{kind: list(specs)}), dry_run=dry_run)
     return run_kind
+
+
+def assert_refuses_uncovering_and_shorter_lived(emu: Any, client: Any, kind: str, target: str, domain: str,
+                                                write_action: str) -> None:
+    """A certificate that does not cover the target's domain is refused; after an 80-day one is
+    deployed, a 30-day one is refused as shorter-lived; one write call in all (write_action)."""
+    run_kind = runner(kind)
+    r = run_kind(client, bundle(names=["other.test"]), target)[target]
+    assert r.status == "refused" and "does not cover %s" % domain in r.reason, r.reason
+    assert run_kind(client, bundle(80), target)[target].status == "deployed"
+    r = run_kind(client, bundle(30), target)[target]
+    assert r.status == "refused" and "longer" in r.reason, r.reason
+    assert len(emu.calls.of(write_action)) == 1

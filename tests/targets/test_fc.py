@@ -8,7 +8,7 @@ from acme_aliyun.cloud.sdk import CloudError
 from tests.aliyun_emulator.products import fc as emu_fc
 from tests.aliyun_emulator.testcerts import make_cert
 from tests.cloud.emuhelp import make_client
-from tests.targets.deploy import NAMES, bundle, runner
+from tests.targets.deploy import assert_refuses_uncovering_and_shorter_lived, NAMES, bundle, runner
 
 run = runner("fc")
 
@@ -63,13 +63,8 @@ def test_a_domain_that_does_not_exist_is_one_line_naming_it(emu):
 
 
 def test_a_certificate_not_covering_the_domain_or_shorter_lived_is_refused(emu):
-    client = make_client(emu)
-    r = run(client, bundle(names=["other.test"]), "api.example.test")["api.example.test"]
-    assert r.status == "refused" and "does not cover api.example.test" in r.reason
-    run(client, bundle(80), "api.example.test")
-    r = run(client, bundle(30), "api.example.test")["api.example.test"]
-    assert r.status == "refused" and "longer" in r.reason
-    assert len(emu.calls.of("UpdateCustomDomain")) == 1
+    assert_refuses_uncovering_and_shorter_lived(emu, make_client(emu), "fc", "api.example.test", "api.example.test",
+                                                "UpdateCustomDomain")
 
 
 def test_keys_travel_only_in_the_signed_json_body(emu):

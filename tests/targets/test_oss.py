@@ -6,7 +6,7 @@ from acme_aliyun import deployer, targets
 from tests.aliyun_emulator.products import oss as emu_oss
 from tests.aliyun_emulator.testcerts import make_cert
 from tests.cloud.emuhelp import make_client
-from tests.targets.deploy import NAMES, bundle, runner
+from tests.targets.deploy import assert_refuses_uncovering_and_shorter_lived, NAMES, bundle, runner
 
 run = runner("oss")
 
@@ -125,13 +125,7 @@ def test_a_bucket_or_domain_that_does_not_exist_is_one_line_naming_it(emu):
 
 
 def test_a_certificate_not_covering_the_domain_or_shorter_lived_is_refused(emu):
-    client = make_client(emu)
-    r = run(client, bundle(names=["other.test"]), FILES)[FILES]
-    assert r.status == "refused" and "does not cover files.example.test" in r.reason
-    assert run(client, bundle(80), FILES)[FILES].status == "deployed"
-    r = run(client, bundle(30), FILES)[FILES]
-    assert r.status == "refused" and "longer" in r.reason
-    assert emu.calls.of("PutCname") and len(emu.calls.of("PutCname")) == 1
+    assert_refuses_uncovering_and_shorter_lived(emu, make_client(emu), "oss", FILES, "files.example.test", "PutCname")
 
 
 def test_direct_mode_sends_the_pem_in_the_xml_body_never_the_url(emu):

@@ -5,7 +5,7 @@ import pytest
 from acme_aliyun import deployer, targets
 from tests.aliyun_emulator.products import waf as emu_waf
 from tests.cloud.emuhelp import make_client
-from tests.targets.deploy import bundle, runner
+from tests.targets.deploy import assert_refuses_uncovering_and_shorter_lived, bundle, runner
 
 run = runner("waf")
 
@@ -53,13 +53,8 @@ def test_a_domain_that_does_not_exist_or_does_not_listen_on_https(emu):
 
 
 def test_a_certificate_not_covering_the_domain_or_shorter_lived_is_refused(emu):
-    client = make_client(emu)
-    r = run(client, bundle(names=["other.test"]), "www.example.test")["www.example.test"]
-    assert r.status == "refused" and "does not cover www.example.test" in r.reason
-    run(client, bundle(80), "www.example.test")
-    r = run(client, bundle(30), "www.example.test")["www.example.test"]
-    assert r.status == "refused" and "longer" in r.reason
-    assert len(emu.calls.of("ModifyDomainCert")) == 1
+    assert_refuses_uncovering_and_shorter_lived(emu, make_client(emu), "waf", "www.example.test", "www.example.test",
+                                                "ModifyDomainCert")
 
 
 def test_the_international_region_needs_the_certificate_in_its_cas_site(emu):
