@@ -342,12 +342,7 @@ class Store:
     @_fs_errors
     def read_attempts(self, name: str) -> dict:
         """Failures since the last successful order: {failures, last_error, last_failure, next_attempt}."""
-        try:
-            with open(self._attempts_path(name), "rb") as fh:
-                data = json.load(fh)
-        except (FileNotFoundError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        return _json_object(self._attempts_path(name))
 
     @_fs_errors
     def write_attempts(self, name: str, data: dict) -> None:
@@ -367,23 +362,13 @@ class Store:
     @_fs_errors
     def read_account_state(self, directory_url: str) -> dict:
         """What is recorded about the account at this CA ({} when nothing): e.g. its deactivation."""
-        try:
-            with open(self._account_state_path(), "rb") as fh:
-                data = json.load(fh)
-        except (FileNotFoundError, ValueError):
-            return {}
-        entry = data.get(directory_url) if isinstance(data, dict) else None
+        entry = _json_object(self._account_state_path()).get(directory_url)
         return entry if isinstance(entry, dict) else {}
 
     @_fs_errors
     def write_account_state(self, directory_url: str, entry: Optional[dict]) -> None:
         """Record (atomically) the account's standing at this CA; None clears it."""
-        try:
-            with open(self._account_state_path(), "rb") as fh:
-                data = json.load(fh)
-        except (FileNotFoundError, ValueError):
-            data = {}
-        data = data if isinstance(data, dict) else {}
+        data = _json_object(self._account_state_path())
         if entry is None:
             if data.pop(directory_url, None) is None:
                 return
@@ -399,12 +384,7 @@ class Store:
     @_fs_errors
     def read_last_run(self) -> dict:
         """The last-run record ({} when none, or unreadable: it is only a report); creates nothing."""
-        try:
-            with open(self._last_run_path(), "rb") as fh:
-                data = json.load(fh)
-        except (FileNotFoundError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+        return _json_object(self._last_run_path())
 
     @_fs_errors
     def write_last_run(self, data: dict) -> None:
@@ -517,6 +497,17 @@ class Store:
                     held.stale = bool(stale)
                     raise held
                 time.sleep(0.05)
+
+
+def _json_object(path: str) -> dict:
+    """The JSON object in a state file; {} when the file is missing, unreadable as JSON or not an
+    object (the records read this way are reports and waits, rebuilt by the next write)."""
+    try:
+        with open(path, "rb") as fh:
+            data = json.load(fh)
+    except (FileNotFoundError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _open_lock_file(path: str) -> int:
